@@ -1,0 +1,272 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+
+using System;
+
+namespace Microsoft.ML.Spiking.Calibration
+{
+    /// <summary>
+    /// Streaming calibration statistics of one activation tensor site, per channel or per layer:
+    /// exact maximum and minimum, a bounded-memory percentile estimate, and exact mean and population variance.
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// Data is NCHW-contiguous [batch, C, S], where S is the product of the per-sample dimensions after the
+    /// channel axis. For a dense [batch, features] tensor use C = features and S = 1.
+    /// </para>
+    /// <para>
+    /// Percentiles are defined like <c>torch.quantile</c>'s default (linear interpolation at q·(N−1) of the
+    /// sorted values). The largest <c>exactCapacity</c> values of each statistic are kept exactly, so high
+    /// percentiles are exact while N·(1 − q) stays below the capacity; otherwise they come from a histogram with
+    /// an absolute error of at most one bin width (≤ 2·max|x| / 2048), reported by <see cref="GetPercentileErrorBound"/>.
+    /// </para>
+    /// <para>
+    /// Thread safety: not thread-safe. <see cref="AddBatch"/> is expected to be called from one thread (the
+    /// calibration loop); reading accessors concurrently with <see cref="AddBatch"/> is not supported.
+    /// </para>
+    /// </remarks>
+    public sealed class ChannelStatistics
+    {
+        private readonly int _channels;
+        private readonly int _spatialSize;
+        private readonly StatisticsGranularity _granularity;
+        private readonly double _percentile;
+        private readonly PercentileEstimator[] _estimators;
+        private readonly RunningMoments[] _moments;
+        private float[] _scratch;
+        private long _count;
+
+        /// <summary>Creates empty statistics for one activation site.</summary>
+        /// <param name="channels">Number of channels C; at least 1.</param>
+        /// <param name="spatialSize">Number of values per channel and sample S; at least 1.</param>
+        /// <param name="granularity">Whether to keep one statistic per channel or one for the whole tensor.</param>
+        /// <param name="percentile">Default percentile p in (0, 100], used by <see cref="GetPercentile()"/>.</param>
+        /// <param name="exactCapacity">Number of largest values kept exactly per statistic; at least 1.</param>
+        /// <exception cref="ArgumentOutOfRangeException">An argument is out of range, or C·S overflows.</exception>
+        public ChannelStatistics(
+            int channels,
+            int spatialSize,
+            StatisticsGranularity granularity,
+            double percentile = 99.9,
+            int exactCapacity = PercentileEstimator.DefaultCapacity)
+        {
+            if (channels < 1)
+            {
+                throw new ArgumentOutOfRangeException(nameof(channels), channels, "The channel count must be at least 1.");
+            }
+
+            if (spatialSize < 1)
+            {
+                throw new ArgumentOutOfRangeException(nameof(spatialSize), spatialSize, "The spatial size must be at least 1.");
+            }
+
+            if ((long)channels * spatialSize > int.MaxValue)
+            {
+                throw new ArgumentOutOfRangeException(nameof(spatialSize), spatialSize, "The per-sample size C·S is too large.");
+            }
+
+            if (granularity != StatisticsGranularity.Layer && granularity != StatisticsGranularity.Channel)
+            {
+                throw new ArgumentOutOfRangeException(nameof(granularity), granularity, "Unknown granularity.");
+            }
+
+            PercentileEstimator.CheckPercentile(percentile, nameof(percentile));
+            if (exactCapacity < 1)
+            {
+                throw new ArgumentOutOfRangeException(nameof(exactCapacity), exactCapacity, "The capacity must be at least 1.");
+            }
+
+            _channels = channels;
+            _spatialSize = spatialSize;
+            _granularity = granularity;
+            _percentile = percentile;
+            int groups = granularity == StatisticsGranularity.Channel ? channels : 1;
+            _estimators = new PercentileEstimator[groups];
+            _moments = new RunningMoments[groups];
+            for (int g = 0; g < groups; g++)
+            {
+                _estimators[g] = new PercentileEstimator(percentile, exactCapacity);
+                _moments[g] = new RunningMoments();
+            }
+
+            _scratch = Array.Empty<float>();
+            _count = 0;
+        }
+
+        /// <summary>Number of channels C.</summary>
+        public int Channels => _channels;
+
+        /// <summary>Number of values per channel and sample S.</summary>
+        public int SpatialSize => _spatialSize;
+
+        /// <summary>Whether statistics are per channel or per layer.</summary>
+        public StatisticsGranularity Granularity => _granularity;
+
+        /// <summary>Default percentile given at construction.</summary>
+        public double Percentile => _percentile;
+
+        /// <summary>Number of statistics kept: C for <see cref="StatisticsGranularity.Channel"/>, 1 for <see cref="StatisticsGranularity.Layer"/>.</summary>
+        public int StatisticCount => _estimators.Length;
+
+        /// <summary>Number of samples (batch items) added.</summary>
+        public long Count => _count;
+
+        /// <summary>Number of values each statistic was computed over: samples·S per channel, or samples·C·S per layer.</summary>
+        public long ValueCount => _estimators[0].Count;
+
+        /// <summary>Adds a batch of activations.</summary>
+        /// <param name="data">NCHW-contiguous activations [batchSize, C, S].</param>
+        /// <param name="batchSize">Number of samples in <paramref name="data"/>; 0 is a no-op.</param>
+        /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchSize"/> is negative.</exception>
+        /// <exception cref="ArgumentException">The length of <paramref name="data"/> is not batchSize·C·S, or a value is NaN or infinite (nothing is added then).</exception>
+        public void AddBatch(ReadOnlySpan<float> data, int batchSize)
+        {
+            if (batchSize < 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "The batch size must not be negative.");
+            }
+
+            long expected = (long)batchSize * _channels * _spatialSize;
+            if (data.Length != expected)
+            {
+                throw new ArgumentException($"Expected {expected} values ({batchSize}·{_channels}·{_spatialSize}) but got {data.Length}.", nameof(data));
+            }
+
+            if (batchSize == 0)
+            {
+                return;
+            }
+
+            if (_granularity == StatisticsGranularity.Layer)
+            {
+                // The estimator validates (NaN, infinity) before changing anything.
+                _estimators[0].Add(data);
+                _moments[0].AddBatch(data);
+            }
+            else
+            {
+                // Validate the whole batch first, so a bad value leaves every channel unchanged.
+                PercentileEstimator.ValidateFinite(data, nameof(data), out _, out _);
+
+                int perChannel = batchSize * _spatialSize;
+                if (_scratch.Length < perChannel)
+                {
+                    _scratch = new float[perChannel];
+                }
+
+                Span<float> scratch = _scratch.AsSpan(0, perChannel);
+                int stride = _channels * _spatialSize;
+                for (int c = 0; c < _channels; c++)
+                {
+                    ReadOnlySpan<float> values;
+                    if (batchSize == 1)
+                    {
+                        values = data.Slice(c * _spatialSize, _spatialSize);
+                    }
+                    else
+                    {
+                        for (int n = 0; n < batchSize; n++)
+                        {
+                            data.Slice((n * stride) + (c * _spatialSize), _spatialSize).CopyTo(scratch.Slice(n * _spatialSize, _spatialSize));
+                        }
+
+                        values = scratch;
+                    }
+
+                    _estimators[c].Add(values);
+                    _moments[c].AddBatch(values);
+                }
+            }
+
+            _count += batchSize;
+        }
+
+        /// <summary>Exact maximum per statistic (length C, or 1 for layer granularity).</summary>
+        /// <exception cref="InvalidOperationException">No batch was added.</exception>
+        public float[] GetMax() => Collect(e => e.Max);
+
+        /// <summary>Exact minimum per statistic (length C, or 1 for layer granularity).</summary>
+        /// <exception cref="InvalidOperationException">No batch was added.</exception>
+        public float[] GetMin() => Collect(e => e.Min);
+
+        /// <summary>Estimate of the default percentile per statistic (length C, or 1 for layer granularity).</summary>
+        /// <exception cref="InvalidOperationException">No batch was added.</exception>
+        public float[] GetPercentile() => GetPercentile(_percentile);
+
+        /// <summary>Estimate of the p-th percentile per statistic (length C, or 1 for layer granularity); p = 100 gives the maximum.</summary>
+        /// <param name="p">Percentile in (0, 100].</param>
+        /// <exception cref="ArgumentOutOfRangeException"><paramref name="p"/> is not in (0, 100].</exception>
+        /// <exception cref="InvalidOperationException">No batch was added.</exception>
+        public float[] GetPercentile(double p)
+        {
+            PercentileEstimator.CheckPercentile(p, nameof(p));
+            return Collect(e => (float)e.GetPercentile(p));
+        }
+
+        /// <summary>Bound on the absolute error of <see cref="GetPercentile(double)"/> per statistic; 0 where exact.</summary>
+        /// <param name="p">Percentile in (0, 100].</param>
+        /// <exception cref="ArgumentOutOfRangeException"><paramref name="p"/> is not in (0, 100].</exception>
+        /// <exception cref="InvalidOperationException">No batch was added.</exception>
+        public double[] GetPercentileErrorBound(double p)
+        {
+            PercentileEstimator.CheckPercentile(p, nameof(p));
+            EnsureNotEmpty();
+            var result = new double[_estimators.Length];
+            for (int g = 0; g < result.Length; g++)
+            {
+                result[g] = _estimators[g].GetErrorBound(p);
+            }
+
+            return result;
+        }
+
+        /// <summary>Exact mean per statistic (length C, or 1 for layer granularity).</summary>
+        /// <exception cref="InvalidOperationException">No batch was added.</exception>
+        public float[] GetMean()
+        {
+            EnsureNotEmpty();
+            var result = new float[_moments.Length];
+            for (int g = 0; g < result.Length; g++)
+            {
+                result[g] = (float)_moments[g].Mean;
+            }
+
+            return result;
+        }
+
+        /// <summary>Population variance (divided by N) per statistic (length C, or 1 for layer granularity).</summary>
+        /// <exception cref="InvalidOperationException">No batch was added.</exception>
+        public float[] GetVariance()
+        {
+            EnsureNotEmpty();
+            var result = new float[_moments.Length];
+            for (int g = 0; g < result.Length; g++)
+            {
+                result[g] = (float)_moments[g].Variance;
+            }
+
+            return result;
+        }
+
+        internal PercentileEstimator GetEstimator(int statistic) => _estimators[statistic];
+
+        private float[] Collect(Func<PercentileEstimator, float> selector)
+        {
+            EnsureNotEmpty();
+            var result = new float[_estimators.Length];
+            for (int g = 0; g < result.Length; g++)
+            {
+                result[g] = selector(_estimators[g]);
+            }
+
+            return result;
+        }
+
+        private void EnsureNotEmpty()
+        {
+            if (_count == 0)
+            {
+                throw new InvalidOperationException("No batch was added; the statistics are undefined.");
+            }
+        }
+    }
+}

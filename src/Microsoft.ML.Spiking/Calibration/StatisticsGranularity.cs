@@ -1,0 +1,16 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+
+namespace Microsoft.ML.Spiking.Calibration
+{
+    /// <summary>
+    /// How calibration statistics of one activation site are grouped.
+    /// </summary>
+    public enum StatisticsGranularity
+    {
+        /// <summary>One statistic over every value of the tensor (all channels pooled together).</summary>
+        Layer = 0,
+
+        /// <summary>One statistic per channel (axis 1 of an NCHW tensor, or the feature axis of a dense tensor).</summary>
+        Channel = 1,
+    }
+}

@@ -1,0 +1,292 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.ML.Spiking.Graph;
+
+namespace Microsoft.ML.Spiking.Onnx
+{
+    /// <summary>
+    /// Evaluates at import time the nodes whose inputs are all constants: weight reshapes (old
+    /// exporters), the Shape → Gather → Unsqueeze → Concat chains PyTorch emits for view(), casts,
+    /// constant arithmetic.
+    /// </summary>
+    internal static class ConstantFolding
+    {
+        public static readonly IReadOnlyList<string> FoldableOps = new[]
+        {
+            "Identity", "Dropout", "Reshape", "Flatten", "Transpose", "Add", "Sub", "Mul", "Div", "Neg",
+            "Sqrt", "Reciprocal", "Unsqueeze", "Squeeze", "Concat", "Gather", "Cast", "Floor", "Relu", "Clip",
+        };
+
+        /// <summary>Folds a node, or returns null when the op is not foldable.</summary>
+        public static ConstValue? TryFold(string op, IReadOnlyList<ConstValue?> inputs, NodeAttributes attributes, int opset, string where)
+        {
+            ConstValue x = inputs[0] ?? throw new OnnxImportException($"{where}: its first input is missing.");
+            switch (op)
+            {
+                case "Identity":
+                case "Dropout":
+                    return x;
+                case "Reshape":
+                    return new ConstValue(ResolveReshape(x.Shape, inputs[1]!.ToLongs(), where), x.Data, x.IsInteger);
+                case "Flatten":
+                {
+                    int axis = NormalizeAxis((int)attributes.GetInt("axis", 1), x.Shape.Length + 1, where);
+                    int outer = (int)ShapeUtil.Product(x.Shape.Take(axis).ToArray());
+                    return new ConstValue(new[] { outer, x.Data.Length / Math.Max(outer, 1) }, x.Data, x.IsInteger);
+                }
+                case "Transpose":
+                {
+                    long[]? permAttr = attributes.GetInts("perm");
+                    int[] perm = permAttr?.Select(p => (int)p).ToArray() ?? Enumerable.Range(0, x.Shape.Length).Reverse().ToArray();
+                    return Transpose(x, perm);
+                }
+                case "Add":
+                case "Sub":
+                case "Mul":
+                case "Div":
+                    return Elementwise(x, inputs[1]!, op, where);
+                case "Neg":
+                    return Map(x, v => -v);
+                case "Sqrt":
+                    return Map(x, Math.Sqrt);
+                case "Reciprocal":
+                    return Map(x, v => 1.0 / v);
+                case "Floor":
+                    return Map(x, Math.Floor);
+                case "Relu":
+                    return Map(x, v => Math.Max(v, 0));
+                case "Clip":
+                {
+                    double lo = opset < 11 ? attributes.GetFloat("min", float.NegativeInfinity) : inputs.Count > 1 && inputs[1] != null ? inputs[1]!.Data[0] : double.NegativeInfinity;
+                    double hi = opset < 11 ? attributes.GetFloat("max", float.PositiveInfinity) : inputs.Count > 2 && inputs[2] != null ? inputs[2]!.Data[0] : double.PositiveInfinity;
+                    return Map(x, v => Math.Min(Math.Max(v, lo), hi));
+                }
+                case "Cast":
+                {
+                    long to = attributes.GetInt("to", 1);
+                    bool toInteger = to != 1 && to != 10 && to != 11 && to != 16;
+                    return toInteger ? new ConstValue(x.Shape, x.Data.Select(v => v == ConstValue.DynamicBatch ? v : Math.Truncate(v)).ToArray(), true)
+                                     : new ConstValue(x.Shape, x.Data.Select(v => (double)(float)v).ToArray(), false);
+                }
+                case "Unsqueeze":
+                {
+                    long[] axes = opset >= 13 ? inputs[1]!.ToLongs() : attributes.GetInts("axes") ?? Array.Empty<long>();
+                    int rank = x.Shape.Length + axes.Length;
+                    var normalized = axes.Select(a => NormalizeAxis((int)a, rank, where)).ToHashSet();
+                    var shape = new List<int>();
+                    int src = 0;
+                    for (int i = 0; i < rank; i++)
+                    {
+                        shape.Add(normalized.Contains(i) ? 1 : x.Shape[src++]);
+                    }
+                    return new ConstValue(shape.ToArray(), x.Data, x.IsInteger);
+                }
+                case "Squeeze":
+                {
+                    long[]? axes = opset >= 13 ? (inputs.Count > 1 ? inputs[1]?.ToLongs() : null) : attributes.GetInts("axes");
+                    var drop = axes?.Select(a => NormalizeAxis((int)a, x.Shape.Length, where)).ToHashSet()
+                        ?? Enumerable.Range(0, x.Shape.Length).Where(i => x.Shape[i] == 1).ToHashSet();
+                    return new ConstValue(x.Shape.Where((d, i) => !drop.Contains(i)).ToArray(), x.Data, x.IsInteger);
+                }
+                case "Concat":
+                    return Concat(inputs.Select(i => i!).ToList(), (int)attributes.GetInt("axis", 0), where);
+                case "Gather":
+                    return Gather(x, inputs[1]!, (int)attributes.GetInt("axis", 0), where);
+                default:
+                    return null;
+            }
+        }
+
+        public static int NormalizeAxis(int axis, int rank, string where)
+        {
+            int a = axis < 0 ? axis + rank : axis;
+            if (a < 0 || a >= rank)
+            {
+                throw new OnnxImportException($"{where}: axis {axis} is out of range for rank {rank}.");
+            }
+            return a;
+        }
+
+        /// <summary>Resolves an ONNX Reshape target (0 copies a dimension, −1 is inferred) against a full shape.</summary>
+        public static int[] ResolveReshape(int[] inputShape, long[] target, string where)
+        {
+            long size = ShapeUtil.Product(inputShape);
+            var result = new int[target.Length];
+            int unknown = -1;
+            long known = 1;
+            for (int i = 0; i < target.Length; i++)
+            {
+                if (target[i] == 0)
+                {
+                    result[i] = inputShape[i];
+                }
+                else if (target[i] == -1)
+                {
+                    if (unknown >= 0)
+                    {
+                        throw new OnnxImportException($"{where}: reshape target [{string.Join(",", target)}] has more than one -1.");
+                    }
+                    unknown = i;
+                    continue;
+                }
+                else
+                {
+                    result[i] = checked((int)target[i]);
+                }
+                known *= result[i];
+            }
+            if (unknown >= 0)
+            {
+                result[unknown] = known == 0 ? 0 : (int)(size / known);
+            }
+            if (ShapeUtil.Product(result) != size)
+            {
+                throw new OnnxImportException($"{where}: cannot reshape {ShapeUtil.Format(inputShape)} to [{string.Join(",", target)}].");
+            }
+            return result;
+        }
+
+        private static ConstValue Map(ConstValue x, Func<double, double> f) =>
+            new ConstValue(x.Shape, x.Data.Select(f).ToArray(), x.IsInteger);
+
+        private static ConstValue Elementwise(ConstValue a, ConstValue b, string op, string where)
+        {
+            int[] shape = ShapeUtil.Broadcast(a.Shape, b.Shape)
+                ?? throw new OnnxImportException($"{where}: constants {ShapeUtil.Format(a.Shape)} and {ShapeUtil.Format(b.Shape)} do not broadcast.");
+            double[] av = BroadcastTo(a, shape);
+            double[] bv = BroadcastTo(b, shape);
+            bool integer = a.IsInteger && b.IsInteger;
+            var result = new double[av.Length];
+            for (int i = 0; i < result.Length; i++)
+            {
+                result[i] = op switch
+                {
+                    "Add" => av[i] + bv[i],
+                    "Sub" => av[i] - bv[i],
+                    "Mul" => av[i] * bv[i],
+                    _ => integer ? Math.Truncate(av[i] / bv[i]) : av[i] / bv[i],
+                };
+                if (!integer)
+                {
+                    result[i] = (float)result[i];
+                }
+            }
+            return new ConstValue(shape, result, integer);
+        }
+
+        /// <summary>Expands a constant to a broadcast shape (row-major).</summary>
+        public static double[] BroadcastTo(ConstValue x, int[] shape)
+        {
+            if (ShapeUtil.SameShape(x.Shape, shape))
+            {
+                return x.Data;
+            }
+            int rank = shape.Length;
+            var srcShape = new int[rank];
+            for (int i = 0; i < rank; i++)
+            {
+                int j = i - (rank - x.Shape.Length);
+                srcShape[i] = j >= 0 ? x.Shape[j] : 1;
+            }
+            long total = ShapeUtil.Product(shape);
+            var result = new double[total];
+            var index = new int[rank];
+            for (long flat = 0; flat < total; flat++)
+            {
+                long src = 0;
+                for (int d = 0; d < rank; d++)
+                {
+                    src = src * srcShape[d] + (srcShape[d] == 1 ? 0 : index[d]);
+                }
+                result[flat] = x.Data[src];
+                for (int d = rank - 1; d >= 0; d--)
+                {
+                    if (++index[d] < shape[d])
+                    {
+                        break;
+                    }
+                    index[d] = 0;
+                }
+            }
+            return result;
+        }
+
+        private static ConstValue Transpose(ConstValue x, int[] perm)
+        {
+            int rank = x.Shape.Length;
+            int[] outShape = perm.Select(p => x.Shape[p]).ToArray();
+            var srcStrides = new long[rank];
+            long stride = 1;
+            for (int d = rank - 1; d >= 0; d--)
+            {
+                srcStrides[d] = stride;
+                stride *= x.Shape[d];
+            }
+            var result = new double[x.Data.Length];
+            var index = new int[rank];
+            for (long flat = 0; flat < result.Length; flat++)
+            {
+                long src = 0;
+                for (int d = 0; d < rank; d++)
+                {
+                    src += index[d] * srcStrides[perm[d]];
+                }
+                result[flat] = x.Data[src];
+                for (int d = rank - 1; d >= 0; d--)
+                {
+                    if (++index[d] < outShape[d])
+                    {
+                        break;
+                    }
+                    index[d] = 0;
+                }
+            }
+            return new ConstValue(outShape, result, x.IsInteger);
+        }
+
+        private static ConstValue Concat(IReadOnlyList<ConstValue> parts, int axis, string where)
+        {
+            int rank = parts[0].Shape.Length;
+            axis = NormalizeAxis(axis, rank, where);
+            int outer = (int)ShapeUtil.Product(parts[0].Shape.Take(axis).ToArray());
+            var shape = (int[])parts[0].Shape.Clone();
+            shape[axis] = parts.Sum(p => p.Shape[axis]);
+            var result = new List<double>();
+            for (int o = 0; o < outer; o++)
+            {
+                foreach (ConstValue p in parts)
+                {
+                    int inner = (int)ShapeUtil.Product(p.Shape.Skip(axis).ToArray());
+                    result.AddRange(p.Data.Skip(o * inner).Take(inner));
+                }
+            }
+            return new ConstValue(shape, result.ToArray(), parts.All(p => p.IsInteger));
+        }
+
+        private static ConstValue Gather(ConstValue data, ConstValue indices, int axis, string where)
+        {
+            axis = NormalizeAxis(axis, data.Shape.Length, where);
+            int outer = (int)ShapeUtil.Product(data.Shape.Take(axis).ToArray());
+            int inner = (int)ShapeUtil.Product(data.Shape.Skip(axis + 1).ToArray());
+            int dim = data.Shape[axis];
+            var result = new List<double>();
+            for (int o = 0; o < outer; o++)
+            {
+                foreach (long raw in indices.ToLongs())
+                {
+                    long i = raw < 0 ? raw + dim : raw;
+                    if (i < 0 || i >= dim)
+                    {
+                        throw new OnnxImportException($"{where}: gather index {raw} is out of range for dimension {dim}.");
+                    }
+                    result.AddRange(data.Data.Skip((int)((o * dim + i) * inner)).Take(inner));
+                }
+            }
+            int[] shape = data.Shape.Take(axis).Concat(indices.Shape).Concat(data.Shape.Skip(axis + 1)).ToArray();
+            return new ConstValue(shape, result.ToArray(), data.IsInteger);
+        }
+    }
+}

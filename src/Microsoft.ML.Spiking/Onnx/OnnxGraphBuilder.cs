@@ -1,0 +1,122 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+
+using System.Collections.Generic;
+using System.Linq;
+using Google.Protobuf;
+using Microsoft.ML.Spiking.Graph;
+using Microsoft.ML.Spiking.Onnx.Proto;
+
+namespace Microsoft.ML.Spiking.Onnx
+{
+    /// <summary>Writes ONNX graphs: nodes with generated unique names, float/int64 initializers, typed inputs and outputs.</summary>
+    internal sealed class OnnxGraphBuilder
+    {
+        /// <summary>Opset of every graph the project writes (Split with num_outputs needs 18).</summary>
+        public const int Opset = 18;
+
+        private readonly GraphProto _graph;
+        private readonly Dictionary<string, string> _scalarCache;
+        private int _counter;
+
+        public OnnxGraphBuilder(string name)
+        {
+            _graph = new GraphProto { Name = name };
+            _scalarCache = new Dictionary<string, string>();
+        }
+
+        public string Fresh(string hint) => $"{hint}__{_counter++}";
+
+        public void AddInput(string name, IEnumerable<string?> dims) => _graph.Input.Add(ValueInfo(name, dims));
+
+        public void AddOutput(string name, IEnumerable<string?> dims) => _graph.Output.Add(ValueInfo(name, dims));
+
+        public string Initializer(string hint, int[] shape, float[] data)
+        {
+            string name = Fresh(hint);
+            _graph.Initializer.Add(ConstValue.ToProto(name, shape, data));
+            return name;
+        }
+
+        public string Initializer(string hint, int[] shape, long[] data)
+        {
+            string name = Fresh(hint);
+            _graph.Initializer.Add(ConstValue.ToProto(name, shape, data));
+            return name;
+        }
+
+        /// <summary>A shared scalar float initializer.</summary>
+        public string Scalar(float value)
+        {
+            string key = value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+            if (!_scalarCache.TryGetValue(key, out string? name))
+            {
+                name = Initializer("scalar", System.Array.Empty<int>(), new[] { value });
+                _scalarCache[key] = name;
+            }
+            return name;
+        }
+
+        public string Ints(params long[] values) => Initializer("ints", new[] { values.Length }, values);
+
+        /// <summary>Adds a node with one output and returns the output name.</summary>
+        public string Node(string op, IEnumerable<string> inputs, string? output = null, params AttributeProto[] attributes) =>
+            NodeMulti(op, inputs, new[] { output ?? Fresh(op.ToLowerInvariant()) }, attributes)[0];
+
+        public string[] NodeMulti(string op, IEnumerable<string> inputs, string[] outputs, params AttributeProto[] attributes)
+        {
+            var node = new NodeProto { OpType = op, Name = Fresh("n_" + op) };
+            node.Input.AddRange(inputs);
+            node.Output.AddRange(outputs);
+            node.Attribute.AddRange(attributes);
+            _graph.Node.Add(node);
+            return outputs;
+        }
+
+        public static AttributeProto Attr(string name, long value) =>
+            new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
+
+        public static AttributeProto Attr(string name, float value) =>
+            new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = value };
+
+        public static AttributeProto Attr(string name, IEnumerable<int> values)
+        {
+            var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
+            a.Ints.AddRange(values.Select(v => (long)v));
+            return a;
+        }
+
+        public byte[] ToModelBytes(string producer)
+        {
+            var model = new ModelProto { IrVersion = 8, ProducerName = producer, Graph = _graph };
+            model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = Opset });
+            return model.ToByteArray();
+        }
+
+        private static ValueInfoProto ValueInfo(string name, IEnumerable<string?> dims)
+        {
+            var shape = new TensorShapeProto();
+            foreach (string? d in dims)
+            {
+                var dim = new TensorShapeProto.Types.Dimension();
+                if (d != null && int.TryParse(d, out int value))
+                {
+                    dim.DimValue = value;
+                }
+                else
+                {
+                    dim.DimParam = d ?? "?";
+                }
+                shape.Dim.Add(dim);
+            }
+            return new ValueInfoProto
+            {
+                Name = name,
+                Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } },
+            };
+        }
+
+        /// <summary>Dimensions for a batched value: a symbolic batch then the per-sample shape.</summary>
+        public static IEnumerable<string?> Batched(string batch, int[] perSample) =>
+            new[] { batch }.Concat(perSample.Select(d => (string?)d.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+    }
+}

@@ -1,0 +1,116 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.ML.OnnxRuntime;
+
+namespace Microsoft.ML.Spiking.Simulation
+{
+    /// <summary>Where and how ONNX Runtime executes the lowered graphs.</summary>
+    public sealed class ExecutionOptions
+    {
+        /// <summary>CUDA device to run on, or null for the CPU.</summary>
+        public int? GpuDeviceId { get; set; }
+
+        /// <summary>When the GPU provider cannot be created, run on the CPU instead of failing.</summary>
+        public bool FallbackToCpu { get; set; }
+
+        /// <summary>Threads ONNX Runtime uses inside one operator (0 lets it choose: one per physical core).</summary>
+        public int IntraOpThreads { get; set; }
+    }
+
+    /// <summary>A named float tensor passed to or returned from a session.</summary>
+    /// <param name="Data">Values, row-major.</param>
+    /// <param name="Shape">Dimensions.</param>
+    internal readonly record struct TensorBuffer(float[] Data, long[] Shape);
+
+    /// <summary>An ONNX Runtime inference session over in-memory model bytes, run through OrtValue APIs.</summary>
+    internal sealed class OnnxSession : IDisposable
+    {
+        private readonly InferenceSession _session;
+        private readonly SessionOptions _options;
+        private readonly RunOptions _runOptions;
+        private bool _disposed;
+
+        public OnnxSession(byte[] model, ExecutionOptions? execution)
+        {
+            execution ??= new ExecutionOptions();
+            _options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+            if (execution.IntraOpThreads > 0)
+            {
+                _options.IntraOpNumThreads = execution.IntraOpThreads;
+            }
+            if (execution.GpuDeviceId is int device)
+            {
+                try
+                {
+                    _options.AppendExecutionProvider_CUDA(device);
+                }
+                catch (Exception e) when (execution.FallbackToCpu && e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+                {
+                    // Stay on the CPU provider, as asked.
+                }
+            }
+            _runOptions = new RunOptions();
+            try
+            {
+                _session = new InferenceSession(model, _options);
+            }
+            catch
+            {
+                _runOptions.Dispose();
+                _options.Dispose();
+                throw;
+            }
+            OutputNames = _session.OutputNames.ToList();
+        }
+
+        public IReadOnlyList<string> OutputNames { get; }
+
+        /// <summary>Runs the graph and copies the requested outputs out of native memory.</summary>
+        public Dictionary<string, TensorBuffer> Run(IReadOnlyDictionary<string, TensorBuffer> inputs, IReadOnlyList<string>? outputNames = null)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            outputNames ??= OutputNames;
+            var names = inputs.Keys.ToList();
+            var values = new List<OrtValue>(names.Count);
+            try
+            {
+                foreach (string name in names)
+                {
+                    TensorBuffer t = inputs[name];
+                    values.Add(OrtValue.CreateTensorValueFromMemory(t.Data, t.Shape));
+                }
+                using IDisposableReadOnlyCollection<OrtValue> results = _session.Run(_runOptions, names, values, outputNames);
+                var output = new Dictionary<string, TensorBuffer>(outputNames.Count);
+                int i = 0;
+                foreach (OrtValue value in results)
+                {
+                    long[] shape = value.GetTensorTypeAndShape().Shape;
+                    output[outputNames[i++]] = new TensorBuffer(value.GetTensorDataAsSpan<float>().ToArray(), shape);
+                }
+                return output;
+            }
+            finally
+            {
+                foreach (OrtValue v in values)
+                {
+                    v.Dispose();
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+            _session.Dispose();
+            _runOptions.Dispose();
+            _options.Dispose();
+        }
+    }
+}

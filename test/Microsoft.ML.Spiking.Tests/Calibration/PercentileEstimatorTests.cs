@@ -1,0 +1,248 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+
+using System;
+using System.Linq;
+using Microsoft.ML.Spiking.Calibration;
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+
+namespace Microsoft.ML.Spiking.Tests.Calibration
+{
+    [TestClass]
+    public sealed class PercentileEstimatorTests
+    {
+        private static readonly double[] s_percentiles = { 0.1, 1, 10, 25, 33.3, 40, 50, 60, 75, 90, 99, 99.9, 99.99, 100 };
+
+        [TestMethod]
+        public void OracleZeroToNineHundredNinetyNineIsExact()
+        {
+            float[] values = Enumerable.Range(0, 1000).Select(i => (float)i).ToArray();
+            CalibrationReference.Shuffle(values, new Random(7));
+            var estimator = new PercentileEstimator(99.9);
+            AddInBatches(estimator, values, 137);
+
+            Assert.AreEqual(1000L, estimator.Count);
+            Assert.AreEqual(998.001, estimator.GetPercentile(), 1e-9);
+            Assert.AreEqual(998.001, estimator.GetPercentile(99.9), 1e-9);
+            Assert.IsTrue(estimator.IsExact);
+            Assert.AreEqual(0.0, estimator.ErrorBound);
+            Assert.AreEqual(999f, estimator.Max);
+            Assert.AreEqual(0f, estimator.Min);
+            Assert.AreEqual(999.0, estimator.GetPercentile(100));
+            Assert.AreEqual(499.5, estimator.GetPercentile(50), 1e-9);
+        }
+
+        [TestMethod]
+        public void ExactPathNeedsBothRanksInTheHeap()
+        {
+            float[] values = Enumerable.Range(0, 1000).Select(i => (float)i).ToArray();
+            CalibrationReference.Shuffle(values, new Random(8));
+
+            // N − floor(q(N−1)) = 1000 − 998 = 2: capacity 2 holds ranks 998 and 999.
+            var two = new PercentileEstimator(99.9, exactCapacity: 2);
+            AddInBatches(two, values, 100);
+            Assert.IsTrue(two.IsExact);
+            Assert.AreEqual(998.001, two.GetPercentile(), 1e-9);
+            Assert.AreEqual(2, two.HeapCount);
+
+            // Capacity 1 holds only rank 999: rank 998 comes from the histogram.
+            var one = new PercentileEstimator(99.9, exactCapacity: 1);
+            AddInBatches(one, values, 100);
+            Assert.IsFalse(one.IsExact);
+            Assert.IsTrue(one.ErrorBound > 0);
+            Assert.IsTrue(one.ErrorBound <= 2.0 * 999 / PercentileEstimator.DefaultBinCount);
+            Assert.AreEqual(998.001, one.GetPercentile(), one.ErrorBound);
+        }
+
+        [TestMethod]
+        public void TenMillionExponentialValuesStayWithinErrorBound()
+        {
+            const int count = 10_000_000;
+            var random = new Random(2024);
+            var values = new float[count];
+            for (int i = 0; i < count; i++)
+            {
+                values[i] = (float)-Math.Log(1.0 - random.NextDouble());
+            }
+
+            var estimator = new PercentileEstimator(99.9, exactCapacity: 256);
+            AddInBatches(estimator, values, 65536);
+            float[] sorted = (float[])values.Clone();
+            Array.Sort(sorted);
+
+            Assert.AreEqual((long)count, estimator.Count);
+            Assert.AreEqual(sorted[^1], estimator.Max);
+            Assert.AreEqual(sorted[0], estimator.Min);
+            Assert.IsFalse(estimator.IsExact);
+            Assert.IsTrue(estimator.ErrorBound > 0);
+            Assert.IsTrue(estimator.ErrorBound <= 2.0 * sorted[^1] / PercentileEstimator.DefaultBinCount, $"bound {estimator.ErrorBound}");
+            double exact = CalibrationReference.PercentileOfSorted(sorted, 99.9);
+            double estimate = estimator.GetPercentile();
+            Assert.IsTrue(Math.Abs(estimate - exact) <= estimator.ErrorBound, $"estimate {estimate}, exact {exact}, bound {estimator.ErrorBound}");
+
+            foreach (double p in s_percentiles)
+            {
+                AssertWithinBound(estimator, sorted, p);
+            }
+
+            // The top 256 values are exact: p with N(1 − q) well below 256.
+            Assert.IsTrue(estimator.IsExactFor(99.999));
+            Assert.AreEqual(CalibrationReference.PercentileOfSorted(sorted, 99.999), estimator.GetPercentile(99.999), 1e-6);
+        }
+
+        [TestMethod]
+        public void MixedNegativeZeroPositiveValues()
+        {
+            var random = new Random(31);
+            var values = new float[200_000];
+            for (int i = 0; i < values.Length; i++)
+            {
+                double u = random.NextDouble();
+                values[i] = u < 0.3 ? 0f : u < 0.65 ? -Math.Abs(3 * CalibrationReference.NextGaussian(random)) : (float)(random.NextDouble() * 50);
+            }
+
+            float[] sorted = (float[])values.Clone();
+            Array.Sort(sorted);
+
+            var small = new PercentileEstimator(99.9, exactCapacity: 16);
+            AddInBatches(small, values, 4999);
+            Assert.AreEqual(sorted[0], small.Min);
+            Assert.AreEqual(sorted[^1], small.Max);
+            foreach (double p in s_percentiles.Concat(new[] { 34.0, 36.0, 50.0, 64.0 }))
+            {
+                AssertWithinBound(small, sorted, p);
+            }
+
+            // The zeros cover roughly the 35th to 65th percentiles: those come out exact.
+            Assert.IsTrue(small.IsExactFor(50));
+            Assert.AreEqual(0.0, small.GetPercentile(50));
+            Assert.IsFalse(small.IsExactFor(10));
+            Assert.IsTrue(small.GetErrorBound(10) <= 2.0 * -sorted[0] / PercentileEstimator.DefaultBinCount);
+
+            var large = new PercentileEstimator(99.9, exactCapacity: values.Length);
+            AddInBatches(large, values, 4999);
+            foreach (double p in s_percentiles)
+            {
+                Assert.IsTrue(large.IsExactFor(p));
+                Assert.AreEqual(CalibrationReference.PercentileOfSorted(sorted, p), large.GetPercentile(p), 1e-6, $"p = {p}");
+            }
+        }
+
+        [TestMethod]
+        public void GrowingRangeMergesBinsAndStaysWithinBound()
+        {
+            var random = new Random(5);
+            var estimator = new PercentileEstimator(50, exactCapacity: 8, binCount: 64);
+            var all = new float[0];
+            for (int k = -20; k <= 20; k += 4)
+            {
+                var batch = new float[5000];
+                for (int i = 0; i < batch.Length; i++)
+                {
+                    batch[i] = (float)((random.NextDouble() - 0.3) * Math.Pow(2, k));
+                }
+
+                estimator.Add(batch);
+                all = all.Concat(batch).ToArray();
+                Array.Sort(all);
+                foreach (double p in s_percentiles)
+                {
+                    AssertWithinBound(estimator, all, p);
+                }
+
+                Assert.IsTrue(estimator.HistogramStorageLength <= 2 * 64);
+            }
+        }
+
+        [TestMethod]
+        public void MemoryDoesNotGrow()
+        {
+            var random = new Random(11);
+            var estimator = new PercentileEstimator(99.9, exactCapacity: 100);
+            var batch = new float[10_000];
+            for (int b = 0; b < 100; b++)
+            {
+                for (int i = 0; i < batch.Length; i++)
+                {
+                    batch[i] = (float)((random.NextDouble() - 0.5) * (b + 1));
+                }
+
+                estimator.Add(batch);
+                Assert.IsTrue(estimator.HeapCount <= estimator.ExactCapacity);
+                Assert.IsTrue(estimator.HeapStorageLength <= estimator.ExactCapacity);
+                Assert.IsTrue(estimator.HistogramStorageLength <= 2 * PercentileEstimator.DefaultBinCount);
+            }
+
+            Assert.AreEqual(100, estimator.HeapCount);
+            Assert.AreEqual(1_000_000L, estimator.Count);
+        }
+
+        [TestMethod]
+        public void NaNAndInfinityAreRejectedWithoutChangingState()
+        {
+            var estimator = new PercentileEstimator();
+            estimator.Add(new float[] { 1, 2, 3 });
+
+            var nan = Assert.ThrowsExactly<ArgumentException>(() => estimator.Add(new float[] { 4, float.NaN, 5 }));
+            StringAssert.Contains(nan.Message, "NaN");
+            var inf = Assert.ThrowsExactly<ArgumentException>(() => estimator.Add(new float[] { 4, float.PositiveInfinity }));
+            StringAssert.Contains(inf.Message, "infinity");
+            Assert.ThrowsExactly<ArgumentException>(() => estimator.Add(new float[] { float.NegativeInfinity }));
+
+            Assert.AreEqual(3L, estimator.Count);
+            Assert.AreEqual(3f, estimator.Max);
+            Assert.AreEqual(2.0, estimator.GetPercentile(50), 1e-12);
+        }
+
+        [TestMethod]
+        public void ArgumentsAreChecked()
+        {
+            Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new PercentileEstimator(0));
+            Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new PercentileEstimator(100.5));
+            Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new PercentileEstimator(double.NaN));
+            Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new PercentileEstimator(99, exactCapacity: 0));
+            Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new PercentileEstimator(99, binCount: 100));
+
+            var estimator = new PercentileEstimator();
+            Assert.IsTrue(float.IsNaN(estimator.Max));
+            Assert.ThrowsExactly<InvalidOperationException>(() => estimator.GetPercentile());
+            estimator.Add(new float[] { 1 });
+            Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => estimator.GetPercentile(-1));
+            Assert.AreEqual(1.0, estimator.GetPercentile(0.5));
+        }
+
+        [TestMethod]
+        public void TiesAndConstantInputAreExact()
+        {
+            var estimator = new PercentileEstimator(99, exactCapacity: 4);
+            var values = Enumerable.Repeat(2.5f, 10_000).ToArray();
+            estimator.Add(values);
+            estimator.Add(new float[] { 0, 0, 0 });
+            float[] sorted = values.Concat(new float[] { 0, 0, 0 }).OrderBy(v => v).ToArray();
+            foreach (double p in s_percentiles)
+            {
+                AssertWithinBound(estimator, sorted, p);
+            }
+
+            Assert.AreEqual(2.5, estimator.GetPercentile(), 1e-6);
+        }
+
+        private static void AddInBatches(PercentileEstimator estimator, float[] values, int batchSize)
+        {
+            for (int start = 0; start < values.Length; start += batchSize)
+            {
+                estimator.Add(values.AsSpan(start, Math.Min(batchSize, values.Length - start)));
+            }
+        }
+
+        private static void AssertWithinBound(PercentileEstimator estimator, float[] sorted, double p)
+        {
+            double exact = CalibrationReference.PercentileOfSorted(sorted, p);
+            double estimate = estimator.GetPercentile(p);
+            double bound = estimator.GetErrorBound(p);
+            double slack = 1e-9 * Math.Max(1.0, Math.Abs(exact));
+            Assert.IsTrue(
+                Math.Abs(estimate - exact) <= bound + slack,
+                $"p = {p}: estimate {estimate}, exact {exact}, bound {bound}");
+        }
+    }
+}

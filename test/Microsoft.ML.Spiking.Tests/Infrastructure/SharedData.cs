@@ -1,0 +1,105 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.IO.Compression;
+using System.Linq;
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+
+namespace Microsoft.ML.Spiking.Tests
+{
+    /// <summary>
+    /// Locates the real public models and test sets kept beside the repository (../shared/data) and
+    /// reads them. Tests that need them report Inconclusive when the folder is absent.
+    /// </summary>
+    internal static class SharedData
+    {
+        private static readonly Lazy<string?> s_root = new Lazy<string?>(FindRoot);
+
+        public static string? Root => s_root.Value;
+
+        public static string Require(params string[] relative)
+        {
+            if (Root == null)
+            {
+                Assert.Inconclusive("../shared/data is not present next to the repository (set SPIKING_SHARED_DATA to point at it).");
+            }
+            string path = Path.Combine(new[] { Root! }.Concat(relative).ToArray());
+            if (!File.Exists(path) && !Directory.Exists(path))
+            {
+                Assert.Inconclusive($"{path} is missing.");
+            }
+            return path;
+        }
+
+        private static string? FindRoot()
+        {
+            string? fromEnv = Environment.GetEnvironmentVariable("SPIKING_SHARED_DATA");
+            if (!string.IsNullOrEmpty(fromEnv) && Directory.Exists(fromEnv))
+            {
+                return fromEnv;
+            }
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "Microsoft.ML.Spiking.sln")))
+                {
+                    string candidate = Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "data"));
+                    return Directory.Exists(candidate) ? candidate : null;
+                }
+            }
+            return null;
+        }
+
+        /// <summary>CIFAR-10 lossless sample: labels and images as CHW floats in [0, 1].</summary>
+        public static (int[] Labels, float[][] Images) ReadCifarCsv(string path, int limit)
+        {
+            var labels = new List<int>();
+            var images = new List<float[]>();
+            foreach (string line in File.ReadLines(path).Take(limit))
+            {
+                int[] v = line.Split(',').Select(int.Parse).ToArray();
+                labels.Add(v[0]);
+                var chw = new float[3 * 32 * 32];
+                for (int p = 0; p < 1024; p++)
+                {
+                    for (int c = 0; c < 3; c++)
+                    {
+                        chw[c * 1024 + p] = v[1 + p * 3 + c] / 255f;
+                    }
+                }
+                images.Add(chw);
+            }
+            return (labels.ToArray(), images.ToArray());
+        }
+
+        /// <summary>MNIST IDX test images as [1,28,28] floats in [0, 1] and labels.</summary>
+        public static (int[] Labels, float[][] Images) ReadMnist(string imagesGz, string labelsGz, int limit)
+        {
+            byte[] images = Gunzip(imagesGz);
+            byte[] labels = Gunzip(labelsGz);
+            int count = Math.Min(limit, (images[4] << 24) | (images[5] << 16) | (images[6] << 8) | images[7]);
+            var result = new float[count][];
+            var labelArray = new int[count];
+            for (int i = 0; i < count; i++)
+            {
+                result[i] = new float[784];
+                for (int p = 0; p < 784; p++)
+                {
+                    result[i][p] = images[16 + i * 784 + p] / 255f;
+                }
+                labelArray[i] = labels[8 + i];
+            }
+            return (labelArray, result);
+        }
+
+        private static byte[] Gunzip(string path)
+        {
+            using var file = File.OpenRead(path);
+            using var gz = new GZipStream(file, CompressionMode.Decompress);
+            using var memory = new MemoryStream();
+            gz.CopyTo(memory);
+            return memory.ToArray();
+        }
+    }
+}
