@@ -20,7 +20,8 @@ namespace Microsoft.ML.Spiking.Calibration
     /// Accuracy: the ranks r = floor(q(N−1)) and r + 1 are read from the heap when N − r ≤ capacity, from the
     /// zero count, or as the exact minimum or maximum; such a result is exact (<see cref="IsExact"/>). Otherwise a
     /// rank is read from the histogram, interpolating uniformly within its bin, and the absolute error is below
-    /// one bin width hi/bins ≤ 2·max|x|/bins, reported by <see cref="ErrorBound"/>.
+    /// one bin width hi/bins ≤ 2·max|x|/bins (hi is never below 2⁻⁴⁰), reported by <see cref="ErrorBound"/>.
+    /// The estimate is also clamped to [<see cref="Min"/>, <see cref="Max"/>].
     /// </para>
     /// <para>Not thread-safe: <see cref="Add"/> must be called from one thread at a time.</para>
     /// </remarks>
@@ -112,9 +113,11 @@ namespace Microsoft.ML.Spiking.Calibration
             // Vectorized pre-pass: exact extremes, and validation before any state changes.
             ValidateFinite(values, nameof(values), out float batchMax, out float batchMin);
 
-            if (batchMax > 0)
+            if (batchMax >= 0)
             {
-                _positive.EnsureFits(batchMax);
+                // Zeros are binned (into bin 0) and taken out again after the loop, so the positive
+                // histogram must exist whenever a non-negative value does.
+                _positive.EnsureFits(Math.Max(batchMax, float.Epsilon));
             }
 
             if (batchMin < 0)
@@ -136,17 +139,17 @@ namespace Microsoft.ML.Spiking.Calibration
             for (int i = 0; i < values.Length; i++)
             {
                 float x = values[i];
-                if (x > 0f)
+
+                // Hot path: no data-dependent branch for the mix of zeros and positives (ReLU outputs);
+                // a zero lands in bin 0 and is counted, the bin is corrected below.
+                if (x >= 0f)
                 {
                     positive[(int)(x * positiveScale)]++;
-                }
-                else if (x < 0f)
-                {
-                    negative[(int)(-x * negativeScale)]++;
+                    zeros += x == 0f ? 1 : 0;
                 }
                 else
                 {
-                    zeros++;
+                    negative[(int)(-x * negativeScale)]++;
                 }
 
                 if (x > threshold)
@@ -156,7 +159,11 @@ namespace Microsoft.ML.Spiking.Calibration
                 }
             }
 
-            _zeroCount += zeros;
+            if (zeros != 0)
+            {
+                positive[0] -= zeros;
+                _zeroCount += zeros;
+            }
         }
 
         /// <summary>Estimates the default percentile given at construction.</summary>

@@ -211,7 +211,38 @@ namespace Microsoft.ML.Spiking.Tests.Calibration
         }
 
         [TestMethod]
-        public void TiesAndConstantInputAreExact()
+        public void ZeroOnlyAndOneSignBatchesAreCountedCorrectly()
+        {
+            var estimator = new PercentileEstimator(99, exactCapacity: 1, binCount: 16);
+            var batches = new[]
+            {
+                new float[] { 0, 0, 0, -0f },
+                new float[] { -1, -2, -1e-30f },
+                new float[] { 0 },
+                new float[] { 5, 0, 1e-20f, 3 },
+                new float[] { -100, 7 },
+            };
+            var all = new float[0];
+            foreach (float[] batch in batches)
+            {
+                estimator.Add(batch);
+                all = all.Concat(batch).ToArray();
+                Array.Sort(all);
+                foreach (double p in s_percentiles)
+                {
+                    AssertWithinBound(estimator, all, p);
+                }
+            }
+
+            // 14 values: 6 zeros at sorted ranks 4..9, so the median (rank 6.5) is exactly 0.
+            Assert.IsTrue(estimator.IsExactFor(50));
+            Assert.AreEqual(0.0, estimator.GetPercentile(50));
+            Assert.AreEqual(-100f, estimator.Min);
+            Assert.AreEqual(7f, estimator.Max);
+        }
+
+        [TestMethod]
+        public void TiesAndConstantInputStayWithinBound()
         {
             var estimator = new PercentileEstimator(99, exactCapacity: 4);
             var values = Enumerable.Repeat(2.5f, 10_000).ToArray();

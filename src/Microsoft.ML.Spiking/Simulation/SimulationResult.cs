@@ -1,0 +1,118 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+
+using System;
+using System.Collections.Generic;
+
+namespace Microsoft.ML.Spiking.Simulation
+{
+    /// <summary>
+    /// What one simulation of a batch produced: the output layer's value at every step, the running
+    /// estimate after every step t ≤ T (the mean of the first t step outputs, whose arg-max is the
+    /// prediction at t), and the number of spikes of every neuron layer at every step for every sample.
+    /// </summary>
+    public sealed class SimulationResult
+    {
+        private readonly float[] _stepOutputs;
+        private readonly float[] _estimates;
+        private readonly long[] _spikes;
+
+        internal SimulationResult(int timeSteps, int batchSize, int outputSize, float[] stepOutputs, long[] spikes, IReadOnlyList<string> neuronLayers, float[][] finalMembranes)
+        {
+            FinalMembranes = finalMembranes;
+            TimeSteps = timeSteps;
+            BatchSize = batchSize;
+            OutputSize = outputSize;
+            _stepOutputs = stepOutputs;
+            _spikes = spikes;
+            NeuronLayers = neuronLayers;
+            _estimates = new float[stepOutputs.Length];
+            var sum = new double[batchSize * outputSize];
+            for (int t = 0; t < timeSteps; t++)
+            {
+                int offset = t * batchSize * outputSize;
+                for (int i = 0; i < sum.Length; i++)
+                {
+                    sum[i] += stepOutputs[offset + i];
+                    _estimates[offset + i] = (float)(sum[i] / (t + 1));
+                }
+            }
+        }
+
+        /// <summary>T, the number of simulated steps.</summary>
+        public int TimeSteps { get; }
+
+        /// <summary>Samples in the batch.</summary>
+        public int BatchSize { get; }
+
+        /// <summary>Values per sample in the output (the classes).</summary>
+        public int OutputSize { get; }
+
+        /// <summary>Membrane potentials after the last step, per neuron layer, laid out [B, ...].</summary>
+        internal float[][] FinalMembranes { get; }
+
+        /// <summary>Names of the neuron layers, in the order of <see cref="GetSpikeCount"/>'s layer index.</summary>
+        public IReadOnlyList<string> NeuronLayers { get; }
+
+        /// <summary>The output layer's value at step <paramref name="step"/> (1-based).</summary>
+        /// <param name="step">Step t, 1 ≤ t ≤ T.</param>
+        /// <param name="sample">Sample index in the batch.</param>
+        public ReadOnlySpan<float> GetStepOutput(int step, int sample) => _stepOutputs.AsSpan(Offset(step, sample), OutputSize);
+
+        /// <summary>The running estimate after <paramref name="step"/> steps: the mean of the step outputs 1..t.</summary>
+        /// <param name="step">Step t, 1 ≤ t ≤ T.</param>
+        /// <param name="sample">Sample index in the batch.</param>
+        public ReadOnlySpan<float> GetEstimate(int step, int sample) => _estimates.AsSpan(Offset(step, sample), OutputSize);
+
+        /// <summary>The predicted class after <paramref name="step"/> steps: arg-max of the estimate, ties to the lowest index.</summary>
+        /// <param name="step">Step t, 1 ≤ t ≤ T.</param>
+        /// <param name="sample">Sample index in the batch.</param>
+        public int Predict(int step, int sample) => ArgMax(GetEstimate(step, sample));
+
+        /// <summary>Spikes emitted by neuron layer <paramref name="layer"/> at step <paramref name="step"/> for one sample.</summary>
+        /// <param name="layer">Index into <see cref="NeuronLayers"/>.</param>
+        /// <param name="step">Step t, 1 ≤ t ≤ T.</param>
+        /// <param name="sample">Sample index in the batch.</param>
+        public long GetSpikeCount(int layer, int step, int sample)
+        {
+            if ((uint)layer >= (uint)NeuronLayers.Count)
+            {
+                throw new ArgumentOutOfRangeException(nameof(layer), layer, $"There are {NeuronLayers.Count} neuron layers.");
+            }
+            CheckStep(step, sample);
+            return _spikes[((long)layer * TimeSteps + step - 1) * BatchSize + sample];
+        }
+
+        /// <summary>Arg-max with ties going to the lowest index (ML.NET's multiclass evaluator rule).</summary>
+        /// <param name="values">Scores.</param>
+        public static int ArgMax(ReadOnlySpan<float> values)
+        {
+            int best = 0;
+            for (int i = 1; i < values.Length; i++)
+            {
+                if (values[i] > values[best])
+                {
+                    best = i;
+                }
+            }
+            return best;
+        }
+
+        private int Offset(int step, int sample)
+        {
+            CheckStep(step, sample);
+            return ((step - 1) * BatchSize + sample) * OutputSize;
+        }
+
+        private void CheckStep(int step, int sample)
+        {
+            if (step < 1 || step > TimeSteps)
+            {
+                throw new ArgumentOutOfRangeException(nameof(step), step, $"Steps run from 1 to {TimeSteps}.");
+            }
+            if ((uint)sample >= (uint)BatchSize)
+            {
+                throw new ArgumentOutOfRangeException(nameof(sample), sample, $"The batch has {BatchSize} samples.");
+            }
+        }
+    }
+}

@@ -1,0 +1,217 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.ML.Spiking.Conversion;
+using Microsoft.ML.Spiking.Graph;
+
+namespace Microsoft.ML.Spiking.Simulation
+{
+    /// <summary>How a spiking network is simulated.</summary>
+    public sealed class SimulationOptions
+    {
+        /// <summary>Creates options with the defaults.</summary>
+        public SimulationOptions()
+        {
+            TimeSteps = 32;
+            MemoryBudgetBytes = 1L << 30;
+            Execution = new ExecutionOptions();
+        }
+
+        /// <summary>T, the number of time steps (default 32).</summary>
+        public int TimeSteps { get; set; }
+
+        /// <summary>Steps simulated per ONNX Runtime call; 0 (default) picks the most that fit <see cref="MemoryBudgetBytes"/>.</summary>
+        public int ChunkSteps { get; set; }
+
+        /// <summary>Activation memory one chunk may use, for the automatic chunk length (default 1 GiB).</summary>
+        public long MemoryBudgetBytes { get; set; }
+
+        /// <summary>Where ONNX Runtime runs.</summary>
+        public ExecutionOptions Execution { get; set; }
+    }
+
+    /// <summary>
+    /// Simulates a spiking network with ONNX Runtime. Long runs are cut into chunks of steps that carry
+    /// the neuron membranes from one call to the next, so memory is bounded whatever T is. One simulator
+    /// serves any number of batches; it is not safe to call from several threads at once.
+    /// </summary>
+    public sealed class SpikingSimulator : IDisposable
+    {
+        /// <summary>Working tensors alive per sample-step, relative to the largest activation (measured on ResNet-20, rounded up).</summary>
+        private const int LiveTensorFactor = 8;
+
+        private readonly SpikingNetwork _network;
+        private readonly SimulationOptions _options;
+        private readonly Dictionary<(int Steps, bool Varying), OnnxSession> _sessions;
+        private readonly int _inputSize;
+        private readonly int _outputSize;
+        private bool _disposed;
+
+        /// <summary>Creates a simulator.</summary>
+        /// <param name="network">The converted network.</param>
+        /// <param name="options">Simulation options.</param>
+        public SpikingSimulator(SpikingNetwork network, SimulationOptions options)
+        {
+            ArgumentNullException.ThrowIfNull(network, nameof(network));
+            ArgumentNullException.ThrowIfNull(options, nameof(options));
+            if (options.TimeSteps < 1)
+            {
+                throw new ArgumentOutOfRangeException(nameof(options), options.TimeSteps, "TimeSteps must be at least 1.");
+            }
+            if (options.ChunkSteps < 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(options), options.ChunkSteps, "ChunkSteps must be 0 (automatic) or positive.");
+            }
+            _network = network;
+            _options = options;
+            _sessions = new Dictionary<(int, bool), OnnxSession>();
+            _inputSize = ShapeUtil.Size(network.Network.InputShape);
+            _outputSize = ShapeUtil.Size(network.Network.OutputShape);
+        }
+
+        /// <summary>The network being simulated.</summary>
+        public SpikingNetwork Network => _network;
+
+        /// <summary>Steps per ONNX Runtime call for a batch of the given size.</summary>
+        /// <param name="batchSize">Samples per batch.</param>
+        public int GetChunkSteps(int batchSize)
+        {
+            if (_options.ChunkSteps > 0)
+            {
+                return Math.Min(_options.ChunkSteps, _options.TimeSteps);
+            }
+            long largest = _network.Network.Layers.Max(l => ShapeUtil.Product(_network.Network.GetShape(l.Output)));
+            long perStep = Math.Max(1, largest * sizeof(float) * LiveTensorFactor * batchSize);
+            return (int)Math.Clamp(_options.MemoryBudgetBytes / perStep, 1, _options.TimeSteps);
+        }
+
+        /// <summary>Simulates T steps with the input presented as a constant current at every step (direct encoding).</summary>
+        /// <param name="inputs">Samples, each of the network's input size, back to back.</param>
+        /// <param name="batchSize">Number of samples.</param>
+        /// <returns>Step outputs, running estimates and spike counts.</returns>
+        public SimulationResult Run(float[] inputs, int batchSize)
+        {
+            CheckInput(inputs, batchSize, 1);
+            return Simulate(inputs, batchSize, varying: false);
+        }
+
+        /// <summary>Simulates with a different input at every step (event data, or tests of the neuron dynamics).</summary>
+        /// <param name="inputsPerStep">Inputs laid out [T, B, input...]: step-major.</param>
+        /// <param name="batchSize">Number of samples B.</param>
+        /// <returns>Step outputs, running estimates and spike counts.</returns>
+        public SimulationResult RunSequence(float[] inputsPerStep, int batchSize)
+        {
+            CheckInput(inputsPerStep, batchSize, _options.TimeSteps);
+            return Simulate(inputsPerStep, batchSize, varying: true);
+        }
+
+        private void CheckInput(float[] inputs, int batchSize, int steps)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            ArgumentNullException.ThrowIfNull(inputs, nameof(inputs));
+            if (batchSize < 1)
+            {
+                throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "The batch needs at least one sample.");
+            }
+            long expected = (long)steps * batchSize * _inputSize;
+            if (inputs.Length != expected)
+            {
+                throw new ArgumentException($"Expected {expected} input values ({steps} step(s) x {batchSize} samples x {_inputSize} per sample [{string.Join(",", _network.Network.InputShape)}]); got {inputs.Length}.", nameof(inputs));
+            }
+        }
+
+        private SimulationResult Simulate(float[] inputs, int batchSize, bool varying)
+        {
+            int total = _options.TimeSteps;
+            int chunk = GetChunkSteps(batchSize);
+            var neurons = _network.NeuronLayers;
+            var states = new float[neurons.Count][];
+            var stateShapes = new long[neurons.Count][];
+            for (int i = 0; i < neurons.Count; i++)
+            {
+                int[] shape = _network.Network.GetShape(neurons[i].Output);
+                states[i] = InitialMembrane(neurons[i], shape, batchSize);
+                stateShapes[i] = new long[] { batchSize }.Concat(shape.Select(d => (long)d)).ToArray();
+            }
+            var stepOutputs = new float[(long)total * batchSize * _outputSize];
+            var spikes = new long[(long)neurons.Count * total * batchSize];
+            long[] sampleShape = _network.Network.InputShape.Select(d => (long)d).ToArray();
+            for (int start = 0; start < total; start += chunk)
+            {
+                int steps = Math.Min(chunk, total - start);
+                OnnxSession session = GetSession(steps, varying);
+                var feeds = new Dictionary<string, TensorBuffer>();
+                if (varying)
+                {
+                    var slice = new float[(long)steps * batchSize * _inputSize];
+                    Array.Copy(inputs, (long)start * batchSize * _inputSize, slice, 0, slice.Length);
+                    feeds[SnnGraphBuilder.InputName] = new TensorBuffer(slice, new long[] { (long)steps * batchSize }.Concat(sampleShape).ToArray());
+                }
+                else
+                {
+                    feeds[SnnGraphBuilder.InputName] = new TensorBuffer(inputs, new long[] { batchSize }.Concat(sampleShape).ToArray());
+                }
+                for (int i = 0; i < neurons.Count; i++)
+                {
+                    feeds[SnnGraphBuilder.StateInput(i)] = new TensorBuffer(states[i], stateShapes[i]);
+                }
+                Dictionary<string, TensorBuffer> results = session.Run(feeds);
+                float[] output = results[SnnGraphBuilder.OutputName].Data;
+                Array.Copy(output, 0, stepOutputs, (long)start * batchSize * _outputSize, output.Length);
+                for (int i = 0; i < neurons.Count; i++)
+                {
+                    states[i] = results[SnnGraphBuilder.StateOutput(i)].Data;
+                    float[] counts = results[SnnGraphBuilder.SpikeOutput(i)].Data;
+                    for (int j = 0; j < counts.Length; j++)
+                    {
+                        spikes[((long)i * total + start) * batchSize + j] = (long)counts[j];
+                    }
+                }
+            }
+            return new SimulationResult(total, batchSize, _outputSize, stepOutputs, spikes, neurons.Select(n => n.Name).ToList(), states);
+        }
+
+        private static float[] InitialMembrane(IfNeuronLayer neuron, int[] shape, int batchSize)
+        {
+            int size = ShapeUtil.Size(shape);
+            int perChannel = size / shape[0];
+            var state = new float[(long)batchSize * size];
+            for (int b = 0; b < batchSize; b++)
+            {
+                for (int i = 0; i < size; i++)
+                {
+                    float theta = neuron.Threshold.Length == 1 ? neuron.Threshold[0] : neuron.Threshold[i / perChannel];
+                    state[(long)b * size + i] = neuron.InitialMembrane * theta;
+                }
+            }
+            return state;
+        }
+
+        private OnnxSession GetSession(int steps, bool varying)
+        {
+            if (!_sessions.TryGetValue((steps, varying), out OnnxSession? session))
+            {
+                session = new OnnxSession(SnnGraphBuilder.Build(_network.Network, steps, varying), _options.Execution);
+                _sessions[(steps, varying)] = session;
+            }
+            return session;
+        }
+
+        /// <summary>Releases the ONNX Runtime sessions. Safe to call more than once.</summary>
+        public void Dispose()
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+            foreach (OnnxSession s in _sessions.Values)
+            {
+                s.Dispose();
+            }
+            _sessions.Clear();
+        }
+    }
+}
