@@ -95,8 +95,6 @@ namespace Microsoft.ML.Spiking.Simulation
                 : Enumerable.Repeat(input, steps).ToArray();
             string v = StateInput(index);
             var outputs = new string[steps];
-            var counts = new string[steps];
-            string axes = b.Ints(Enumerable.Range(1, shape.Length).Select(a => (long)a).ToArray());
             for (int t = 0; t < steps; t++)
             {
                 string m = b.Node("Add", new[] { v, currents[t] });
@@ -105,22 +103,30 @@ namespace Microsoft.ML.Spiking.Simulation
                 v = neuron.Reset == ResetMode.Subtract
                     ? b.Node("Sub", new[] { m, outputs[t] })
                     : b.Node("Where", new[] { fire, zero, m });
-                string spikes = b.Node("Cast", new[] { fire }, null, Attr("to", 1L));
-                counts[t] = b.Node("ReduceSum", new[] { spikes, axes }, null, Attr("keepdims", 0L));
             }
             b.Node("Identity", new[] { v }, StateOutput(index));
             b.AddOutput(StateOutput(index), Batched("B", shape));
+            string all = steps == 1 ? outputs[0] : b.Node("Concat", outputs, null, Attr("axis", 0L));
+
+            // Spike counts once per chunk: every emitted value is θ of its channel, so the count is
+            // Σ_c (Σ_spatial out[c]) / θ[c]. The host rounds the result to the nearest integer.
             string countName = SpikeOutput(index);
-            if (steps == 1)
+            if (shape.Length > 1)
             {
-                b.Node("Identity", new[] { counts[0] }, countName);
+                string spatialAxes = b.Ints(Enumerable.Range(2, shape.Length - 1).Select(a => (long)a).ToArray());
+                string perChannel = b.Node("ReduceSum", new[] { all, spatialAxes }, null, Attr("keepdims", 0L));
+                string thetaVector = neuron.Threshold.Length == 1 ? theta : b.Initializer("theta_c", new[] { neuron.Threshold.Length }, neuron.Threshold);
+                string spikes = b.Node("Div", new[] { perChannel, thetaVector });
+                b.Node("ReduceSum", new[] { spikes, b.Ints(1) }, countName, Attr("keepdims", 0L));
             }
             else
             {
-                b.Node("Concat", counts, countName, Attr("axis", 0L));
+                string thetaVector = neuron.Threshold.Length == 1 ? theta : b.Initializer("theta_c", new[] { neuron.Threshold.Length }, neuron.Threshold);
+                string spikes = b.Node("Div", new[] { all, thetaVector });
+                b.Node("ReduceSum", new[] { spikes, b.Ints(1) }, countName, Attr("keepdims", 0L));
             }
             b.AddOutput(countName, new[] { "KB" });
-            return steps == 1 ? outputs[0] : b.Node("Concat", outputs, null, Attr("axis", 0L));
+            return all;
         }
     }
 }

@@ -166,7 +166,7 @@ namespace Microsoft.ML.Spiking.Simulation
                     float[] counts = results[SnnGraphBuilder.SpikeOutput(i)].Data;
                     for (int j = 0; j < counts.Length; j++)
                     {
-                        spikes[((long)i * total + start) * batchSize + j] = (long)counts[j];
+                        spikes[((long)i * total + start) * batchSize + j] = (long)Math.Round(counts[j]);
                     }
                 }
             }

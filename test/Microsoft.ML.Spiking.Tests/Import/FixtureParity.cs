@@ -20,6 +20,15 @@ namespace Microsoft.ML.Spiking.Tests.Import
         /// <summary>Largest accepted absolute difference of any output value.</summary>
         public const double Tolerance = 1e-4;
 
+        /// <summary>Parses "1,2,3" (an empty string gives an empty array).</summary>
+        /// <param name="text">Comma-separated integers.</param>
+        public static long[] Longs(string text) =>
+            text.Length == 0 ? Array.Empty<long>() : text.Split(',').Select(t => long.Parse(t.Trim(), System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+
+        /// <summary>Parses "1,2,3" (an empty string gives an empty array).</summary>
+        /// <param name="text">Comma-separated integers.</param>
+        public static int[] Ints(string text) => Longs(text).Select(v => (int)v).ToArray();
+
         /// <summary>Asserts that import + lowering reproduces ONNX Runtime on the fixture.</summary>
         /// <param name="fixture">The fixture's ModelProto bytes.</param>
         /// <param name="name">A name for messages.</param>

@@ -10,7 +10,7 @@ using Microsoft.ML.Spiking.Onnx.Proto;
 namespace Microsoft.ML.Spiking.Tests
 {
     /// <summary>How a fixture's image input declares its batch axis.</summary>
-    internal enum BatchAxis
+    public enum BatchAxis
     {
         /// <summary>dim_value 1 (a model exported with a fixed batch of one).</summary>
         One,
