@@ -47,11 +47,25 @@ namespace Microsoft.ML.Spiking.Onnx
             {
                 throw new OnnxImportException($"{source}: tensor '{tensor.Name}' stores its data in an external file; save the model with its weights embedded (onnx.save_model(..., save_as_external_data=False)).");
             }
-            int[] shape = tensor.Dims.Select(d => checked((int)d)).ToArray();
-            long count = ShapeUtil.Product(shape);
+            var shape = new int[tensor.Dims.Count];
+            long count = 1;
+            for (int i = 0; i < shape.Length; i++)
+            {
+                long d = tensor.Dims[i];
+                if (d < 0 || d > int.MaxValue)
+                {
+                    throw new OnnxImportException($"{source}: tensor '{tensor.Name}' has an invalid dimension {d} (dims [{string.Join(",", tensor.Dims)}]).");
+                }
+                if (d != 0 && count > Array.MaxLength / d)
+                {
+                    throw new OnnxImportException($"{source}: tensor '{tensor.Name}' of dims [{string.Join(",", tensor.Dims)}] has more than {Array.MaxLength} elements.");
+                }
+                shape[i] = (int)d;
+                count *= d;
+            }
             var type = (TensorProto.Types.DataType)tensor.DataType;
             byte[]? raw = tensor.RawData.Length > 0 ? tensor.RawData.ToByteArray() : null;
-            double[] data = new double[count];
+            double[] data;
             bool isInteger = type != TensorProto.Types.DataType.Float && type != TensorProto.Types.DataType.Double && type != TensorProto.Types.DataType.Float16;
             int elementSize = type switch
             {
@@ -75,6 +89,7 @@ namespace Microsoft.ML.Spiking.Onnx
                 {
                     throw new OnnxImportException($"{source}: tensor '{tensor.Name}' of shape {ShapeUtil.Format(shape)} and type {type} has {raw.Length} bytes of raw data; expected {count * elementSize}.");
                 }
+                data = new double[count];
                 ReadOnlySpan<byte> span = raw;
                 for (long i = 0; i < count; i++)
                 {

@@ -41,6 +41,10 @@ namespace Microsoft.ML.Spiking.Onnx
                 {
                     long[]? permAttr = attributes.GetInts("perm");
                     int[] perm = permAttr?.Select(p => (int)p).ToArray() ?? Enumerable.Range(0, x.Shape.Length).Reverse().ToArray();
+                    if (perm.Length != x.Shape.Length || !perm.OrderBy(p => p).SequenceEqual(Enumerable.Range(0, perm.Length)))
+                    {
+                        throw new OnnxImportException($"{where}: perm [{string.Join(",", perm)}] is not a permutation of the axes of {ShapeUtil.Format(x.Shape)}.");
+                    }
                     return Transpose(x, perm);
                 }
                 case "Add":
@@ -60,6 +64,10 @@ namespace Microsoft.ML.Spiking.Onnx
                     return Map(x, v => Math.Max(v, 0));
                 case "Clip":
                 {
+                    if (opset >= 11 && inputs.Skip(1).Any(b => b != null && b.Data.Length != 1))
+                    {
+                        throw new OnnxImportException($"{where}: min and max must be scalars.");
+                    }
                     double lo = opset < 11 ? attributes.GetFloat("min", float.NegativeInfinity) : inputs.Count > 1 && inputs[1] != null ? inputs[1]!.Data[0] : double.NegativeInfinity;
                     double hi = opset < 11 ? attributes.GetFloat("max", float.PositiveInfinity) : inputs.Count > 2 && inputs[2] != null ? inputs[2]!.Data[0] : double.PositiveInfinity;
                     return Map(x, v => Math.Min(Math.Max(v, lo), hi));
@@ -76,6 +84,10 @@ namespace Microsoft.ML.Spiking.Onnx
                     long[] axes = opset >= 13 ? inputs[1]!.ToLongs() : attributes.GetInts("axes") ?? Array.Empty<long>();
                     int rank = x.Shape.Length + axes.Length;
                     var normalized = axes.Select(a => NormalizeAxis((int)a, rank, where)).ToHashSet();
+                    if (normalized.Count != axes.Length)
+                    {
+                        throw new OnnxImportException($"{where}: axes [{string.Join(",", axes)}] repeat an axis.");
+                    }
                     var shape = new List<int>();
                     int src = 0;
                     for (int i = 0; i < rank; i++)
@@ -121,6 +133,10 @@ namespace Microsoft.ML.Spiking.Onnx
             {
                 if (target[i] == 0)
                 {
+                    if (i >= inputShape.Length)
+                    {
+                        throw new OnnxImportException($"{where}: reshape target [{string.Join(",", target)}] copies axis {i}, which {ShapeUtil.Format(inputShape)} lacks.");
+                    }
                     result[i] = inputShape[i];
                 }
                 else if (target[i] == -1)
@@ -132,9 +148,13 @@ namespace Microsoft.ML.Spiking.Onnx
                     unknown = i;
                     continue;
                 }
+                else if (target[i] < 0 || target[i] > int.MaxValue)
+                {
+                    throw new OnnxImportException($"{where}: reshape target [{string.Join(",", target)}] has an invalid dimension {target[i]}.");
+                }
                 else
                 {
-                    result[i] = checked((int)target[i]);
+                    result[i] = (int)target[i];
                 }
                 known *= result[i];
             }
@@ -251,6 +271,13 @@ namespace Microsoft.ML.Spiking.Onnx
         {
             int rank = parts[0].Shape.Length;
             axis = NormalizeAxis(axis, rank, where);
+            foreach (ConstValue p in parts)
+            {
+                if (p.Shape.Length != rank || Enumerable.Range(0, rank).Any(d => d != axis && p.Shape[d] != parts[0].Shape[d]))
+                {
+                    throw new OnnxImportException($"{where}: cannot concatenate {string.Join(" and ", parts.Select(q => ShapeUtil.Format(q.Shape)))} along axis {axis}.");
+                }
+            }
             int outer = (int)ShapeUtil.Product(parts[0].Shape.Take(axis).ToArray());
             var shape = (int[])parts[0].Shape.Clone();
             shape[axis] = parts.Sum(p => p.Shape[axis]);

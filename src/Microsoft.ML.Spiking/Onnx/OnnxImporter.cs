@@ -189,12 +189,16 @@ namespace Microsoft.ML.Spiking.Onnx
             for (int i = 1; i < dims.Count; i++)
             {
                 var d = dims[i];
+                if (d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && d.DimValue > int.MaxValue)
+                {
+                    throw new OnnxImportException($"{_source}: input '{input.Name}' has dimension {d.DimValue} on axis {i}, more than the importer supports.");
+                }
                 if (d.ValueCase != TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue || d.DimValue <= 0)
                 {
                     string what = d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimParam ? $"'{d.DimParam}'" : "unknown";
                     throw new OnnxImportException($"{_source}: input '{input.Name}' has a dynamic dimension {what} on axis {i}; the spatial shape must be fixed (export the model with a fixed input size).");
                 }
-                shape[i - 1] = checked((int)d.DimValue);
+                shape[i - 1] = (int)d.DimValue;
             }
             return (input.Name, shape);
         }
@@ -215,6 +219,22 @@ namespace Microsoft.ML.Spiking.Onnx
             {
                 PoisonOutputs(node);
                 return;
+            }
+            int required = opType == "Concat" ? Math.Max(1, node.Input.Count) : RequiredInputs(opType);
+            if (node.Input.Count < required || node.Input.Take(required).Any(i => i.Length == 0))
+            {
+                string found = string.Join(", ", node.Input.Select(i => i.Length == 0 ? "(empty)" : $"'{i}'"));
+                throw new OnnxImportException($"{where}: has {node.Input.Count} input(s) ({found}); {opType} at opset {_opset} needs at least {required} non-empty input(s).");
+            }
+            int allowed = MaxInputs(opType);
+            if (node.Input.Count > allowed)
+            {
+                string found = string.Join(", ", node.Input.Select(i => i.Length == 0 ? "(empty)" : $"'{i}'"));
+                throw new OnnxImportException($"{where}: has {node.Input.Count} inputs ({found}); {opType} at opset {_opset} takes at most {allowed}.");
+            }
+            if (node.Output.Count == 0 || node.Output[0].Length == 0)
+            {
+                throw new OnnxImportException($"{where}: has no output.");
             }
             try
             {
@@ -250,11 +270,34 @@ namespace Microsoft.ML.Spiking.Onnx
                     Reject(node, nodeName, opType, problem);
                 }
             }
-            catch (InvalidOperationException e)
+            catch (Exception e) when (e is InvalidOperationException || e is ArgumentException || e is OverflowException)
             {
+                // Shape inference and layer constructors report misfits with these; name the node.
                 throw new OnnxImportException($"{where}: {e.Message}", e);
             }
         }
+
+        /// <summary>How many leading inputs an op cannot do without (the rest are optional).</summary>
+        private int RequiredInputs(string opType) => opType switch
+        {
+            "Constant" => 0,
+            "Add" or "Sub" or "Mul" or "Div" or "MatMul" or "Gemm" or "Conv" or "Reshape" or "Gather" => 2,
+            "BatchNormalization" => 5,
+            "Unsqueeze" when _opset >= 13 => 2,
+            _ => 1,
+        };
+
+        /// <summary>How many inputs an op takes at most (ONNX Runtime rejects more).</summary>
+        private int MaxInputs(string opType) => opType switch
+        {
+            "Constant" => 0,
+            "Concat" => int.MaxValue,
+            "BatchNormalization" => 5,
+            "Gemm" or "Conv" or "Clip" or "Dropout" => 3,
+            "Add" or "Sub" or "Mul" or "Div" or "MatMul" or "Reshape" or "Gather" => 2,
+            "Unsqueeze" or "Squeeze" => _opset >= 13 ? 2 : 1,
+            _ => 1,
+        };
 
         private void Reject(NodeProto node, string nodeName, string opType, string reason)
         {

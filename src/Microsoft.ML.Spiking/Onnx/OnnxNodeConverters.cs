@@ -14,6 +14,11 @@ namespace Microsoft.ML.Spiking.Onnx
         /// <summary>Converts one node; returns null on success or why this form is not supported.</summary>
         private string? ConvertNode(NodeProto node, string name, string op, NodeAttributes a, string where)
         {
+            bool takesEitherOrder = op is "Add" or "Sub" or "Mul" or "Div" or "MatMul" or "Concat" or "Shape";
+            if (!takesEitherOrder && !IsActivation(node, 0))
+            {
+                return "its data input is a constant while a parameter input is computed from the image; only constant parameters are supported";
+            }
             switch (op)
             {
                 case "Identity":
@@ -23,6 +28,18 @@ namespace Microsoft.ML.Spiking.Onnx
                     if (node.Output.Count > 1 && node.Output[1].Length > 0 && _model.Graph.Node.Any(n => n.Input.Contains(node.Output[1])))
                     {
                         return "its mask output is used; only inference-mode Dropout (an identity) is supported";
+                    }
+                    if (node.Input.Count > 2 && node.Input[2].Length > 0)
+                    {
+                        ConstValue? training = ConstInput(node, 2);
+                        if (training == null)
+                        {
+                            return "its training_mode input is not a constant; only inference-mode Dropout (an identity) is supported";
+                        }
+                        if (training.Data.Any(v => v != 0))
+                        {
+                            return "training_mode is true (random masking); only inference-mode Dropout (an identity) is supported";
+                        }
                     }
                     Alias(node.Output[0], node.Input[0]);
                     return null;
@@ -120,8 +137,8 @@ namespace Microsoft.ML.Spiking.Onnx
                 return $"expects an NCHW input, got [N,{string.Join(",", x)}]";
             }
             int[] kernel = { w.Shape[2], w.Shape[3] };
-            int[] strides = Ints(a, "strides", 2, 1, where);
-            int[] dilations = Ints(a, "dilations", 2, 1, where);
+            int[] strides = Ints(a, "strides", 2, 1, where, min: 1);
+            int[] dilations = Ints(a, "dilations", 2, 1, where, min: 1);
             int[] pads = ResolvePads(a, x, kernel, strides, dilations, where);
             int group = (int)a.GetInt("group", 1);
             AddLayer(new ConvLayer(name, op, In(node, 0), node.Output[0], w.ToTensor(), b?.ToFloats(), strides, pads, dilations, group));
@@ -256,6 +273,10 @@ namespace Microsoft.ML.Spiking.Onnx
                 {
                     return "its min/max inputs are not constant";
                 }
+                if ((ConstInput(node, 1)?.Data.Length ?? 1) != 1 || (ConstInput(node, 2)?.Data.Length ?? 1) != 1)
+                {
+                    return "its min/max inputs are not scalars";
+                }
                 min = ConstInput(node, 1) is { } lo ? (float)lo.Data[0] : float.NegativeInfinity;
                 max = ConstInput(node, 2) is { } hi ? (float)hi.Data[0] : float.PositiveInfinity;
             }
@@ -274,7 +295,7 @@ namespace Microsoft.ML.Spiking.Onnx
             {
                 return "only 2-D pooling with a kernel_shape attribute is supported";
             }
-            int[] dilations = Ints(a, "dilations", 2, 1, where);
+            int[] dilations = Ints(a, "dilations", 2, 1, where, min: 1);
             if (dilations.Any(d => d != 1))
             {
                 return "dilated pooling is not supported";
@@ -284,8 +305,12 @@ namespace Microsoft.ML.Spiking.Onnx
             {
                 return $"expects an NCHW input, got [N,{string.Join(",", x)}]";
             }
+            if (kernelAttr.Any(k => k < 1 || k > int.MaxValue))
+            {
+                throw new OnnxImportException($"{where}: attribute 'kernel_shape' [{string.Join(",", kernelAttr)}] must be positive.");
+            }
             int[] kernel = kernelAttr.Select(k => (int)k).ToArray();
-            int[] strides = Ints(a, "strides", 2, 1, where);
+            int[] strides = Ints(a, "strides", 2, 1, where, min: 1);
             int[] pads = ResolvePads(a, x, kernel, strides, dilations, where);
             bool ceil = a.GetInt("ceil_mode", 0) != 0;
             bool includePad = a.GetInt("count_include_pad", 0) != 0;
@@ -360,6 +385,17 @@ namespace Microsoft.ML.Spiking.Onnx
             {
                 return "allowzero = 1 with a zero dimension is not supported";
             }
+            for (int i = 1; i < s.Length; i++)
+            {
+                if (s[i] == (long)ConstValue.DynamicBatch)
+                {
+                    return $"target {FormatTarget(s)} puts the batch size on axis {i}";
+                }
+                if (s[i] < -1 || s[i] > int.MaxValue)
+                {
+                    return $"target {FormatTarget(s)} has a dimension outside [-1, {int.MaxValue}]";
+                }
+            }
             long first = s[0];
             bool batchKept = first == 0 || (long)ConstValue.DynamicBatch == first || (first == 1 && _batchFixedToOne);
             var perSample = new int[s.Length - 1];
@@ -369,30 +405,34 @@ namespace Microsoft.ML.Spiking.Onnx
                 {
                     if (i - 1 >= x.Length)
                     {
-                        return $"target [{string.Join(",", s)}] copies axis {i}, which the input [N,{string.Join(",", x)}] lacks";
+                        return $"target {FormatTarget(s)} copies axis {i}, which the input [N,{string.Join(",", x)}] lacks";
                     }
                     perSample[i - 1] = x[i - 1];
                 }
                 else
                 {
-                    perSample[i - 1] = checked((int)s[i]);
+                    perSample[i - 1] = (int)s[i];
                 }
             }
             if (first == -1)
             {
                 if (perSample.Contains(-1) || ShapeUtil.Product(perSample) != ShapeUtil.Product(x))
                 {
-                    return $"target [{string.Join(",", s)}] does not keep the batch axis apart from the per-sample [{string.Join(",", x)}]";
+                    return $"target {FormatTarget(s)} does not keep the batch axis apart from the per-sample [{string.Join(",", x)}]";
                 }
                 batchKept = true;
             }
             if (!batchKept)
             {
-                return $"target [{string.Join(",", s)}] changes the batch axis";
+                return $"target {FormatTarget(s)} changes the batch axis";
             }
             AddLayer(new ReshapeLayer(name, op, In(node, 0), node.Output[0], perSample));
             return null;
         }
+
+        /// <summary>A Reshape target for messages, with the free batch size shown as N.</summary>
+        private static string FormatTarget(long[] target) =>
+            "[" + string.Join(",", target.Select(d => d == (long)ConstValue.DynamicBatch ? "N" : d.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]";
 
         private string? ConvertTranspose(NodeProto node, string name, string op, NodeAttributes a)
         {
@@ -425,9 +465,17 @@ namespace Microsoft.ML.Spiking.Onnx
 
         private string? ConvertShape(NodeProto node, NodeAttributes a)
         {
-            int[] x = ShapeOf(node, 0);
-            var full = new List<double> { _batchFixedToOne ? 1 : ConstValue.DynamicBatch };
-            full.AddRange(x.Select(d => (double)d));
+            var full = new List<double>();
+            if (ConstInput(node, 0) is { } constant)
+            {
+                // Shape of an initializer or folded constant: its full shape, no batch axis involved.
+                full.AddRange(constant.Shape.Select(d => (double)d));
+            }
+            else
+            {
+                full.Add(_batchFixedToOne ? 1 : ConstValue.DynamicBatch);
+                full.AddRange(ShapeOf(node, 0).Select(d => (double)d));
+            }
             int rank = full.Count;
             int start = (int)a.GetInt("start", 0);
             int end = (int)a.GetInt("end", rank);
@@ -438,7 +486,7 @@ namespace Microsoft.ML.Spiking.Onnx
             return null;
         }
 
-        private static int[] Ints(NodeAttributes a, string name, int count, int fallback, string where)
+        private static int[] Ints(NodeAttributes a, string name, int count, int fallback, string where, int min = int.MinValue)
         {
             long[]? values = a.GetInts(name);
             if (values == null)
@@ -449,7 +497,12 @@ namespace Microsoft.ML.Spiking.Onnx
             {
                 throw new OnnxImportException($"{where}: attribute '{name}' has {values.Length} values; expected {count}.");
             }
-            return values.Select(v => checked((int)v)).ToArray();
+            if (values.Any(v => v < min || v > int.MaxValue))
+            {
+                string range = min == int.MinValue ? "the 32-bit range" : $"[{min}, {int.MaxValue}]";
+                throw new OnnxImportException($"{where}: attribute '{name}' [{string.Join(",", values)}] has a value outside {range}.");
+            }
+            return values.Select(v => (int)v).ToArray();
         }
 
         /// <summary>Explicit [top, left, bottom, right] pads from 'pads' or 'auto_pad'.</summary>
@@ -459,7 +512,7 @@ namespace Microsoft.ML.Spiking.Onnx
             switch (autoPad)
             {
                 case "NOTSET":
-                    return Ints(a, "pads", 4, 0, where);
+                    return Ints(a, "pads", 4, 0, where, min: 0);
                 case "VALID":
                     return new int[4];
                 case "SAME_UPPER":

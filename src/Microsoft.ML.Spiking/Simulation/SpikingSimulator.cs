@@ -22,7 +22,7 @@ namespace Microsoft.ML.Spiking.Simulation
         /// <summary>T, the number of time steps (default 32).</summary>
         public int TimeSteps { get; set; }
 
-        /// <summary>Steps simulated per ONNX Runtime call; 0 (default) picks the most that fit <see cref="MemoryBudgetBytes"/>.</summary>
+        /// <summary>Steps simulated per ONNX Runtime call; 0 (default) picks the most that fit <see cref="MemoryBudgetBytes"/>, at most <see cref="SpikingSimulator.MaxAutomaticChunkSteps"/>.</summary>
         public int ChunkSteps { get; set; }
 
         /// <summary>Activation memory one chunk may use, for the automatic chunk length (default 1 GiB).</summary>
@@ -41,6 +41,12 @@ namespace Microsoft.ML.Spiking.Simulation
     {
         /// <summary>Working tensors alive per sample-step, relative to the largest activation (measured on ResNet-20, rounded up).</summary>
         private const int LiveTensorFactor = 8;
+
+        /// <summary>
+        /// Longest automatic chunk. The chunk graph unrolls the neuron dynamics, so its size (and ONNX Runtime's
+        /// session-creation time) grows with the chunk; past a few dozen steps a longer chunk gains nothing.
+        /// </summary>
+        public const int MaxAutomaticChunkSteps = 32;
 
         private readonly SpikingNetwork _network;
         private readonly SimulationOptions _options;
@@ -84,7 +90,7 @@ namespace Microsoft.ML.Spiking.Simulation
             }
             long largest = _network.Network.Layers.Max(l => ShapeUtil.Product(_network.Network.GetShape(l.Output)));
             long perStep = Math.Max(1, largest * sizeof(float) * LiveTensorFactor * batchSize);
-            return (int)Math.Clamp(_options.MemoryBudgetBytes / perStep, 1, _options.TimeSteps);
+            return (int)Math.Clamp(_options.MemoryBudgetBytes / perStep, 1, Math.Min(MaxAutomaticChunkSteps, _options.TimeSteps));
         }
 
         /// <summary>Simulates T steps with the input presented as a constant current at every step (direct encoding).</summary>

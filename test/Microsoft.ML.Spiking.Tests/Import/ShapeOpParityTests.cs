@@ -116,10 +116,10 @@ namespace Microsoft.ML.Spiking.Tests.Import
             var b = new OnnxFixtureBuilder(seed: opset)
                 .Opset(opset)
                 .Input("x", batch, 4, 3, 3)
-                .RandomInitializer("W", keepChannels ? new[] { 9, 5 } : new[] { 36, 5 });
+                .RandomInitializer("W", new[] { 36, 5 });
             AddViewChain(b, "x", "flat", keepChannels ? 2 : 1);
-            byte[] fixture = b
-                .Node("MatMul", new[] { "flat", "W" }, new[] { "y" })
+            // [N,36] feeds a MatMul; [N,4,9] (rank 3, which MatMul does not take) feeds a Relu.
+            byte[] fixture = (keepChannels ? b.Node("Relu", "flat", "y") : b.Node("MatMul", new[] { "flat", "W" }, new[] { "y" }))
                 .Output("y")
                 .Build();
             Network network = FixtureParity.AssertMatchesOnnxRuntime(fixture, $"view chain opset {opset}, batch {batch}, keep channels {keepChannels}");
