@@ -1,0 +1,259 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using Microsoft.ML.Data;
+using Microsoft.ML.Spiking.Calibration;
+using Microsoft.ML.Spiking.Conversion;
+using Microsoft.ML.Spiking.Conversion.RateCoding;
+using Microsoft.ML.Spiking.Graph;
+using Microsoft.ML.Spiking.Graph.Passes;
+using Microsoft.ML.Spiking.Onnx;
+using Microsoft.ML.Spiking.Simulation;
+
+namespace Microsoft.ML.Spiking
+{
+    /// <summary>
+    /// Converts an ONNX image classifier into a spiking network. <see cref="Fit"/> streams the input column once
+    /// to calibrate the thresholds, converts, and returns a <see cref="SpikingTransformer"/>.
+    /// </summary>
+    /// <remarks>
+    /// <format type="text/markdown"><![CDATA[
+    /// ### Estimator Characteristics
+    /// |  |  |
+    /// | -- | -- |
+    /// | Does this estimator need to look at the data to train its parameters? | Yes (calibration) |
+    /// | Input column data type | Known-size vector of <xref:System.Single> matching the model input |
+    /// | Output column data type | Score: vector of Single; PredictedLabel: key; ScorePerStep: T×K Single; SpikeCount: vector of Double; AnnScore: vector of Single |
+    /// | Required NuGet in addition to Microsoft.ML | Microsoft.ML.Spiking (brings Microsoft.ML.OnnxRuntime) |
+    /// | Exportable to ONNX | The simulated network is an ONNX graph (export API in a later release) |
+    /// ]]></format>
+    /// </remarks>
+    /// <seealso cref="SpikingCatalog.ConvertToSpiking(TransformsCatalog, SpikingConversionOptions)"/>
+    public sealed class SpikingConversionEstimator : IEstimator<SpikingTransformer>
+    {
+        private readonly SpikingConversionOptions _options;
+        private readonly Network _ann;
+        private readonly Action<string>? _log;
+
+        internal SpikingConversionEstimator(SpikingConversionOptions options, Action<string>? log)
+        {
+            ArgumentNullException.ThrowIfNull(options, nameof(options));
+            if (options.ModelFile == null && options.ModelBytes == null)
+            {
+                throw new ArgumentException("Set SpikingConversionOptions.ModelFile (or ModelBytes) to the ONNX model to convert.", nameof(options));
+            }
+            if (string.IsNullOrWhiteSpace(options.InputColumnName))
+            {
+                throw new ArgumentException("InputColumnName must name a column.", nameof(options));
+            }
+            if (options.TimeSteps < 1)
+            {
+                throw new ArgumentOutOfRangeException(nameof(options), options.TimeSteps, "TimeSteps must be at least 1.");
+            }
+            if (options.BatchSize < 1)
+            {
+                throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "BatchSize must be at least 1.");
+            }
+            if (!(options.Percentile > 0 && options.Percentile <= 100))
+            {
+                throw new ArgumentOutOfRangeException(nameof(options), options.Percentile, "Percentile must be in (0, 100].");
+            }
+            if (options.Method != ConversionMethod.RateCoding)
+            {
+                throw new NotSupportedException($"Conversion method {options.Method} is not available yet; use {ConversionMethod.RateCoding}.");
+            }
+            _options = options;
+            _log = log;
+            Network imported = options.ModelFile != null ? OnnxImporter.Load(options.ModelFile) : OnnxImporter.Load(options.ModelBytes!, "model bytes");
+            _ann = NetworkPreparation.Prepare(imported, new PreparationOptions { InputMean = options.InputMean, InputStd = options.InputStd });
+        }
+
+        /// <summary>The input schema plus the columns the transformer adds.</summary>
+        /// <param name="inputSchema">The shape of the input data.</param>
+        /// <exception cref="ArgumentOutOfRangeException">The input column is missing or is not a vector of Single.</exception>
+        public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+        {
+            ArgumentNullException.ThrowIfNull(inputSchema, nameof(inputSchema));
+            string name = _options.InputColumnName;
+            SchemaShape.Column column = inputSchema.LastOrDefault(c => c.Name == name);
+            if (column.Name != name)
+            {
+                throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Could not find input column '{name}'");
+            }
+            if (column.Kind != SchemaShape.Column.VectorKind.Vector || column.ItemType != NumberDataViewType.Single)
+            {
+                throw new ArgumentOutOfRangeException(nameof(inputSchema), $"Schema mismatch for input column '{name}': expected known-size vector of Single, got {column.Kind} of {column.ItemType}");
+            }
+            return OutputSchemaShape.Append(inputSchema, _options, ShapeUtil.Size(_ann.OutputShape));
+        }
+
+        /// <summary>Calibrates on <paramref name="input"/> (one streaming pass over the input column) and converts.</summary>
+        /// <param name="input">Calibration data.</param>
+        /// <returns>The spiking transformer.</returns>
+        public SpikingTransformer Fit(IDataView input)
+        {
+            ArgumentNullException.ThrowIfNull(input, nameof(input));
+            int k = ShapeUtil.Size(_ann.OutputShape);
+            string[] classNames = ResolveClassNames(input.Schema, k);
+            DataViewSchema.Column column = CheckInput(input.Schema);
+            var calibration = new CalibrationOptions
+            {
+                Granularity = _options.Granularity,
+                Percentile = _options.Percentile,
+                BatchSize = _options.BatchSize,
+                Execution = new ExecutionOptions { GpuDeviceId = _options.GpuDeviceId, FallbackToCpu = _options.FallbackToCpu },
+                Progress = _options.CalibrationProgress,
+            };
+            _log?.Invoke($"Calibrating {_ann.Source} on column '{column.Name}' ({Calibrator.FindActivationSites(_ann).Count} activation sites, {_options.Granularity} {_options.Thresholds} thresholds).");
+            CalibrationResult stats = Calibrator.Collect(_ann, ReadColumn(input, column), calibration);
+            SpikingNetwork snn = RateCodingConverter.Convert(_ann, stats, new RateCodingOptions
+            {
+                Thresholds = _options.Thresholds,
+                Percentile = _options.Percentile,
+                InitialMembrane = _options.InitialMembrane,
+                Reset = _options.Reset,
+            });
+            _log?.Invoke($"Calibrated on {stats.SampleCount} rows; converted {snn.NeuronLayers.Count} activations to IF neurons, T = {_options.TimeSteps}.");
+            foreach (string note in snn.Notes)
+            {
+                _log?.Invoke(note);
+            }
+            return new SpikingTransformer(snn, _ann, _options, classNames);
+        }
+
+        private DataViewSchema.Column CheckInput(DataViewSchema schema)
+        {
+            string name = _options.InputColumnName;
+            int size = ShapeUtil.Size(_ann.InputShape);
+            DataViewSchema.Column column = schema.GetColumnOrNull(name)
+                ?? throw new ArgumentOutOfRangeException(nameof(schema), $"Could not find input column '{name}'");
+            if (column.Type is not VectorDataViewType vector || vector.ItemType != NumberDataViewType.Single || vector.Size != size)
+            {
+                throw new ArgumentOutOfRangeException(nameof(schema), $"Schema mismatch for input column '{name}': expected vector of Single with {size} values ([{string.Join(",", _ann.InputShape)}]), got {column.Type}");
+            }
+            return column;
+        }
+
+        private IEnumerable<float[]> ReadColumn(IDataView data, DataViewSchema.Column column)
+        {
+            using DataViewRowCursor cursor = data.GetRowCursor(new[] { column });
+            ValueGetter<VBuffer<float>> getter = cursor.GetGetter<VBuffer<float>>(column);
+            VBuffer<float> buffer = default;
+            long rows = 0;
+            while (cursor.MoveNext() && (_options.MaxCalibrationRows == null || rows < _options.MaxCalibrationRows))
+            {
+                getter(ref buffer);
+                var dense = new float[buffer.Length];
+                buffer.CopyTo(dense);
+                rows++;
+                yield return dense;
+            }
+        }
+
+        /// <summary>
+        /// Class names in model order: <see cref="SpikingConversionOptions.ClassNames"/>, else the label column's key
+        /// values, else "0".."K−1". Fails when both exist and disagree, which is what MapValueToKey without keyData
+        /// produces (keys in order of first occurrence, not the model's order).
+        /// </summary>
+        private string[] ResolveClassNames(DataViewSchema schema, int k)
+        {
+            string[]? fromLabel = LabelKeyValues(schema);
+            string[]? given = _options.ClassNames;
+            if (given != null && given.Length != k)
+            {
+                throw new ArgumentException($"ClassNames has {given.Length} names but the model outputs {k} classes.", nameof(schema));
+            }
+            if (given != null && fromLabel != null && !given.SequenceEqual(fromLabel))
+            {
+                string detail = fromLabel.OrderBy(n => n, StringComparer.Ordinal).SequenceEqual(given.OrderBy(n => n, StringComparer.Ordinal))
+                    ? "They are the same classes in another order: MapValueToKey without keyData numbers keys by first occurrence. Pass keyData with the classes in model order."
+                    : "They are not the same classes.";
+                throw new InvalidOperationException(
+                    $"The key values of label column '{_options.LabelColumnName}' [{string.Join(", ", fromLabel)}] do not match the model's class order [{string.Join(", ", given)}]. {detail}");
+            }
+            return given ?? fromLabel ?? Enumerable.Range(0, k).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray();
+        }
+
+        private string[]? LabelKeyValues(DataViewSchema schema)
+        {
+            if (_options.LabelColumnName == null || schema.GetColumnOrNull(_options.LabelColumnName) is not { } label || label.Type is not KeyDataViewType)
+            {
+                return null;
+            }
+            DataViewSchema.Column? kv = label.Annotations.Schema.GetColumnOrNull("KeyValues");
+            if (kv == null || kv.Value.Type is not VectorDataViewType vt)
+            {
+                return null;
+            }
+            string[] Read<T>(Func<T, string> format)
+            {
+                VBuffer<T> values = default;
+                label.Annotations.GetValue("KeyValues", ref values);
+                return values.DenseValues().Select(format).ToArray();
+            }
+            return vt.ItemType switch
+            {
+                TextDataViewType => Read<ReadOnlyMemory<char>>(v => v.ToString()),
+                NumberDataViewType n when n == NumberDataViewType.Single => Read<float>(v => v.ToString(CultureInfo.InvariantCulture)),
+                NumberDataViewType n when n == NumberDataViewType.Double => Read<double>(v => v.ToString(CultureInfo.InvariantCulture)),
+                NumberDataViewType n when n == NumberDataViewType.Int32 => Read<int>(v => v.ToString(CultureInfo.InvariantCulture)),
+                NumberDataViewType n when n == NumberDataViewType.UInt32 => Read<uint>(v => v.ToString(CultureInfo.InvariantCulture)),
+                NumberDataViewType n when n == NumberDataViewType.Int64 => Read<long>(v => v.ToString(CultureInfo.InvariantCulture)),
+                _ => null,
+            };
+        }
+    }
+
+    /// <summary>
+    /// Builds the output <see cref="SchemaShape"/> without reflection: SchemaShape.Column's constructor is internal,
+    /// so the columns come from a CustomMapping estimator's public GetOutputSchema over a schema definition.
+    /// </summary>
+    internal static class OutputSchemaShape
+    {
+        private sealed class NoInput
+        {
+        }
+
+        private sealed class Outputs
+        {
+            public float[] Score { get; set; } = Array.Empty<float>();
+
+            public uint PredictedLabel { get; set; }
+
+            public float[] ScorePerStep { get; set; } = Array.Empty<float>();
+
+            public double[] SpikeCount { get; set; } = Array.Empty<double>();
+
+            public float[] AnnScore { get; set; } = Array.Empty<float>();
+        }
+
+        public static SchemaShape Append(SchemaShape input, SpikingConversionOptions options, int classes)
+        {
+            var definition = SchemaDefinition.Create(typeof(Outputs));
+            Rename(definition, nameof(Outputs.Score), options.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, classes));
+            Rename(definition, nameof(Outputs.PredictedLabel), options.PredictedLabelColumnName, new KeyDataViewType(typeof(uint), classes));
+            Rename(definition, nameof(Outputs.ScorePerStep), options.ScorePerStepColumnName, new VectorDataViewType(NumberDataViewType.Single, options.TimeSteps, classes));
+            Rename(definition, nameof(Outputs.SpikeCount), options.SpikeCountColumnName, new VectorDataViewType(NumberDataViewType.Double, 1));
+            if (options.AnnScoreColumnName != null)
+            {
+                Rename(definition, nameof(Outputs.AnnScore), options.AnnScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, classes));
+            }
+            else
+            {
+                definition.Remove(definition[nameof(Outputs.AnnScore)]);
+            }
+            var estimator = new MLContext().Transforms.CustomMapping<NoInput, Outputs>((_, _) => { }, contractName: null, outputSchemaDefinition: definition);
+            return estimator.GetOutputSchema(input);
+        }
+
+        private static void Rename(SchemaDefinition definition, string member, string name, DataViewType type)
+        {
+            SchemaDefinition.Column column = definition[member];
+            column.ColumnName = name;
+            column.ColumnType = type;
+        }
+    }
+}

@@ -1,0 +1,104 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+
+using Microsoft.ML.Spiking.Calibration;
+using Microsoft.ML.Spiking.Conversion;
+using Microsoft.ML.Spiking.Graph;
+
+namespace Microsoft.ML.Spiking
+{
+    /// <summary>Everything <c>ConvertToSpiking</c> needs: the model, the columns, the method and its settings.</summary>
+    public sealed class SpikingConversionOptions
+    {
+        /// <summary>Creates options with the defaults.</summary>
+        public SpikingConversionOptions()
+        {
+            InputColumnName = "Pixels";
+            LabelColumnName = "Label";
+            ScoreColumnName = "Score";
+            PredictedLabelColumnName = "PredictedLabel";
+            ScorePerStepColumnName = "ScorePerStep";
+            SpikeCountColumnName = "SpikeCount";
+            AnnScoreColumnName = "AnnScore";
+            Method = ConversionMethod.RateCoding;
+            TimeSteps = 32;
+            Thresholds = ThresholdMethod.Percentile;
+            Percentile = 99.9;
+            Granularity = StatisticsGranularity.Channel;
+            InitialMembrane = 0.5f;
+            Reset = ResetMode.Subtract;
+            BatchSize = 64;
+        }
+
+        /// <summary>Path of the ONNX model to convert (or set <see cref="ModelBytes"/>).</summary>
+        public string? ModelFile { get; set; }
+
+        /// <summary>The ONNX model's bytes, used when <see cref="ModelFile"/> is null.</summary>
+        public byte[]? ModelBytes { get; set; }
+
+        /// <summary>Input column: a known-size vector of Single holding one model input (default "Pixels").</summary>
+        public string InputColumnName { get; set; }
+
+        /// <summary>Label column whose key values name the classes, if present (default "Label"); never read as data.</summary>
+        public string? LabelColumnName { get; set; }
+
+        /// <summary>Class names in the model's output order. When the label column is a key whose values are these names in another order, Fit fails (the MapValueToKey ordering trap).</summary>
+        public string[]? ClassNames { get; set; }
+
+        /// <summary>Output: softmax of the spiking network's mean logits after T steps (default "Score").</summary>
+        public string ScoreColumnName { get; set; }
+
+        /// <summary>Output: the arg-max of Score as a key (default "PredictedLabel").</summary>
+        public string PredictedLabelColumnName { get; set; }
+
+        /// <summary>Output: the running logit estimate after each step, T×K (default "ScorePerStep").</summary>
+        public string ScorePerStepColumnName { get; set; }
+
+        /// <summary>Output: spikes per neuron layer over the T steps (default "SpikeCount").</summary>
+        public string SpikeCountColumnName { get; set; }
+
+        /// <summary>Output: the original ANN's logits on the same row (default "AnnScore"); null to leave it out.</summary>
+        public string? AnnScoreColumnName { get; set; }
+
+        /// <summary>Conversion method (rate coding).</summary>
+        public ConversionMethod Method { get; set; }
+
+        /// <summary>T, the number of simulated steps (default 32).</summary>
+        public int TimeSteps { get; set; }
+
+        /// <summary>How thresholds are chosen (default: 99.9th percentile).</summary>
+        public ThresholdMethod Thresholds { get; set; }
+
+        /// <summary>p for the percentile thresholds (default 99.9).</summary>
+        public double Percentile { get; set; }
+
+        /// <summary>One threshold per channel (default) or per layer.</summary>
+        public StatisticsGranularity Granularity { get; set; }
+
+        /// <summary>v(0) as a fraction of θ (default 0.5).</summary>
+        public float InitialMembrane { get; set; }
+
+        /// <summary>Neuron reset rule (default subtraction).</summary>
+        public ResetMode Reset { get; set; }
+
+        /// <summary>Per-channel mean the model expects to be subtracted from its input (folded into the network); null for none.</summary>
+        public float[]? InputMean { get; set; }
+
+        /// <summary>Per-channel standard deviation the model expects its input divided by; null for none.</summary>
+        public float[]? InputStd { get; set; }
+
+        /// <summary>Rows per simulation call in Transform and per ANN call in Fit (default 64).</summary>
+        public int BatchSize { get; set; }
+
+        /// <summary>Use at most this many rows of the Fit data for calibration (null: all).</summary>
+        public long? MaxCalibrationRows { get; set; }
+
+        /// <summary>CUDA device for ONNX Runtime, or null for the CPU.</summary>
+        public int? GpuDeviceId { get; set; }
+
+        /// <summary>Run on the CPU when the GPU cannot be used.</summary>
+        public bool FallbackToCpu { get; set; }
+
+        /// <summary>Receives calibration progress (rows processed).</summary>
+        public System.IProgress<long>? CalibrationProgress { get; set; }
+    }
+}

@@ -1,0 +1,156 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.ML.Data;
+using Microsoft.ML.Spiking.Conversion;
+using Microsoft.ML.Spiking.Graph;
+using Microsoft.ML.Spiking.Simulation;
+
+namespace Microsoft.ML.Spiking
+{
+    /// <summary>
+    /// A calibrated, converted spiking network as an ML.NET transformer. <see cref="Transform"/> is lazy:
+    /// its cursor reads a batch of rows ahead, simulates them in one call, and serves the rows with these columns added:
+    /// Score (softmax of the mean logits after T steps; arg-max ties go to the lowest class index, as in ML.NET's
+    /// evaluator), PredictedLabel (key), ScorePerStep (T×K running logit estimates), SpikeCount (per neuron layer,
+    /// over T steps) and, unless switched off, AnnScore (the original network's logits on the same row).
+    /// </summary>
+    /// <remarks>
+    /// Holds ONNX Runtime sessions: dispose it when done (disposing twice is harmless). Cursors may run on
+    /// several threads; simulation calls are serialized. ML.NET's <c>mlContext.Model.Save</c> cannot store
+    /// third-party transformers, so saving goes through the transformer's own package format (next release).
+    /// </remarks>
+    public sealed class SpikingTransformer : ITransformer, IDisposable
+    {
+        /// <summary>ML.NET's annotation kind for the names of a vector's slots.</summary>
+        private const string AnnotationKindSlotNames = "SlotNames";
+
+        /// <summary>ML.NET's annotation kind for the values behind a key type.</summary>
+        private const string AnnotationKindKeyValues = "KeyValues";
+
+        private readonly SpikingConversionOptions _options;
+        private readonly SpikingScorer _scorer;
+        private readonly string[] _classNames;
+
+        internal SpikingTransformer(SpikingNetwork network, Network ann, SpikingConversionOptions options, string[] classNames)
+        {
+            Network = network;
+            Ann = ann;
+            _options = options;
+            _classNames = classNames;
+            var simulation = new SimulationOptions
+            {
+                TimeSteps = options.TimeSteps,
+                Execution = new ExecutionOptions { GpuDeviceId = options.GpuDeviceId, FallbackToCpu = options.FallbackToCpu },
+            };
+            _scorer = new SpikingScorer(network, ann, simulation, options.AnnScoreColumnName != null);
+        }
+
+        /// <summary>The converted spiking network.</summary>
+        public SpikingNetwork Network { get; }
+
+        /// <summary>The prepared ANN it was converted from.</summary>
+        public Network Ann { get; }
+
+        /// <summary>Class names in model output order (Score slot names, PredictedLabel key values).</summary>
+        public IReadOnlyList<string> ClassNames => _classNames;
+
+        /// <summary>T, the simulated steps per row.</summary>
+        public int TimeSteps => _options.TimeSteps;
+
+        /// <summary>Always true: rows are independent, so <see cref="GetRowToRowMapper"/> serves prediction engines.</summary>
+        public bool IsRowToRowMapper => true;
+
+        internal SpikingConversionOptions Options => _options;
+
+        internal SpikingScorer Scorer => _scorer;
+
+        /// <summary>The input schema plus the added columns.</summary>
+        /// <param name="inputSchema">The schema of the data to transform.</param>
+        /// <exception cref="ArgumentOutOfRangeException">The input column is missing or is not a vector of Single of the model's input size.</exception>
+        public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+        {
+            ArgumentNullException.ThrowIfNull(inputSchema, nameof(inputSchema));
+            CheckInputColumn(inputSchema);
+            var builder = new DataViewSchema.Builder();
+            builder.AddColumns(inputSchema);
+            int k = _classNames.Length;
+            builder.AddColumn(_options.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, k), SlotNames(_classNames));
+            var keyValues = new DataViewSchema.Annotations.Builder();
+            keyValues.Add<VBuffer<ReadOnlyMemory<char>>>(AnnotationKindKeyValues, new VectorDataViewType(TextDataViewType.Instance, k),
+                (ref VBuffer<ReadOnlyMemory<char>> dst) => Text(_classNames, ref dst));
+            builder.AddColumn(_options.PredictedLabelColumnName, new KeyDataViewType(typeof(uint), k), keyValues.ToAnnotations());
+            builder.AddColumn(_options.ScorePerStepColumnName, new VectorDataViewType(NumberDataViewType.Single, TimeSteps, k));
+            builder.AddColumn(_options.SpikeCountColumnName, new VectorDataViewType(NumberDataViewType.Double, Network.NeuronLayers.Count),
+                SlotNames(Network.NeuronLayers.Select(l => l.Name).ToArray()));
+            if (_options.AnnScoreColumnName != null)
+            {
+                builder.AddColumn(_options.AnnScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, k), SlotNames(_classNames));
+            }
+            return builder.ToSchema();
+        }
+
+        /// <summary>Returns a lazy view; rows are simulated in batches as a cursor reads them.</summary>
+        /// <param name="input">The data to score.</param>
+        public IDataView Transform(IDataView input)
+        {
+            ArgumentNullException.ThrowIfNull(input, nameof(input));
+            return new SpikingDataView(this, input, GetOutputSchema(input.Schema));
+        }
+
+        /// <summary>A row-to-row mapper (used by prediction engines); simulates each row on its own.</summary>
+        /// <param name="inputSchema">The input schema.</param>
+        public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+        {
+            ArgumentNullException.ThrowIfNull(inputSchema, nameof(inputSchema));
+            return new SpikingRowMapper(this, inputSchema, GetOutputSchema(inputSchema));
+        }
+
+        /// <summary>Not supported: ML.NET's model format is closed to external assemblies.</summary>
+        /// <param name="ctx">Unused.</param>
+        /// <exception cref="NotSupportedException">Always.</exception>
+        void ICanSaveModel.Save(ModelSaveContext ctx) =>
+            throw new NotSupportedException("mlContext.Model.Save cannot store a SpikingTransformer: ML.NET's model format is closed to external assemblies. Keep the spiking model by re-running Fit, or export it with the spiking package API when available.");
+
+        /// <summary>Releases the ONNX Runtime sessions. Safe to call more than once.</summary>
+        public void Dispose() => _scorer.Dispose();
+
+        /// <summary>Index of the input column, after checking its type like ML.NET's transforms do.</summary>
+        internal int CheckInputColumn(DataViewSchema schema)
+        {
+            string name = _options.InputColumnName;
+            int size = _scorer.InputSize;
+            string expected = $"vector of Single with {size} values ([{string.Join(",", Network.Network.InputShape)}])";
+            DataViewSchema.Column? column = schema.GetColumnOrNull(name);
+            if (column == null)
+            {
+                throw new ArgumentOutOfRangeException(nameof(schema), $"Could not find input column '{name}'");
+            }
+            if (column.Value.Type is not VectorDataViewType vector || vector.ItemType != NumberDataViewType.Single || vector.Size != size)
+            {
+                throw new ArgumentOutOfRangeException(nameof(schema), $"Schema mismatch for input column '{name}': expected {expected}, got {column.Value.Type}");
+            }
+            return column.Value.Index;
+        }
+
+        private static DataViewSchema.Annotations SlotNames(string[] names)
+        {
+            var builder = new DataViewSchema.Annotations.Builder();
+            builder.Add<VBuffer<ReadOnlyMemory<char>>>(AnnotationKindSlotNames, new VectorDataViewType(TextDataViewType.Instance, names.Length),
+                (ref VBuffer<ReadOnlyMemory<char>> dst) => Text(names, ref dst));
+            return builder.ToAnnotations();
+        }
+
+        private static void Text(string[] values, ref VBuffer<ReadOnlyMemory<char>> dst)
+        {
+            var editor = VBufferEditor.Create(ref dst, values.Length);
+            for (int i = 0; i < values.Length; i++)
+            {
+                editor.Values[i] = values[i].AsMemory();
+            }
+            dst = editor.Commit();
+        }
+    }
+}
