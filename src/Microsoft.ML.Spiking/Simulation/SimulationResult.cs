@@ -8,16 +8,31 @@ namespace Microsoft.ML.Spiking.Simulation
     /// <summary>
     /// What one simulation of a batch produced: the output layer's value at every step, the running
     /// estimate after every step t ≤ T (the mean of the first t step outputs, whose arg-max is the
-    /// prediction at t), and the number of spikes of every neuron layer at every step for every sample.
+    /// prediction at t), the number of spikes of every neuron layer at every step for every sample, and (when
+    /// <see cref="SimulationOptions.CountSynapticOperations"/> is on) the synaptic operations of every convolution
+    /// and dense layer at every step for every sample.
     /// </summary>
     public sealed class SimulationResult
     {
         private readonly float[] _stepOutputs;
         private readonly float[] _estimates;
         private readonly long[] _spikes;
+        private readonly long[]? _synapticOperations;
+        private readonly IReadOnlyList<long> _denseMacs;
 
-        internal SimulationResult(int timeSteps, int batchSize, int outputSize, float[] stepOutputs, long[] spikes, IReadOnlyList<string> neuronLayers, float[][] finalMembranes)
+        internal SimulationResult(int timeSteps, int batchSize, int outputSize, float[] stepOutputs, long[] spikes, IReadOnlyList<string> neuronLayers,
+            IReadOnlyList<long> neuronCounts, float[][] finalMembranes, IReadOnlyList<string> synapticLayers, IReadOnlyList<long> denseMacs, long[]? synapticOperations)
         {
+            NeuronCounts = neuronCounts;
+            SynapticLayers = synapticLayers;
+            _denseMacs = denseMacs;
+            _synapticOperations = synapticOperations;
+            long total = 0;
+            foreach (long macs in denseMacs)
+            {
+                total += macs;
+            }
+            TotalDenseMacs = total;
             FinalMembranes = finalMembranes;
             TimeSteps = timeSteps;
             BatchSize = batchSize;
@@ -53,6 +68,21 @@ namespace Microsoft.ML.Spiking.Simulation
         /// <summary>Names of the neuron layers, in the order of <see cref="GetSpikeCount"/>'s layer index.</summary>
         public IReadOnlyList<string> NeuronLayers { get; }
 
+        /// <summary>Neurons per sample in each neuron layer, in the order of <see cref="NeuronLayers"/>.</summary>
+        public IReadOnlyList<long> NeuronCounts { get; }
+
+        /// <summary>
+        /// Names of the convolution and dense layers, in network order: the layers whose synaptic operations are
+        /// counted, in the order of <see cref="GetSynapticOperations"/>'s and <see cref="GetDenseMacs"/>'s layer index.
+        /// </summary>
+        public IReadOnlyList<string> SynapticLayers { get; }
+
+        /// <summary>True when synaptic operations were counted (<see cref="SimulationOptions.CountSynapticOperations"/>).</summary>
+        public bool HasSynapticOperations => _synapticOperations != null;
+
+        /// <summary>The ANN's multiply-accumulates per sample: Σ of <see cref="GetDenseMacs"/> over the layers (TOT of one step).</summary>
+        public long TotalDenseMacs { get; }
+
         /// <summary>The output layer's value at step <paramref name="step"/> (1-based).</summary>
         /// <param name="step">Step t, 1 ≤ t ≤ T.</param>
         /// <param name="sample">Sample index in the batch.</param>
@@ -82,6 +112,54 @@ namespace Microsoft.ML.Spiking.Simulation
             return _spikes[((long)layer * TimeSteps + step - 1) * BatchSize + sample];
         }
 
+        /// <summary>
+        /// Synaptic operations (accumulates) of convolution or dense layer <paramref name="layer"/> at step
+        /// <paramref name="step"/> for one sample (algorithms.md §2.12): Σ over the layer's input elements of
+        /// 1[x_t ≠ 0] × the element's fan-out. Any non-zero input counts, graded or binary, including an analog
+        /// image presented at every step.
+        /// </summary>
+        /// <param name="layer">Index into <see cref="SynapticLayers"/>.</param>
+        /// <param name="step">Step t, 1 ≤ t ≤ T.</param>
+        /// <param name="sample">Sample index in the batch.</param>
+        /// <exception cref="InvalidOperationException">The simulation ran with <see cref="SimulationOptions.CountSynapticOperations"/> off.</exception>
+        public long GetSynapticOperations(int layer, int step, int sample)
+        {
+            CheckSynapticLayer(layer);
+            CheckStep(step, sample);
+            if (_synapticOperations == null)
+            {
+                throw new InvalidOperationException("Synaptic operations were not counted: the simulation ran with SimulationOptions.CountSynapticOperations off.");
+            }
+            return _synapticOperations[((long)layer * TimeSteps + step - 1) * BatchSize + sample];
+        }
+
+        /// <summary>Synaptic operations of all convolution and dense layers at step <paramref name="step"/> for one sample.</summary>
+        /// <param name="step">Step t, 1 ≤ t ≤ T.</param>
+        /// <param name="sample">Sample index in the batch.</param>
+        /// <exception cref="InvalidOperationException">The simulation ran with <see cref="SimulationOptions.CountSynapticOperations"/> off.</exception>
+        public long GetTotalSynapticOperations(int step, int sample)
+        {
+            long sum = 0;
+            for (int l = 0; l < SynapticLayers.Count; l++)
+            {
+                sum += GetSynapticOperations(l, step, sample);
+            }
+            return sum;
+        }
+
+        /// <summary>
+        /// Dense multiply-accumulates of convolution or dense layer <paramref name="layer"/> per sample: TOT_t of
+        /// §2.12 at every step, the layer's synaptic operations if every input were non-zero, and its MACs in the
+        /// ANN. Kernel taps that fall on a convolution's zero padding are not counted (for a padded convolution
+        /// this is less than <see cref="Graph.ConvLayer.MacsPerSample"/>, which counts them).
+        /// </summary>
+        /// <param name="layer">Index into <see cref="SynapticLayers"/>.</param>
+        public long GetDenseMacs(int layer)
+        {
+            CheckSynapticLayer(layer);
+            return _denseMacs[layer];
+        }
+
         /// <summary>Arg-max with ties going to the lowest index (ML.NET's multiclass evaluator rule).</summary>
         /// <param name="values">Scores.</param>
         public static int ArgMax(ReadOnlySpan<float> values)
@@ -101,6 +179,14 @@ namespace Microsoft.ML.Spiking.Simulation
         {
             CheckStep(step, sample);
             return ((step - 1) * BatchSize + sample) * OutputSize;
+        }
+
+        private void CheckSynapticLayer(int layer)
+        {
+            if ((uint)layer >= (uint)SynapticLayers.Count)
+            {
+                throw new ArgumentOutOfRangeException(nameof(layer), layer, $"There are {SynapticLayers.Count} convolution and dense layers.");
+            }
         }
 
         private void CheckStep(int step, int sample)

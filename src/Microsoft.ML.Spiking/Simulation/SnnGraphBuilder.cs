@@ -16,6 +16,8 @@ namespace Microsoft.ML.Spiking.Simulation
     /// over time (the part of the network before the first neuron, under direct input encoding) stay [B, ...]
     /// and are computed once. Neuron dynamics are unrolled over the K steps as element-wise ops. Membrane
     /// state enters as graph inputs and leaves as outputs, so consecutive chunks continue one simulation.
+    /// When asked, every convolution and dense layer also gets an output <c>sops_j</c> [K·B, ...] with its
+    /// synaptic operations per step and sample (see <see cref="SynapticLayerPlan"/>).
     /// </summary>
     internal static class SnnGraphBuilder
     {
@@ -28,11 +30,14 @@ namespace Microsoft.ML.Spiking.Simulation
 
         public static string SpikeOutput(int neuron) => $"spikes_{neuron}";
 
+        public static string SynapticOutput(int layer) => $"sops_{layer}";
+
         /// <summary>Builds the chunk graph.</summary>
         /// <param name="network">The spiking network (IR with neuron layers).</param>
         /// <param name="steps">K, the steps in one chunk.</param>
         /// <param name="timeVaryingInput">True when the input is given per step as [K·B, ...]; false for a constant input [B, ...].</param>
-        public static byte[] Build(Network network, int steps, bool timeVaryingInput)
+        /// <param name="synapticLayers">Plans of the convolution and dense layers, in network order, to count synaptic operations; null for none.</param>
+        public static byte[] Build(Network network, int steps, bool timeVaryingInput, IReadOnlyList<SynapticLayerPlan>? synapticLayers = null)
         {
             if (steps < 1)
             {
@@ -43,6 +48,7 @@ namespace Microsoft.ML.Spiking.Simulation
             var values = new Dictionary<string, (string Name, bool Varying)> { [network.InputName] = (InputName, timeVaryingInput) };
             var tiled = new Dictionary<string, string>();
             int neuronIndex = 0;
+            int synapticIndex = 0;
 
             string Tiled(string irValue)
             {
@@ -71,6 +77,17 @@ namespace Microsoft.ML.Spiking.Simulation
                     neuronIndex++;
                     continue;
                 }
+                if (synapticLayers != null && layer is ConvLayer or DenseLayer)
+                {
+                    SynapticLayerPlan plan = synapticLayers[synapticIndex];
+                    if (plan.Name != layer.Name)
+                    {
+                        throw new InvalidOperationException($"Synaptic plan {synapticIndex} is for '{plan.Name}', not '{layer.Name}'.");
+                    }
+                    (string name, bool varying) = values[layer.Inputs[0]];
+                    EmitSynapticCount(b, plan, name, varying, steps, synapticIndex);
+                    synapticIndex++;
+                }
                 bool anyVarying = layer.Inputs.Any(i => values[i].Varying);
                 var inputs = layer.Inputs.Select(i => anyVarying ? Tiled(i) : values[i].Name).ToList();
                 values[layer.Output] = (LayerEmitter.Emit(b, network, layer, inputs), anyVarying);
@@ -78,6 +95,85 @@ namespace Microsoft.ML.Spiking.Simulation
             b.Node("Identity", new[] { Tiled(network.OutputName) }, OutputName);
             b.AddOutput(OutputName, Batched("KB", network.OutputShape));
             return b.ToModelBytes("Microsoft.ML.Spiking");
+        }
+
+        /// <summary>
+        /// SOPs of one layer per step and sample, as exact integer partial sums [K·B, kept...] (see
+        /// <see cref="SynapticCountMode"/>). A static input [B, ...] is counted once and tiled K times: it is
+        /// presented, and counted, at every step.
+        /// </summary>
+        private static void EmitSynapticCount(OnnxGraphBuilder b, SynapticLayerPlan plan, string input, bool varying, int steps, int index)
+        {
+            string output = SynapticOutput(index);
+            bool tile = !varying && steps > 1;
+            string? target = tile ? null : output;
+            string sums = plan.Mode switch
+            {
+                SynapticCountMode.SpikeChannels => EmitSpikeChannelCount(b, plan, input, target),
+                SynapticCountMode.SpikeRows => EmitSpikeRowCount(b, plan, input, target),
+                _ => EmitIndicatorCount(b, plan, input, target),
+            };
+            if (tile)
+            {
+                b.Node("Concat", Enumerable.Repeat(sums, steps), output, Attr("axis", 0L));
+            }
+            b.AddOutput(output, Batched("KB", plan.KeptShape));
+        }
+
+        /// <summary>Where(x = 0, 0, F) summed over the trailing axes: three passes over the input, valid for any values.</summary>
+        private static string EmitIndicatorCount(OnnxGraphBuilder b, SynapticLayerPlan plan, string input, string? output)
+        {
+            string zero = b.Scalar(0f);
+            string isZero = b.Node("Equal", new[] { input, zero });
+            string fanOut = plan.FanOut == null ? b.Scalar(1f) : b.Initializer("fanout", plan.InputShape, plan.FanOut);
+            string events = b.Node("Where", new[] { isZero, zero, fanOut });
+            int rank = plan.InputShape.Length;
+            long[] axes = Enumerable.Range(rank - plan.ReducedAxes + 1, plan.ReducedAxes).Select(a => (long)a).ToArray();
+            return b.Node("ReduceSum", new[] { events, b.Ints(axes) }, output, Attr("keepdims", 0L));
+        }
+
+        /// <summary>
+        /// Spikes x ∈ {0, θ_c}: per channel Round(Σ_hw (f_h ⊗ f_w)·x / θ_c) = Σ_hw F/g over the spiking elements,
+        /// by one read-only MatMul over each channel's H·W values; [K·B, C], times g (out channels per group) on the host.
+        /// </summary>
+        private static string EmitSpikeChannelCount(OnnxGraphBuilder b, SynapticLayerPlan plan, string input, string? output)
+        {
+            int channels = plan.InputShape[0];
+            int height = plan.InputShape[1];
+            int width = plan.InputShape[2];
+            float[] fh = plan.RowFanOut!;
+            float[] fw = plan.ColumnFanOut!;
+            var weights = new float[height * width];
+            for (int h = 0; h < height; h++)
+            {
+                for (int w = 0; w < width; w++)
+                {
+                    weights[h * width + w] = fh[h] * fw[w];
+                }
+            }
+            string flat = b.Node("Reshape", new[] { input, b.Ints(-1, (long)height * width) });
+            string sums = b.Node("MatMul", new[] { flat, b.Initializer("fanout_hw", new[] { height * width, 1 }, weights) });
+            string perChannel = b.Node("Reshape", new[] { sums, b.Ints(-1, channels) });
+            string counts = b.Node("Div", new[] { perChannel, b.Initializer("theta_c", new[] { channels }, plan.Thresholds!) });
+            return b.Node("Round", new[] { counts }, output);
+        }
+
+        /// <summary>
+        /// Spikes x ∈ {0, θ_c} on maps too large for <see cref="EmitSpikeChannelCount"/>: per row
+        /// Round(Σ_w f_w·x / θ_c), then Σ_h f_h·(row count) by a MatMul on the small [K·B, C, H] result.
+        /// </summary>
+        private static string EmitSpikeRowCount(OnnxGraphBuilder b, SynapticLayerPlan plan, string input, string? output)
+        {
+            int channels = plan.InputShape[0];
+            int height = plan.InputShape[1];
+            int width = plan.InputShape[2];
+            string flat = b.Node("Reshape", new[] { input, b.Ints(-1, width) });
+            string rowSums = b.Node("MatMul", new[] { flat, b.Initializer("fanout_w", new[] { width, 1 }, plan.ColumnFanOut!) });
+            string rows = b.Node("Reshape", new[] { rowSums, b.Ints(-1, channels, height) });
+            string counts = b.Node("Div", new[] { rows, b.Initializer("theta_c", new[] { channels, 1 }, plan.Thresholds!) });
+            string rounded = b.Node("Round", new[] { counts });
+            string perChannel = b.Node("MatMul", new[] { rounded, b.Initializer("fanout_h", new[] { height, 1 }, plan.RowFanOut!) });
+            return b.Node("Reshape", new[] { perChannel, b.Ints(-1, channels) }, output);
         }
 
         /// <summary>

@@ -17,6 +17,7 @@ namespace Microsoft.ML.Spiking.Simulation
             TimeSteps = 32;
             MemoryBudgetBytes = 1L << 30;
             Execution = new ExecutionOptions();
+            CountSynapticOperations = true;
         }
 
         /// <summary>T, the number of time steps (default 32).</summary>
@@ -30,6 +31,17 @@ namespace Microsoft.ML.Spiking.Simulation
 
         /// <summary>Where ONNX Runtime runs.</summary>
         public ExecutionOptions Execution { get; set; }
+
+        /// <summary>
+        /// Count the synaptic operations of every convolution and dense layer at every step (algorithms.md §2.12;
+        /// see <see cref="SimulationResult.GetSynapticOperations"/>). Default true. A convolution reading spikes is
+        /// counted with one read-only pass over its input (on the CPU); other layers, and every layer on a GPU, with
+        /// three (compare with zero, select the fan-out, sum). Turn it off when only accuracy is wanted.
+        /// </summary>
+        public bool CountSynapticOperations { get; set; }
+
+        /// <summary>Count every layer with the generic indicator graph, as on a GPU (tests compare it with the CPU's MatMul counting).</summary>
+        internal bool IndicatorCountingOnly { get; set; }
     }
 
     /// <summary>
@@ -50,7 +62,8 @@ namespace Microsoft.ML.Spiking.Simulation
 
         private readonly SpikingNetwork _network;
         private readonly SimulationOptions _options;
-        private readonly Dictionary<(int Steps, bool Varying), OnnxSession> _sessions;
+        private readonly Dictionary<(int Steps, bool Varying, bool Count), OnnxSession> _sessions;
+        private readonly IReadOnlyList<SynapticLayerPlan> _synapticLayers;
         private readonly int _inputSize;
         private readonly int _outputSize;
         private bool _disposed;
@@ -72,7 +85,8 @@ namespace Microsoft.ML.Spiking.Simulation
             }
             _network = network;
             _options = options;
-            _sessions = new Dictionary<(int, bool), OnnxSession>();
+            _sessions = new Dictionary<(int, bool, bool), OnnxSession>();
+            _synapticLayers = SynapticCounting.Plan(network.Network, spikeModes: options.Execution?.GpuDeviceId == null && !options.IndicatorCountingOnly);
             _inputSize = ShapeUtil.Size(network.Network.InputShape);
             _outputSize = ShapeUtil.Size(network.Network.OutputShape);
         }
@@ -132,6 +146,7 @@ namespace Microsoft.ML.Spiking.Simulation
         {
             int total = _options.TimeSteps;
             int chunk = GetChunkSteps(batchSize);
+            bool count = _options.CountSynapticOperations;
             var neurons = _network.NeuronLayers;
             var states = new float[neurons.Count][];
             var stateShapes = new long[neurons.Count][];
@@ -143,11 +158,12 @@ namespace Microsoft.ML.Spiking.Simulation
             }
             var stepOutputs = new float[(long)total * batchSize * _outputSize];
             var spikes = new long[(long)neurons.Count * total * batchSize];
+            long[]? synapticOperations = count ? new long[(long)_synapticLayers.Count * total * batchSize] : null;
             long[] sampleShape = _network.Network.InputShape.Select(d => (long)d).ToArray();
             for (int start = 0; start < total; start += chunk)
             {
                 int steps = Math.Min(chunk, total - start);
-                OnnxSession session = GetSession(steps, varying);
+                OnnxSession session = GetSession(steps, varying, count);
                 var feeds = new Dictionary<string, TensorBuffer>();
                 if (varying)
                 {
@@ -175,8 +191,31 @@ namespace Microsoft.ML.Spiking.Simulation
                         spikes[((long)i * total + start) * batchSize + j] = (long)Math.Round(counts[j]);
                     }
                 }
+                if (synapticOperations != null)
+                {
+                    for (int i = 0; i < _synapticLayers.Count; i++)
+                    {
+                        ReadSynapticOperations(_synapticLayers[i], results[SnnGraphBuilder.SynapticOutput(i)].Data, synapticOperations, ((long)i * total + start) * batchSize);
+                    }
+                }
             }
-            return new SimulationResult(total, batchSize, _outputSize, stepOutputs, spikes, neurons.Select(n => n.Name).ToList(), states);
+            return new SimulationResult(total, batchSize, _outputSize, stepOutputs, spikes, neurons.Select(n => n.Name).ToList(), _network.NeuronCounts, states,
+                _synapticLayers.Select(p => p.Name).ToList(), _synapticLayers.Select(p => p.DenseMacs).ToList(), synapticOperations);
+        }
+
+        /// <summary>Sums the per-row partial counts the graph left (each an exact integer in float) and applies the host factor.</summary>
+        private static void ReadSynapticOperations(SynapticLayerPlan plan, float[] partial, long[] target, long offset)
+        {
+            int rows = partial.Length / plan.KeptSize;
+            for (int r = 0; r < rows; r++)
+            {
+                long sum = 0;
+                for (int k = r * plan.KeptSize, end = k + plan.KeptSize; k < end; k++)
+                {
+                    sum += (long)Math.Round(partial[k]);
+                }
+                target[offset + r] = sum * plan.HostScale;
+            }
         }
 
         private static float[] InitialMembrane(IfNeuronLayer neuron, int[] shape, int batchSize)
@@ -195,12 +234,12 @@ namespace Microsoft.ML.Spiking.Simulation
             return state;
         }
 
-        private OnnxSession GetSession(int steps, bool varying)
+        private OnnxSession GetSession(int steps, bool varying, bool count)
         {
-            if (!_sessions.TryGetValue((steps, varying), out OnnxSession? session))
+            if (!_sessions.TryGetValue((steps, varying, count), out OnnxSession? session))
             {
-                session = new OnnxSession(SnnGraphBuilder.Build(_network.Network, steps, varying), _options.Execution);
-                _sessions[(steps, varying)] = session;
+                session = new OnnxSession(SnnGraphBuilder.Build(_network.Network, steps, varying, count ? _synapticLayers : null), _options.Execution);
+                _sessions[(steps, varying, count)] = session;
             }
             return session;
         }

@@ -1,6 +1,7 @@
 // Licensed under the MIT license. Part of Microsoft.ML.Spiking.
 
 using System;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
 using Microsoft.ML.Spiking.Conversion;
@@ -112,9 +113,10 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
             int inputSize = 4 * 7 * 6;
             float[] inputs = SparseInputs(r, (sequence ? T : 1) * B * inputSize, 0.4);
             long denseSops = 0;
-            foreach (int chunk in new[] { 1, 4 })
+            Assert.AreEqual(SynapticCountMode.SpikeChannels, SynapticCounting.Plan(full.Network)[1].Mode, "c2 reads spikes");
+            foreach ((int chunk, bool indicatorOnly) in new[] { (1, false), (4, false), (4, true) })
             {
-                var options = new SimulationOptions { TimeSteps = T, ChunkSteps = chunk };
+                var options = new SimulationOptions { TimeSteps = T, ChunkSteps = chunk, IndicatorCountingOnly = indicatorOnly };
                 SimulationResult Simulate(SpikingNetwork snn)
                 {
                     using var simulator = new SpikingSimulator(snn, options);
@@ -174,25 +176,97 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
             Assert.AreEqual(30L, denseResult.GetDenseMacs(0));
         }
 
-        /// <summary>A layer with 37.7 M MACs: above 2^24, where a float32 sum is no longer exact, so the graph sums per channel and the host adds the channels.</summary>
+        /// <summary>
+        /// A layer with 36 M MACs: above 2^24, where a float32 sum is no longer exact, so the graph leaves per-channel
+        /// (analog input) or per-row (spikes) partial sums and the host adds them.
+        /// </summary>
         [TestMethod]
         public void LargeLayerCountsStayExact()
         {
             var r = new Random(9);
-            var conv = new ConvLayer("big", "Conv", "x", "y", new FloatTensor(new[] { 64, 64, 3, 3 }, Rand(r, 64 * 64 * 9, 0.05f)), null, new[] { 1, 1 }, new[] { 1, 1, 1, 1 }, new[] { 1, 1 }, 1);
-            var net = new Network("x", new[] { 64, 32, 32 }, new Layer[] { conv }, "y", "fixture");
-            SynapticLayerPlan plan = SynapticCounting.Plan(net).Single();
+            var weight = new FloatTensor(new[] { 64, 64, 3, 3 }, Rand(r, 64 * 64 * 9, 0.05f));
+            float[] theta = Enumerable.Range(0, 64).Select(_ => 0.5f + (float)r.NextDouble()).ToArray();
+            var analog = new Network("x", new[] { 64, 32, 32 }, new Layer[] { new ConvLayer("big", "Conv", "x", "y", weight, null, new[] { 1, 1 }, new[] { 1, 1, 1, 1 }, new[] { 1, 1 }, 1) }, "y", "fixture");
+            var neuron = new IfNeuronLayer("if", "Relu", "x", "s", theta, 0.5f, ResetMode.Subtract);
+            var spiking = new Network("x", new[] { 64, 32, 32 }, new Layer[] { neuron, new ConvLayer("big", "Conv", "s", "y", weight, null, new[] { 1, 1 }, new[] { 1, 1, 1, 1 }, new[] { 1, 1 }, 1) }, "y", "fixture");
+            var conv = (ConvLayer)analog.Layers[0];
+
+            SynapticLayerPlan analogPlan = SynapticCounting.Plan(analog).Single();
+            SynapticLayerPlan spikePlan = SynapticCounting.Plan(spiking).Single();
             // 64 × 64 channel pairs × 94² valid taps (32·3 per axis, less the 2 that fall on the padding).
-            Assert.AreEqual(64L * 64 * 94 * 94, plan.DenseMacs);
-            Assert.IsTrue(plan.DenseMacs > SynapticCounting.ExactFloatLimit);
-            Assert.AreEqual(2, plan.ReducedAxes, "per-channel partial sums");
+            Assert.AreEqual(64L * 64 * 94 * 94, analogPlan.DenseMacs);
+            Assert.AreEqual(analogPlan.DenseMacs, spikePlan.DenseMacs);
+            Assert.IsTrue(analogPlan.DenseMacs > SynapticCounting.ExactFloatLimit);
+            Assert.AreEqual(SynapticCountMode.Indicator, analogPlan.Mode);
+            Assert.AreEqual(2, analogPlan.ReducedAxes, "per-channel partial sums");
+            Assert.AreEqual(SynapticCountMode.SpikeRows, spikePlan.Mode, "32 x 32 is too large to round per channel");
+
             int size = 64 * 32 * 32;
-            float[] inputs = Enumerable.Repeat(1f, size).Concat(SparseInputs(r, size, 0.03)).ToArray();
-            var snn = new SpikingNetwork(net, ConversionMethod.RateCoding, Array.Empty<string>());
-            using var simulator = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = 2 });
-            SimulationResult result = simulator.RunSequence(inputs, 1);
-            Assert.AreEqual(plan.DenseMacs, result.GetSynapticOperations(0, 1, 0));
-            Assert.AreEqual(BruteForceConv(conv, net.InputShape, net.GetShape("y"), inputs.AsSpan(size, size)), result.GetSynapticOperations(0, 2, 0));
+            // Step 1: every input non-zero, and every neuron fires (v(0) + θ ≥ θ); step 2: sparse.
+            float[] inputs = theta.SelectMany(t => Enumerable.Repeat(t, 32 * 32)).Concat(SparseInputs(r, size, 0.3)).ToArray();
+            foreach (bool indicatorOnly in new[] { false, true })
+            {
+                var options = new SimulationOptions { TimeSteps = 2, IndicatorCountingOnly = indicatorOnly };
+                using var analogSimulator = new SpikingSimulator(new SpikingNetwork(analog, ConversionMethod.RateCoding, Array.Empty<string>()), options);
+                SimulationResult result = analogSimulator.RunSequence(inputs, 1);
+                Assert.AreEqual(analogPlan.DenseMacs, result.GetSynapticOperations(0, 1, 0));
+                Assert.AreEqual(BruteForceConv(conv, analog.InputShape, analog.GetShape("y"), inputs.AsSpan(size, size)), result.GetSynapticOperations(0, 2, 0));
+
+                using var spikingSimulator = new SpikingSimulator(new SpikingNetwork(spiking, ConversionMethod.RateCoding, Array.Empty<string>()), options);
+                using var spikesOnly = new SpikingSimulator(Snn(spiking.Layers.ToArray(), 1, "s", spiking.InputShape), options);
+                result = spikingSimulator.RunSequence(inputs, 1);
+                SimulationResult spikes = spikesOnly.RunSequence(inputs, 1);
+                Assert.AreEqual(spikePlan.DenseMacs, result.GetSynapticOperations(0, 1, 0), "all fire at step 1");
+                long expected = BruteForceConv(conv, analog.InputShape, analog.GetShape("y"), spikes.GetStepOutput(2, 0));
+                Assert.IsTrue(expected > SynapticCounting.ExactFloatLimit / 4, "a dense enough step 2");
+                Assert.AreEqual(expected, result.GetSynapticOperations(0, 2, 0), indicatorOnly ? "indicator" : "spike rows");
+            }
+        }
+
+        /// <summary>Max-pooled spikes are still spikes (MatMul counting); average-pooled ones are not (indicator counting).</summary>
+        [TestMethod]
+        public void PooledSpikesAreCountedExactly()
+        {
+            const int T = 5, B = 2;
+            var r = new Random(21);
+            var layers = new Layer[]
+            {
+                new IfNeuronLayer("if0", "Relu", "x", "s0", new[] { 0.6f, 0.9f, 0.7f }, 0.5f, ResetMode.Subtract),
+                new PoolLayer("max", "MaxPool", "s0", "m", PoolKind.Max, new[] { 3, 3 }, new[] { 2, 2 }, new[] { 1, 1, 1, 1 }, false, false),
+                new ConvLayer("ca", "Conv", "m", "a", new FloatTensor(new[] { 4, 3, 3, 3 }, Rand(r, 108, 0.8f)), Rand(r, 4, 0.1f), new[] { 1, 1 }, new[] { 1, 1, 1, 1 }, new[] { 1, 1 }, 1),
+                new IfNeuronLayer("if1", "Relu", "a", "s1", new[] { 0.5f }, 0.5f, ResetMode.Subtract),
+                new PoolLayer("avg", "AveragePool", "s1", "p", PoolKind.Average, new[] { 2, 2 }, new[] { 1, 1 }, new int[4], false, false),
+                new ConvLayer("cb", "Conv", "p", "y", new FloatTensor(new[] { 2, 4, 2, 2 }, Rand(r, 32, 0.8f)), null, new[] { 1, 1 }, new int[4], new[] { 1, 1 }, 1),
+            };
+            int[] inputShape = { 3, 9, 9 };
+            SpikingNetwork full = Snn(layers, layers.Length, "y", inputShape);
+            IReadOnlyList<SynapticLayerPlan> plans = SynapticCounting.Plan(full.Network);
+            Assert.AreEqual(SynapticCountMode.SpikeChannels, plans[0].Mode);
+            Assert.AreEqual(SynapticCountMode.Indicator, plans[1].Mode);
+            float[] inputs = SparseInputs(r, T * B * 3 * 81, 0.3);
+            foreach (bool indicatorOnly in new[] { false, true })
+            {
+                var options = new SimulationOptions { TimeSteps = T, ChunkSteps = 3, IndicatorCountingOnly = indicatorOnly };
+                using var simulator = new SpikingSimulator(full, options);
+                using var pooled = new SpikingSimulator(Snn(layers, 2, "m", inputShape), options);
+                using var averaged = new SpikingSimulator(Snn(layers, 5, "p", inputShape), options);
+                SimulationResult result = simulator.RunSequence(inputs, B);
+                SimulationResult m = pooled.RunSequence(inputs, B);
+                SimulationResult p = averaged.RunSequence(inputs, B);
+                long total = 0;
+                for (int t = 1; t <= T; t++)
+                {
+                    for (int b = 0; b < B; b++)
+                    {
+                        long ca = BruteForceConv((ConvLayer)layers[2], full.Network.GetShape("m"), full.Network.GetShape("a"), m.GetStepOutput(t, b));
+                        long cb = BruteForceConv((ConvLayer)layers[5], full.Network.GetShape("p"), full.Network.GetShape("y"), p.GetStepOutput(t, b));
+                        Assert.AreEqual(ca, result.GetSynapticOperations(0, t, b), $"max-pooled, t {t}, b {b}");
+                        Assert.AreEqual(cb, result.GetSynapticOperations(1, t, b), $"average-pooled, t {t}, b {b}");
+                        total += ca * cb;
+                    }
+                }
+                Assert.IsTrue(total > 0, "both layers should see spikes");
+            }
         }
 
         [TestMethod]
