@@ -161,6 +161,38 @@ namespace Microsoft.ML.Spiking.Evaluation
             _images += result.BatchSize;
         }
 
+        /// <summary>
+        /// Adds one image from its scored columns: running estimates [T, K], spikes [T, L] and synaptic operations
+        /// [T, S] (step-major, as the transformer's ScorePerStep, SpikesPerStep and SynapticOpsPerStep columns hold them).
+        /// </summary>
+        internal void AddRow(int label, int classes, ReadOnlySpan<float> scorePerStep, int? annPrediction, ReadOnlySpan<double> spikesPerStep, ReadOnlySpan<double> synapticOperationsPerStep)
+        {
+            int t = _timeSteps;
+            for (int step = 1; step <= t; step++)
+            {
+                if (SimulationResult.ArgMax(scorePerStep.Slice((step - 1) * classes, classes)) == label)
+                {
+                    _correct[step - 1]++;
+                }
+                for (int l = 0; l < _neuronLayers.Count; l++)
+                {
+                    _spikes[l * t + step - 1] += (long)Math.Round(spikesPerStep[(step - 1) * _neuronLayers.Count + l]);
+                }
+                if (_hasSynapticOperations)
+                {
+                    for (int l = 0; l < _synapticLayers.Count; l++)
+                    {
+                        _synapticOperations[l * t + step - 1] += (long)Math.Round(synapticOperationsPerStep[(step - 1) * _synapticLayers.Count + l]);
+                    }
+                }
+            }
+            if (annPrediction == label)
+            {
+                _annCorrect++;
+            }
+            _images++;
+        }
+
         /// <summary>Adds one simulated batch with the ANN's logits (arg-max, ties to the lowest index, as <see cref="SimulationResult.Predict"/>).</summary>
         /// <param name="result">The batch's simulation.</param>
         /// <param name="labels">The true class of each sample, one per sample.</param>
@@ -360,15 +392,19 @@ namespace Microsoft.ML.Spiking.Evaluation
                 : value.ToString(value == Math.Floor(value) ? "F0" : "F2", ci);
         }
 
-        private void Initialize(SimulationResult result, bool hasAnn)
+        private void Initialize(SimulationResult result, bool hasAnn) =>
+            Initialize(SimulationLayout.From(result), hasAnn);
+
+        /// <summary>Prepares empty accumulators for a network's layout (used by row-wise accumulation from scored data).</summary>
+        internal void Initialize(SimulationLayout layout, bool hasAnn)
         {
-            _timeSteps = result.TimeSteps;
+            _timeSteps = layout.TimeSteps;
             _hasAnn = hasAnn;
-            _hasSynapticOperations = result.HasSynapticOperations;
-            _neuronLayers = result.NeuronLayers.ToArray();
-            _neuronCounts = result.NeuronCounts.ToArray();
-            _synapticLayers = result.SynapticLayers.ToArray();
-            _denseMacs = Enumerable.Range(0, _synapticLayers.Count).Select(result.GetDenseMacs).ToArray();
+            _hasSynapticOperations = layout.HasSynapticOperations;
+            _neuronLayers = layout.NeuronLayers;
+            _neuronCounts = layout.NeuronCounts;
+            _synapticLayers = layout.SynapticLayers;
+            _denseMacs = layout.DenseMacs;
             _correct = new long[_timeSteps];
             _spikes = new long[_neuronLayers.Count * _timeSteps];
             _synapticOperations = new long[_hasSynapticOperations ? _synapticLayers.Count * _timeSteps : 0];

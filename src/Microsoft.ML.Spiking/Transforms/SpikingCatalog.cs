@@ -1,7 +1,10 @@
 // Licensed under the MIT license. Part of Microsoft.ML.Spiking.
 
 using System;
+using System.Collections.Generic;
+using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
+using Microsoft.ML.Spiking.Evaluation;
 using Microsoft.ML.Spiking;
 
 namespace Microsoft.ML
@@ -65,6 +68,28 @@ namespace Microsoft.ML
                 options.FallbackToCpu = _mlContext.FallbackToCpu;
             }
             return new SpikingConversionEstimator(options, Log);
+        }
+
+        /// <summary>
+        /// Spiking metrics of scored data: accuracy after every step prefix t = 1..T (arg-max of the running estimate,
+        /// ties to the lowest index, the rule of ML.NET's multiclass evaluator), the ANN's accuracy on the same rows,
+        /// spikes per image, firing rate per layer, synaptic operations against the ANN's MACs and the energy ratio
+        /// under <paramref name="energyModel"/> (algorithms.md §2.12; Horowitz 45 nm by default).
+        /// </summary>
+        /// <param name="scored">Output of <paramref name="transformer"/> (possibly through later transforms that keep its columns).</param>
+        /// <param name="transformer">The transformer that scored the data (gives the layer layout).</param>
+        /// <param name="labelColumnName">Label column: a key (missing keys are skipped) or a number holding the class index.</param>
+        /// <param name="energyModel">Cost table, or null for <see cref="EnergyModel.Horowitz45nm"/>.</param>
+        /// <param name="progress">Receives the number of rows read so far, every 256 rows and at the end.</param>
+        /// <returns>The metrics.</returns>
+        public SpikingMetrics Evaluate(IDataView scored, SpikingTransformer transformer, string labelColumnName = "Label", EnergyModel? energyModel = null, IProgress<long>? progress = null)
+        {
+            ArgumentNullException.ThrowIfNull(scored, nameof(scored));
+            ArgumentNullException.ThrowIfNull(transformer, nameof(transformer));
+            SpikingMetrics metrics = SpikingEvaluation.Evaluate(scored, transformer, labelColumnName, energyModel ?? EnergyModel.Horowitz45nm, progress);
+            Log($"Evaluated {metrics.Images} rows: accuracy after T = {metrics.TimeSteps} steps {metrics.GetAccuracy(metrics.TimeSteps):P2}" +
+                (metrics.AnnAccuracy is double ann ? $", ANN {ann:P2}" : string.Empty) + ".");
+            return metrics;
         }
 
         private void Log(string message)

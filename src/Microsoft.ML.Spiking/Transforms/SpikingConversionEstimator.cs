@@ -228,6 +228,10 @@ namespace Microsoft.ML.Spiking
             public double[] SpikeCount { get; set; } = Array.Empty<double>();
 
             public float[] AnnScore { get; set; } = Array.Empty<float>();
+
+            public double[] SpikesPerStep { get; set; } = Array.Empty<double>();
+
+            public double[] SynapticOps { get; set; } = Array.Empty<double>();
         }
 
         public static SchemaShape Append(SchemaShape input, SpikingConversionOptions options, int classes)
@@ -244,6 +248,15 @@ namespace Microsoft.ML.Spiking
             else
             {
                 definition.Remove(definition[nameof(Outputs.AnnScore)]);
+            }
+            Rename(definition, nameof(Outputs.SpikesPerStep), options.SpikesPerStepColumnName, new VectorDataViewType(NumberDataViewType.Double, options.TimeSteps, 1));
+            if (options.CountSynapticOperations)
+            {
+                Rename(definition, nameof(Outputs.SynapticOps), options.SynapticOperationsColumnName, new VectorDataViewType(NumberDataViewType.Double, options.TimeSteps, 1));
+            }
+            else
+            {
+                definition.Remove(definition[nameof(Outputs.SynapticOps)]);
             }
             var estimator = new MLContext().Transforms.CustomMapping<NoInput, Outputs>((_, _) => { }, contractName: null, outputSchemaDefinition: definition);
             return estimator.GetOutputSchema(input);

@@ -19,6 +19,9 @@ namespace Microsoft.ML.Spiking
             ScorePerStepColumnName = "ScorePerStep";
             SpikeCountColumnName = "SpikeCount";
             AnnScoreColumnName = "AnnScore";
+            SpikesPerStepColumnName = "SpikesPerStep";
+            SynapticOperationsColumnName = "SynapticOpsPerStep";
+            CountSynapticOperations = true;
             Method = ConversionMethod.RateCoding;
             TimeSteps = 32;
             Thresholds = ThresholdMethod.Percentile;
@@ -58,6 +61,15 @@ namespace Microsoft.ML.Spiking
 
         /// <summary>Output: the original ANN's logits on the same row (default "AnnScore"); null to leave it out.</summary>
         public string? AnnScoreColumnName { get; set; }
+
+        /// <summary>Output: spikes per step and neuron layer, T×L (default "SpikesPerStep").</summary>
+        public string SpikesPerStepColumnName { get; set; }
+
+        /// <summary>Output: synaptic operations per step and convolution/dense layer, T×S (default "SynapticOpsPerStep"); present when <see cref="CountSynapticOperations"/> is on.</summary>
+        public string SynapticOperationsColumnName { get; set; }
+
+        /// <summary>Count synaptic operations during simulation (default true; needed for the energy figures).</summary>
+        public bool CountSynapticOperations { get; set; }
 
         /// <summary>Conversion method (rate coding).</summary>
         public ConversionMethod Method { get; set; }

@@ -238,14 +238,15 @@ namespace Microsoft.ML.Spiking
     /// <summary>Getters for the added columns, in the order <see cref="SpikingTransformer.GetOutputSchema"/> adds them.</summary>
     internal static class OutputGetters
     {
-        public static Delegate Make(SpikingTransformer transformer, int output, Func<RowScores> scores) => output switch
+        public static Delegate Make(SpikingTransformer transformer, int output, Func<RowScores> scores) => transformer.Outputs[output] switch
         {
-            0 => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) => Copy(scores().Score, ref dst)),
-            1 => (ValueGetter<uint>)((ref uint dst) => dst = scores().PredictedKey),
-            2 => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) => Copy(scores().ScorePerStep, ref dst)),
-            3 => (ValueGetter<VBuffer<double>>)((ref VBuffer<double> dst) => Copy(scores().SpikeCounts, ref dst)),
-            4 => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) => Copy(scores().AnnScore!, ref dst)),
-            _ => throw new ArgumentOutOfRangeException(nameof(output)),
+            OutputKind.Score => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) => Copy(scores().Score, ref dst)),
+            OutputKind.PredictedLabel => (ValueGetter<uint>)((ref uint dst) => dst = scores().PredictedKey),
+            OutputKind.ScorePerStep => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) => Copy(scores().ScorePerStep, ref dst)),
+            OutputKind.SpikeCount => (ValueGetter<VBuffer<double>>)((ref VBuffer<double> dst) => Copy(scores().SpikeCounts, ref dst)),
+            OutputKind.AnnScore => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> dst) => Copy(scores().AnnScore!, ref dst)),
+            OutputKind.SpikesPerStep => (ValueGetter<VBuffer<double>>)((ref VBuffer<double> dst) => Copy(scores().SpikesPerStep, ref dst)),
+            _ => (ValueGetter<VBuffer<double>>)((ref VBuffer<double> dst) => Copy(scores().SynapticOperationsPerStep, ref dst)),
         };
 
         private static void Copy<T>(T[] values, ref VBuffer<T> dst)

@@ -3,6 +3,7 @@
 using System;
 using System.Linq;
 using Microsoft.ML.Spiking.Conversion;
+using Microsoft.ML.Spiking.Evaluation;
 using Microsoft.ML.Spiking.Graph;
 using Microsoft.ML.Spiking.Simulation;
 
@@ -11,8 +12,10 @@ namespace Microsoft.ML.Spiking
     /// <summary>The values a spiking transformer adds to one row.</summary>
     internal sealed class RowScores
     {
-        public RowScores(float[] score, uint predictedKey, float[] scorePerStep, double[] spikeCounts, float[]? annScore)
+        public RowScores(float[] score, uint predictedKey, float[] scorePerStep, double[] spikeCounts, float[]? annScore, double[] spikesPerStep, double[] synapticOperationsPerStep)
         {
+            SpikesPerStep = spikesPerStep;
+            SynapticOperationsPerStep = synapticOperationsPerStep;
             Score = score;
             PredictedKey = predictedKey;
             ScorePerStep = scorePerStep;
@@ -29,6 +32,12 @@ namespace Microsoft.ML.Spiking
         public double[] SpikeCounts { get; }
 
         public float[]? AnnScore { get; }
+
+        /// <summary>Spikes per step and neuron layer, [T, L] step-major.</summary>
+        public double[] SpikesPerStep { get; }
+
+        /// <summary>Synaptic operations per step and counted layer, [T, S] step-major.</summary>
+        public double[] SynapticOperationsPerStep { get; }
     }
 
     /// <summary>
@@ -51,7 +60,17 @@ namespace Microsoft.ML.Spiking
             Classes = ShapeUtil.Size(network.Network.OutputShape);
             TimeSteps = simulation.TimeSteps;
             NeuronLayers = network.NeuronLayers.Count;
+
+            // The layout (counted synaptic layers, their dense MACs) from a one-step probe of one blank sample.
+            var probeOptions = new SimulationOptions { TimeSteps = 1, Execution = simulation.Execution, CountSynapticOperations = simulation.CountSynapticOperations };
+            using (var probe = new SpikingSimulator(network, probeOptions))
+            {
+                SimulationLayout one = SimulationLayout.From(probe.Run(new float[InputSize], 1));
+                Layout = new SimulationLayout(TimeSteps, one.NeuronLayers, one.NeuronCounts, one.SynapticLayers, one.DenseMacs, one.HasSynapticOperations);
+            }
         }
+
+        public SimulationLayout Layout { get; }
 
         public int InputSize { get; }
 
@@ -91,9 +110,23 @@ namespace Microsoft.ML.Spiking
                         spikes[l] += result.GetSpikeCount(l, t, i);
                     }
                 }
+                int synaptic = Layout.HasSynapticOperations ? Layout.SynapticLayers.Length : 0;
+                var spikesPerStep = new double[TimeSteps * NeuronLayers];
+                var sopsPerStep = new double[TimeSteps * synaptic];
+                for (int t = 1; t <= TimeSteps; t++)
+                {
+                    for (int l = 0; l < NeuronLayers; l++)
+                    {
+                        spikesPerStep[(t - 1) * NeuronLayers + l] = result.GetSpikeCount(l, t, i);
+                    }
+                    for (int l = 0; l < synaptic; l++)
+                    {
+                        sopsPerStep[(t - 1) * synaptic + l] = result.GetSynapticOperations(l, t, i);
+                    }
+                }
                 float[] score = Softmax(final);
                 rows[i] = new RowScores(score, (uint)SimulationResult.ArgMax(score) + 1, perStep, spikes,
-                    logits?.AsSpan(i * Classes, Classes).ToArray());
+                    logits?.AsSpan(i * Classes, Classes).ToArray(), spikesPerStep, sopsPerStep);
             }
             return rows;
         }

@@ -10,6 +10,18 @@ using Microsoft.ML.Spiking.Simulation;
 
 namespace Microsoft.ML.Spiking
 {
+    /// <summary>The columns a spiking transformer adds.</summary>
+    internal enum OutputKind
+    {
+        Score,
+        PredictedLabel,
+        ScorePerStep,
+        SpikeCount,
+        AnnScore,
+        SpikesPerStep,
+        SynapticOperations,
+    }
+
     /// <summary>
     /// A calibrated, converted spiking network as an ML.NET transformer. <see cref="Transform"/> is lazy:
     /// its cursor reads a batch of rows ahead, simulates them in one call, and serves the rows with these columns added:
@@ -44,8 +56,20 @@ namespace Microsoft.ML.Spiking
             {
                 TimeSteps = options.TimeSteps,
                 Execution = new ExecutionOptions { GpuDeviceId = options.GpuDeviceId, FallbackToCpu = options.FallbackToCpu },
+                CountSynapticOperations = options.CountSynapticOperations,
             };
             _scorer = new SpikingScorer(network, ann, simulation, options.AnnScoreColumnName != null);
+            var outputs = new List<OutputKind> { OutputKind.Score, OutputKind.PredictedLabel, OutputKind.ScorePerStep, OutputKind.SpikeCount };
+            if (options.AnnScoreColumnName != null)
+            {
+                outputs.Add(OutputKind.AnnScore);
+            }
+            outputs.Add(OutputKind.SpikesPerStep);
+            if (_scorer.Layout.HasSynapticOperations)
+            {
+                outputs.Add(OutputKind.SynapticOperations);
+            }
+            Outputs = outputs;
         }
 
         /// <summary>The converted spiking network.</summary>
@@ -67,6 +91,9 @@ namespace Microsoft.ML.Spiking
 
         internal SpikingScorer Scorer => _scorer;
 
+        /// <summary>The added columns, in schema order.</summary>
+        internal IReadOnlyList<OutputKind> Outputs { get; }
+
         /// <summary>The input schema plus the added columns.</summary>
         /// <param name="inputSchema">The schema of the data to transform.</param>
         /// <exception cref="ArgumentOutOfRangeException">The input column is missing or is not a vector of Single of the model's input size.</exception>
@@ -77,17 +104,36 @@ namespace Microsoft.ML.Spiking
             var builder = new DataViewSchema.Builder();
             builder.AddColumns(inputSchema);
             int k = _classNames.Length;
-            builder.AddColumn(_options.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, k), SlotNames(_classNames));
-            var keyValues = new DataViewSchema.Annotations.Builder();
-            keyValues.Add<VBuffer<ReadOnlyMemory<char>>>(AnnotationKindKeyValues, new VectorDataViewType(TextDataViewType.Instance, k),
-                (ref VBuffer<ReadOnlyMemory<char>> dst) => Text(_classNames, ref dst));
-            builder.AddColumn(_options.PredictedLabelColumnName, new KeyDataViewType(typeof(uint), k), keyValues.ToAnnotations());
-            builder.AddColumn(_options.ScorePerStepColumnName, new VectorDataViewType(NumberDataViewType.Single, TimeSteps, k));
-            builder.AddColumn(_options.SpikeCountColumnName, new VectorDataViewType(NumberDataViewType.Double, Network.NeuronLayers.Count),
-                SlotNames(Network.NeuronLayers.Select(l => l.Name).ToArray()));
-            if (_options.AnnScoreColumnName != null)
+            string[] neuronNames = Network.NeuronLayers.Select(l => l.Name).ToArray();
+            foreach (OutputKind output in Outputs)
             {
-                builder.AddColumn(_options.AnnScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, k), SlotNames(_classNames));
+                switch (output)
+                {
+                    case OutputKind.Score:
+                        builder.AddColumn(_options.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, k), SlotNames(_classNames));
+                        break;
+                    case OutputKind.PredictedLabel:
+                        var keyValues = new DataViewSchema.Annotations.Builder();
+                        keyValues.Add<VBuffer<ReadOnlyMemory<char>>>(AnnotationKindKeyValues, new VectorDataViewType(TextDataViewType.Instance, k),
+                            (ref VBuffer<ReadOnlyMemory<char>> dst) => Text(_classNames, ref dst));
+                        builder.AddColumn(_options.PredictedLabelColumnName, new KeyDataViewType(typeof(uint), k), keyValues.ToAnnotations());
+                        break;
+                    case OutputKind.ScorePerStep:
+                        builder.AddColumn(_options.ScorePerStepColumnName, new VectorDataViewType(NumberDataViewType.Single, TimeSteps, k));
+                        break;
+                    case OutputKind.SpikeCount:
+                        builder.AddColumn(_options.SpikeCountColumnName, new VectorDataViewType(NumberDataViewType.Double, neuronNames.Length), SlotNames(neuronNames));
+                        break;
+                    case OutputKind.AnnScore:
+                        builder.AddColumn(_options.AnnScoreColumnName!, new VectorDataViewType(NumberDataViewType.Single, k), SlotNames(_classNames));
+                        break;
+                    case OutputKind.SpikesPerStep:
+                        builder.AddColumn(_options.SpikesPerStepColumnName, new VectorDataViewType(NumberDataViewType.Double, TimeSteps, neuronNames.Length));
+                        break;
+                    case OutputKind.SynapticOperations:
+                        builder.AddColumn(_options.SynapticOperationsColumnName, new VectorDataViewType(NumberDataViewType.Double, TimeSteps, _scorer.Layout.SynapticLayers.Length));
+                        break;
+                }
             }
             return builder.ToSchema();
         }
