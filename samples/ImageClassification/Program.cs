@@ -9,7 +9,6 @@ using System.Linq;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Spiking;
-using Microsoft.ML.Spiking.Simulation;
 
 namespace Microsoft.ML.Spiking.Samples
 {
@@ -112,22 +111,13 @@ namespace Microsoft.ML.Spiking.Samples
             var ann = ml.MulticlassClassification.Evaluate(scored, scoreColumnName: "AnnScore");
             double seconds = sw.Elapsed.TotalSeconds;
 
-            uint[] labels = scored.GetColumn<uint>("Label").ToArray();
-            float[][] perStep = scored.GetColumn<float[]>("ScorePerStep").ToArray();
-            double[][] spikes = scored.GetColumn<double[]>("SpikeCount").ToArray();
-            int k = classes.Length;
+            var report = ml.Spiking().Evaluate(scored, spiking);
             Console.WriteLine();
             Console.WriteLine($"ANN accuracy on the evaluated images: {ann.MicroAccuracy:P1}");
-            Console.WriteLine($"SNN accuracy after T = {timeSteps}: {snn.MicroAccuracy:P1} (log-loss {snn.LogLoss:F3})");
-            Console.WriteLine("  steps  SNN accuracy");
-            for (int t = 1; t <= timeSteps; t *= 2)
-            {
-                int step = t;
-                double accuracy = labels.Where((label, i) => SimulationResult.ArgMax(perStep[i].AsSpan((step - 1) * k, k)) == label - 1).Count() / (double)labels.Length;
-                Console.WriteLine($"  {step,5}  {accuracy,10:P1}");
-            }
-            Console.WriteLine($"Spikes per image over {timeSteps} steps: {spikes.Average(s => s.Sum()):F0}");
-            Console.WriteLine($"Simulated {labels.Length} images x {timeSteps} steps in {seconds:F1} s.");
+            Console.WriteLine($"SNN accuracy after T = {timeSteps} (ML.NET evaluator): {snn.MicroAccuracy:P1}, log-loss {snn.LogLoss:F3}");
+            Console.WriteLine();
+            Console.WriteLine(report.FormatTable());
+            Console.WriteLine($"Simulated {report.Images} images x {timeSteps} steps in {seconds:F1} s.");
             return 0;
         }
 
