@@ -35,10 +35,11 @@ namespace Microsoft.ML.Spiking.Tests
 
         private static string? FindRoot()
         {
+            // SPIKING_SHARED_DATA overrides the search; pointing it at a missing folder simulates a fresh clone.
             string? fromEnv = Environment.GetEnvironmentVariable("SPIKING_SHARED_DATA");
-            if (!string.IsNullOrEmpty(fromEnv) && Directory.Exists(fromEnv))
+            if (!string.IsNullOrEmpty(fromEnv))
             {
-                return fromEnv;
+                return Directory.Exists(fromEnv) ? fromEnv : null;
             }
             for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
             {
