@@ -30,6 +30,9 @@ namespace Microsoft.ML.Spiking.Simulation
 
         public static string SpikeOutput(int neuron) => $"spikes_{neuron}";
 
+        private static IEnumerable<string?> SymbolicState(int neuron, int rank) =>
+            new[] { "B" }.Concat(Enumerable.Range(0, rank).Select(d => (string?)$"s{neuron}_d{d}"));
+
         public static string SynapticOutput(int layer) => $"sops_{layer}";
 
         /// <summary>Builds the chunk graph.</summary>
@@ -70,7 +73,9 @@ namespace Microsoft.ML.Spiking.Simulation
                 if (layer is IfNeuronLayer neuron)
                 {
                     int[] shape = network.GetShape(neuron.Output);
-                    b.AddInput(StateInput(neuronIndex), Batched("B", shape));
+                    // Per-sample dims stay symbolic: ONNX's static shape inference and ONNX Runtime's kernels disagree
+                    // on some ceil_mode pooling sizes, and a fixed declaration here would make the session refuse to load.
+                    b.AddInput(StateInput(neuronIndex), SymbolicState(neuronIndex, shape.Length));
                     (string name, bool varying) = values[neuron.Inputs[0]];
                     string output = EmitIfNeuron(b, neuron, shape, name, varying, steps, neuronIndex);
                     values[neuron.Output] = (output, true);
@@ -201,7 +206,7 @@ namespace Microsoft.ML.Spiking.Simulation
                     : b.Node("Where", new[] { fire, zero, m });
             }
             b.Node("Identity", new[] { v }, StateOutput(index));
-            b.AddOutput(StateOutput(index), Batched("B", shape));
+            b.AddOutput(StateOutput(index), SymbolicState(index, shape.Length));
             string all = steps == 1 ? outputs[0] : b.Node("Concat", outputs, null, Attr("axis", 0L));
 
             // Spike counts once per chunk: every emitted value is θ of its channel, so the count is

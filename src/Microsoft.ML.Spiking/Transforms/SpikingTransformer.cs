@@ -2,10 +2,12 @@
 
 using System;
 using System.Collections.Generic;
+using System.IO;
 using System.Linq;
 using Microsoft.ML.Data;
 using Microsoft.ML.Spiking.Conversion;
 using Microsoft.ML.Spiking.Graph;
+using Microsoft.ML.Spiking.Persistence;
 using Microsoft.ML.Spiking.Simulation;
 
 namespace Microsoft.ML.Spiking
@@ -32,7 +34,7 @@ namespace Microsoft.ML.Spiking
     /// <remarks>
     /// Holds ONNX Runtime sessions: dispose it when done (disposing twice is harmless). Cursors may run on
     /// several threads; simulation calls are serialized. ML.NET's <c>mlContext.Model.Save</c> cannot store
-    /// third-party transformers, so saving goes through the transformer's own package format (next release).
+    /// third-party transformers, so saving goes through the transformer's own versioned package: <see cref="Save(string)"/> and <see cref="Load(MLContext, string)"/>.
     /// </remarks>
     public sealed class SpikingTransformer : ITransformer, IDisposable
     {
@@ -154,11 +156,96 @@ namespace Microsoft.ML.Spiking
             return new SpikingRowMapper(this, inputSchema, GetOutputSchema(inputSchema));
         }
 
+        /// <summary>
+        /// Saves the transformer as a versioned spiking package that <see cref="Load(MLContext, string)"/> reads back
+        /// with bit-identical outputs.
+        /// </summary>
+        /// <remarks>
+        /// The package is a zip: <c>manifest.json</c> (format version, library version, creation time, method, T, class
+        /// names, conversion notes, options), the IR of the spiking network and of the prepared ANN
+        /// (<c>snn/network.json</c>, <c>ann/network.json</c>, weights as raw little-endian float32 in <c>tensors/</c>),
+        /// and <c>snn.onnx</c>, the standalone model <see cref="ExportOnnx(string)"/> writes. GPU settings are not stored:
+        /// the loading <see cref="MLContext"/> supplies them.
+        /// </remarks>
+        /// <param name="path">The file to write (replaced if it exists).</param>
+        /// <exception cref="NotSupportedException">The network holds a layer type the package format cannot store.</exception>
+        public void Save(string path)
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(path, nameof(path));
+            using var buffer = new MemoryStream();
+            SpikingPackage.Save(this, buffer);
+            using FileStream file = File.Create(path);
+            buffer.Position = 0;
+            buffer.CopyTo(file);
+        }
+
+        /// <summary>Saves the transformer as a versioned spiking package (see <see cref="Save(string)"/>) into a stream, which is left open.</summary>
+        /// <param name="stream">A writable stream.</param>
+        /// <exception cref="NotSupportedException">The network holds a layer type the package format cannot store.</exception>
+        public void Save(Stream stream)
+        {
+            ArgumentNullException.ThrowIfNull(stream, nameof(stream));
+            SpikingPackage.Save(this, stream);
+        }
+
+        /// <summary>Loads a transformer saved by <see cref="Save(string)"/>.</summary>
+        /// <param name="mlContext">The context; its <see cref="MLContext.GpuDeviceId"/> and <see cref="MLContext.FallbackToCpu"/> choose where the loaded transformer runs.</param>
+        /// <param name="path">The package file.</param>
+        /// <returns>The transformer, which owns ONNX Runtime sessions: dispose it when done.</returns>
+        /// <exception cref="FormatException">The file is not a spiking package, is corrupt or incomplete (the message names the entry), or has a format version this library cannot read.</exception>
+        public static SpikingTransformer Load(MLContext mlContext, string path)
+        {
+            ArgumentNullException.ThrowIfNull(mlContext, nameof(mlContext));
+            ArgumentException.ThrowIfNullOrWhiteSpace(path, nameof(path));
+            using FileStream file = File.OpenRead(path);
+            return SpikingPackage.Load(mlContext, file, $"'{path}'");
+        }
+
+        /// <summary>Loads a transformer saved by <see cref="Save(Stream)"/>; the stream is read from its current position and left open.</summary>
+        /// <param name="mlContext">The context; its <see cref="MLContext.GpuDeviceId"/> and <see cref="MLContext.FallbackToCpu"/> choose where the loaded transformer runs.</param>
+        /// <param name="stream">The package.</param>
+        /// <returns>The transformer, which owns ONNX Runtime sessions: dispose it when done.</returns>
+        /// <exception cref="FormatException">The stream does not hold a spiking package, it is corrupt or incomplete (the message names the entry), or its format version is one this library cannot read.</exception>
+        public static SpikingTransformer Load(MLContext mlContext, Stream stream)
+        {
+            ArgumentNullException.ThrowIfNull(mlContext, nameof(mlContext));
+            ArgumentNullException.ThrowIfNull(stream, nameof(stream));
+            return SpikingPackage.Load(mlContext, stream, "the stream");
+        }
+
+        /// <summary>
+        /// Writes the spiking network as a standalone ONNX model (opset 18) that runs the whole T-step simulation in
+        /// one call, for ONNX Runtime or <c>mlContext.Transforms.ApplyOnnxModel</c> without this library.
+        /// </summary>
+        /// <remarks>
+        /// One input named like the input column (<see cref="SpikingConversionOptions.InputColumnName"/>), float
+        /// [N, C, H, W] with a symbolic batch N (ApplyOnnxModel runs it one row at a time, N = 1); no state inputs, since
+        /// the membranes start in the graph at InitialMembrane·θ. One output named like the score column
+        /// (<see cref="SpikingConversionOptions.ScoreColumnName"/>), [N, K]: the softmax of the mean over the T steps
+        /// of the output layer's value, which is the transformer's Score (to float rounding: the graph averages in
+        /// float32, the transformer in double). The T steps are unrolled, so the graph grows with T.
+        /// </remarks>
+        /// <param name="path">The .onnx file to write (replaced if it exists).</param>
+        public void ExportOnnx(string path)
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(path, nameof(path));
+            byte[] model = SnnOnnxExporter.Export(this);
+            File.WriteAllBytes(path, model);
+        }
+
+        /// <summary>Writes the standalone ONNX model described at <see cref="ExportOnnx(string)"/> into a stream, which is left open.</summary>
+        /// <param name="stream">A writable stream.</param>
+        public void ExportOnnx(Stream stream)
+        {
+            ArgumentNullException.ThrowIfNull(stream, nameof(stream));
+            stream.Write(SnnOnnxExporter.Export(this));
+        }
+
         /// <summary>Not supported: ML.NET's model format is closed to external assemblies.</summary>
         /// <param name="ctx">Unused.</param>
         /// <exception cref="NotSupportedException">Always.</exception>
         void ICanSaveModel.Save(ModelSaveContext ctx) =>
-            throw new NotSupportedException("mlContext.Model.Save cannot store a SpikingTransformer: ML.NET's model format is closed to external assemblies. Keep the spiking model by re-running Fit, or export it with the spiking package API when available.");
+            throw new NotSupportedException("mlContext.Model.Save cannot store a SpikingTransformer: ML.NET's model format is closed to external assemblies. Use SpikingTransformer.Save(path) and SpikingTransformer.Load(mlContext, path) (a versioned package), or ExportOnnx(path) for a standalone ONNX model.");
 
         /// <summary>Releases the ONNX Runtime sessions. Safe to call more than once.</summary>
         public void Dispose() => _scorer.Dispose();

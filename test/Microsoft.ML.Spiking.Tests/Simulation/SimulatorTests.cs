@@ -65,6 +65,25 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
             }
         }
 
+        /// <summary>A ceil_mode pool padded only at the end, before a neuron: ONNX's static inference says 4×4, the kernel gives 3×3.</summary>
+        [TestMethod]
+        public void CeilModePoolBeforeANeuronRuns()
+        {
+            var layers = new Layer[]
+            {
+                new PoolLayer("p", "MaxPool", "x", "p", PoolKind.Max, new[] { 2, 2 }, new[] { 2, 2 }, new[] { 0, 0, 1, 1 }, true, false),
+                new IfNeuronLayer("n", "Relu", "p", "y", new[] { 1f }, 0.5f, ResetMode.Subtract),
+            };
+            var snn = new SpikingNetwork(new Network("x", new[] { 1, 6, 6 }, layers, "y", "fixture"), ConversionMethod.RateCoding, Array.Empty<string>());
+            CollectionAssert.AreEqual(new[] { 1, 3, 3 }, snn.Network.OutputShape);
+            using var simulator = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = 4, ChunkSteps = 2 });
+            float[] input = Enumerable.Range(0, 36).Select(i => i / 36f).ToArray();
+            SimulationResult result = simulator.Run(input, 1);
+            Assert.AreEqual(9, result.OutputSize);
+            // The bottom-right window holds one element, 35/36: with v(0) = 0.5 it fires at step 1.
+            Assert.AreEqual(1f, result.GetStepOutput(1, 0)[8]);
+        }
+
         [TestMethod]
         public void RunningEstimateIsTheMeanOfStepOutputs()
         {

@@ -238,6 +238,7 @@ namespace Microsoft.ML.Spiking.Tests.Transforms
             SpikingTransformer transformer = ml.Transforms.ConvertToSpiking(Options()).Fit(data);
             var e = Assert.ThrowsExactly<NotSupportedException>(() => ml.Model.Save(transformer, data.Schema, new System.IO.MemoryStream()));
             StringAssert.Contains(e.Message, "closed to external assemblies");
+            StringAssert.Contains(e.Message, "SpikingTransformer.Save(path)");
             transformer.Dispose();
             transformer.Dispose();
         }
