@@ -94,6 +94,16 @@ namespace Microsoft.ML.Spiking.Tests.Transforms
         };
 
         [TestMethod]
+        public void ConformsToTheEstimatorContract()
+        {
+            var ml = new MLContext(seed: 1);
+            IDataView fit = ml.Data.LoadFromEnumerable(Rows(40, seed: 3));
+            IDataView transform = ml.Data.LoadFromEnumerable(Rows(25, seed: 4));
+            IDataView invalid = ml.Data.LoadFromEnumerable(new[] { new WrongTypeRow() });
+            SpikingEstimatorConformance.Check(ml, ml.Transforms.ConvertToSpiking(Options(batchSize: 7)), ShapeOf<Row>(), fit, transform, ShapeOf<WrongTypeRow>(), invalid);
+        }
+
+        [TestMethod]
         public void OutputSchemaOnValidAndInvalidInput()
         {
             var ml = new MLContext(seed: 1);
