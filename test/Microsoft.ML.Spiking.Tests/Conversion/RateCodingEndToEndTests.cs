@@ -21,13 +21,8 @@ namespace Microsoft.ML.Spiking.Tests.Conversion
         [TestMethod]
         public void ResNet20RateCodedApproachesTheAnn()
         {
-            string model = SharedData.Require("cifar10", "resnet20.onnx");
             var (labels, images) = SharedData.ReadCifarCsv(SharedData.Require("cifar10", "test-first100-lossless.csv"), 100);
-            Network ann = NetworkPreparation.Prepare(OnnxImporter.Load(model), new PreparationOptions
-            {
-                InputMean = new[] { 0.4914f, 0.4822f, 0.4465f },
-                InputStd = new[] { 0.2023f, 0.1994f, 0.2010f },
-            });
+            Network ann = SharedData.PreparedResNet20();
             // Calibrate on images 50..99, evaluate on 0..49 (disjoint).
             var sw = Stopwatch.StartNew();
             CalibrationResult stats = Calibrator.Collect(ann, images.Skip(50));

@@ -23,13 +23,8 @@ namespace Microsoft.ML.Spiking.Tests.Evaluation
         [TestMethod]
         public void MatMulAndIndicatorCountingAgreeOnResNet20()
         {
-            string model = SharedData.Require("cifar10", "resnet20.onnx");
             var (labels, images) = SharedData.ReadCifarCsv(SharedData.Require("cifar10", "test-first100-lossless.csv"), 8);
-            Network ann = NetworkPreparation.Prepare(OnnxImporter.Load(model), new PreparationOptions
-            {
-                InputMean = new[] { 0.4914f, 0.4822f, 0.4465f },
-                InputStd = new[] { 0.2023f, 0.1994f, 0.2010f },
-            });
+            Network ann = SharedData.PreparedResNet20();
             SpikingNetwork snn = RateCodingConverter.Convert(ann, Calibrator.Collect(ann, images));
             IReadOnlyList<SynapticLayerPlan> plans = SynapticCounting.Plan(snn.Network);
             Console.WriteLine(string.Join(", ", plans.GroupBy(p => p.Mode).Select(g => $"{g.Key}: {g.Count()}")));

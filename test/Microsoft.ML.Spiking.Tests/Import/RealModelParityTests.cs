@@ -21,9 +21,7 @@ namespace Microsoft.ML.Spiking.Tests.Import
             string model = SharedData.Require("cifar10", "resnet20.onnx");
             var (_, images) = SharedData.ReadCifarCsv(SharedData.Require("cifar10", "test-first100-lossless.csv"), 40);
             // The file expects normalized input; feed normalized images to both.
-            float[] mean = { 0.4914f, 0.4822f, 0.4465f };
-            float[] std = { 0.2023f, 0.1994f, 0.2010f };
-            float[][] normalized = images.Select(img => img.Select((v, i) => (v - mean[i / 1024]) / std[i / 1024]).ToArray()).ToArray();
+            float[][] normalized = SharedData.NormalizeCifar(images);
             AssertParity(model, normalized, new long[] { 3, 32, 32 });
         }
 

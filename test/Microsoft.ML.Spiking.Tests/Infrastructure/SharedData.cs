@@ -17,6 +17,22 @@ namespace Microsoft.ML.Spiking.Tests
     {
         private static readonly Lazy<string?> s_root = new Lazy<string?>(FindRoot);
 
+        /// <summary>Per-channel mean the CIFAR-10 ResNet-20 expects (data README).</summary>
+        public static readonly float[] CifarMean = { 0.4914f, 0.4822f, 0.4465f };
+
+        /// <summary>Per-channel standard deviation the CIFAR-10 ResNet-20 expects.</summary>
+        public static readonly float[] CifarStd = { 0.2023f, 0.1994f, 0.2010f };
+
+        /// <summary>resnet20.onnx imported and prepared with its normalization folded in (takes pixels in [0, 1]).</summary>
+        public static Microsoft.ML.Spiking.Graph.Network PreparedResNet20() =>
+            Microsoft.ML.Spiking.Graph.Passes.NetworkPreparation.Prepare(
+                Microsoft.ML.Spiking.Onnx.OnnxImporter.Load(Require("cifar10", "resnet20.onnx")),
+                new Microsoft.ML.Spiking.Graph.Passes.PreparationOptions { InputMean = CifarMean, InputStd = CifarStd });
+
+        /// <summary>CHW images in [0, 1] normalized as the original ResNet-20 file expects.</summary>
+        public static float[][] NormalizeCifar(float[][] images) =>
+            images.Select(img => img.Select((v, i) => (v - CifarMean[i / 1024]) / CifarStd[i / 1024]).ToArray()).ToArray();
+
         public static string? Root => s_root.Value;
 
         public static string Require(params string[] relative)

@@ -43,8 +43,8 @@ namespace Microsoft.ML.Spiking.Tests.Transforms
                 .Append(ml.Transforms.ConvertToSpiking(new SpikingConversionOptions
                 {
                     ModelFile = model,
-                    InputMean = new[] { 0.4914f, 0.4822f, 0.4465f },
-                    InputStd = new[] { 0.2023f, 0.1994f, 0.2010f },
+                    InputMean = SharedData.CifarMean,
+                    InputStd = SharedData.CifarStd,
                     ClassNames = s_classes,
                     TimeSteps = 8,
                     BatchSize = 50,
@@ -57,9 +57,7 @@ namespace Microsoft.ML.Spiking.Tests.Transforms
             // ONNX Runtime on the original file, same pixels (normalized as the model expects), one image at a time.
             float[][] pixels = scored.GetColumn<float[]>("Pixels").ToArray();
             uint[] labels = scored.GetColumn<uint>("Label").ToArray();
-            float[] mean = { 0.4914f, 0.4822f, 0.4465f };
-            float[] std = { 0.2023f, 0.1994f, 0.2010f };
-            float[][] normalized = pixels.Select(p => p.Select((v, i) => (v - mean[i / 1024]) / std[i / 1024]).ToArray()).ToArray();
+            float[][] normalized = SharedData.NormalizeCifar(pixels);
             float[][] reference = RealModelParityTests.ReferenceOutputs(File.ReadAllBytes(model), normalized, new long[] { 3, 32, 32 });
             double ortAccuracy = reference.Where((logits, i) => SimulationResult.ArgMax(logits) == labels[i] - 1).Count() / (double)reference.Length;
             Console.WriteLine($"150 images: ANN (pipeline) {annMetrics.MicroAccuracy:P2}, ONNX Runtime {ortAccuracy:P2}, SNN T=8 {snnMetrics.MicroAccuracy:P2}");
