@@ -216,6 +216,26 @@ namespace Microsoft.ML.Spiking.Tests.Transforms
         }
 
         [TestMethod]
+        public void CursorsOnSeveralThreadsGiveTheSameRows()
+        {
+            var ml = new MLContext(seed: 1);
+            IDataView data = ml.Data.LoadFromEnumerable(Rows(40));
+            using SpikingTransformer transformer = ml.Transforms.ConvertToSpiking(Options(6)).Fit(data);
+            IDataView scored = transformer.Transform(data);
+            float[][] reference = scored.GetColumn<float[]>("Score").ToArray();
+            float[][][] results = new float[4][][];
+            System.Threading.Tasks.Parallel.For(0, 4, i => results[i] = scored.GetColumn<float[]>("Score").ToArray());
+            foreach (float[][] result in results)
+            {
+                Assert.AreEqual(reference.Length, result.Length);
+                for (int r = 0; r < reference.Length; r++)
+                {
+                    CollectionAssert.AreEqual(reference[r], result[r], $"row {r}");
+                }
+            }
+        }
+
+        [TestMethod]
         public void MapValueToKeyWithoutKeyDataIsCaught()
         {
             var ml = new MLContext(seed: 1);
