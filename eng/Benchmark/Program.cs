@@ -1,0 +1,145 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.Spiking.Calibration;
+using Microsoft.ML.Spiking.Conversion;
+using Microsoft.ML.Spiking.Conversion.RateCoding;
+using Microsoft.ML.Spiking.Graph;
+using Microsoft.ML.Spiking.Graph.Passes;
+using Microsoft.ML.Spiking.Onnx;
+using Microsoft.ML.Spiking.Simulation;
+
+namespace Microsoft.ML.Spiking.Benchmark
+{
+    /// <summary>
+    /// Throughput and memory figures, measured in one run so their ratios are comparable on a noisy machine:
+    /// ANN images/s (ONNX Runtime on the original file, and on the lowered graph at batch 64), rate-coded SNN
+    /// images/s at several T, the efficiency ratio (SNN images/s × T) / (ANN images/s), calibration time against one
+    /// ANN pass over the same images, and peak working set.
+    /// </summary>
+    internal static class Program
+    {
+        public static int Main(string[] args)
+        {
+            var options = args.Select(a => a.Split('=', 2)).ToDictionary(p => p[0].TrimStart('-'), p => p.Length > 1 ? p[1] : "true");
+            string data = options.GetValueOrDefault("data") ?? Path.Combine("..", "shared", "data");
+            int batch = int.Parse(options.GetValueOrDefault("batch") ?? "64", CultureInfo.InvariantCulture);
+            int[] steps = (options.GetValueOrDefault("T") ?? "4,8,32").Split(',').Select(t => int.Parse(t, CultureInfo.InvariantCulture)).ToArray();
+            int repeats = int.Parse(options.GetValueOrDefault("repeats") ?? "3", CultureInfo.InvariantCulture);
+            int longT = int.Parse(options.GetValueOrDefault("memory-T") ?? "0", CultureInfo.InvariantCulture);
+            string repo = FindRepositoryRoot();
+
+            Console.WriteLine($"Microsoft.ML.Spiking benchmark: {Environment.ProcessorCount} logical cores, batch {batch}, best of {repeats} runs per figure.");
+            var models = new List<(string Name, string Path, float[]? Mean, float[]? Std)>
+            {
+                ("shapes-cnn (embedded demo)", System.IO.Path.Combine(repo, "samples", "ImageClassification", "assets", "shapes-cnn.onnx"), null, null),
+            };
+            string resnet = System.IO.Path.Combine(data, "cifar10", "resnet20.onnx");
+            if (File.Exists(resnet))
+            {
+                models.Add(("resnet20 (CIFAR-10)", resnet, new[] { 0.4914f, 0.4822f, 0.4465f }, new[] { 0.2023f, 0.1994f, 0.2010f }));
+            }
+            else
+            {
+                Console.WriteLine($"resnet20 skipped: {Path.GetFullPath(resnet)} not found (pass --data=PATH).");
+            }
+            foreach (var model in models)
+            {
+                Run(model.Name, model.Path, model.Mean, model.Std, batch, steps, repeats, longT);
+            }
+            Console.WriteLine($"Peak working set of the whole run: {Process.GetCurrentProcess().PeakWorkingSet64 / (1 << 20)} MiB");
+            return 0;
+        }
+
+        private static void Run(string name, string path, float[]? mean, float[]? std, int batch, int[] steps, int repeats, int longT)
+        {
+            Network imported = OnnxImporter.Load(path);
+            Network ann = NetworkPreparation.Prepare(imported, new PreparationOptions { InputMean = mean, InputStd = std });
+            int size = ann.InputShape.Aggregate(1, (a, d) => a * d);
+            var random = new Random(1);
+            float[] inputs = Enumerable.Range(0, batch * size).Select(_ => (float)random.NextDouble()).ToArray();
+            float[][] samples = Enumerable.Range(0, batch).Select(i => inputs.AsSpan(i * size, size).ToArray()).ToArray();
+            Console.WriteLine();
+            Console.WriteLine($"== {name}: input [N,{string.Join(",", ann.InputShape)}], {ann.Layers.Count} layers after preparation");
+
+            double original = OriginalAnnImagesPerSecond(path, imported, samples, mean, std, repeats);
+            using var annRunner = new AnnRunner(ann);
+            double annSeconds = Best(repeats, () => annRunner.Run(inputs, batch));
+            double annRate = batch / annSeconds;
+            Console.WriteLine($"ANN, original file (batch 1 per call):   {original,10:F0} images/s");
+            Console.WriteLine($"ANN, lowered graph (batch {batch}):          {annRate,10:F0} images/s");
+
+            double calibrationSeconds = Best(repeats, () => Calibrator.Collect(ann, samples, new CalibrationOptions { BatchSize = batch }));
+            Console.WriteLine($"Calibration ({batch} images): {calibrationSeconds * 1000:F0} ms = {calibrationSeconds / annSeconds:F2} x one ANN pass over the same images");
+
+            SpikingNetwork snn = RateCodingConverter.Convert(ann, Calibrator.Collect(ann, samples));
+            Console.WriteLine("  method        T   images/s   efficiency = images/s x T / ANN images/s");
+            foreach (int t in steps)
+            {
+                using var simulator = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = t });
+                simulator.Run(inputs, batch);
+                double seconds = Best(repeats, () => simulator.Run(inputs, batch));
+                double rate = batch / seconds;
+                Console.WriteLine($"  rate coding {t,4} {rate,10:F1}   {rate * t / annRate,6:F3}");
+            }
+            if (longT > 0)
+            {
+                long before = Process.GetCurrentProcess().PeakWorkingSet64;
+                using var simulator = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = longT });
+                var sw = Stopwatch.StartNew();
+                simulator.Run(inputs, batch);
+                Console.WriteLine($"  rate coding T={longT}, batch {batch}: {sw.Elapsed.TotalSeconds:F1} s, peak working set {Math.Max(before, Process.GetCurrentProcess().PeakWorkingSet64) / (1 << 20)} MiB");
+            }
+        }
+
+        /// <summary>ONNX Runtime on the unmodified file; models that fix batch 1 are called once per image.</summary>
+        private static double OriginalAnnImagesPerSecond(string path, Network imported, float[][] samples, float[]? mean, float[]? std, int repeats)
+        {
+            using var session = new InferenceSession(path);
+            string input = session.InputNames[0];
+            long[] shape = new long[] { 1 }.Concat(imported.InputShape.Select(d => (long)d)).ToArray();
+            int perChannel = samples[0].Length / imported.InputShape[0];
+            float[][] fed = samples.Select(s => s.Select((v, i) => mean == null ? v : (v - mean[i / perChannel]) / std![i / perChannel]).ToArray()).ToArray();
+            using var runOptions = new RunOptions();
+            double seconds = Best(repeats, () =>
+            {
+                foreach (float[] sample in fed)
+                {
+                    using OrtValue value = OrtValue.CreateTensorValueFromMemory(sample, shape);
+                    using var outputs = session.Run(runOptions, new[] { input }, new[] { value }, session.OutputNames);
+                }
+            });
+            return samples.Length / seconds;
+        }
+
+        private static double Best(int repeats, Action action)
+        {
+            double best = double.MaxValue;
+            for (int i = 0; i < repeats; i++)
+            {
+                var sw = Stopwatch.StartNew();
+                action();
+                best = Math.Min(best, sw.Elapsed.TotalSeconds);
+            }
+            return best;
+        }
+
+        private static string FindRepositoryRoot()
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "Microsoft.ML.Spiking.sln")))
+                {
+                    return dir.FullName;
+                }
+            }
+            return Directory.GetCurrentDirectory();
+        }
+    }
+}
