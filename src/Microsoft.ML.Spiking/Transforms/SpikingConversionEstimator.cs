@@ -98,7 +98,7 @@ namespace Microsoft.ML.Spiking
             ArgumentNullException.ThrowIfNull(input, nameof(input));
             int k = ShapeUtil.Size(_ann.OutputShape);
             string[] classNames = ResolveClassNames(input.Schema, k);
-            DataViewSchema.Column column = CheckInput(input.Schema);
+            DataViewSchema.Column column = InputColumn.Check(input.Schema, _options.InputColumnName, _ann.InputShape);
             var calibration = new CalibrationOptions
             {
                 Granularity = _options.Granularity,
@@ -122,19 +122,6 @@ namespace Microsoft.ML.Spiking
                 _log?.Invoke(note);
             }
             return new SpikingTransformer(snn, _ann, _options, classNames);
-        }
-
-        private DataViewSchema.Column CheckInput(DataViewSchema schema)
-        {
-            string name = _options.InputColumnName;
-            int size = ShapeUtil.Size(_ann.InputShape);
-            DataViewSchema.Column column = schema.GetColumnOrNull(name)
-                ?? throw new ArgumentOutOfRangeException(nameof(schema), $"Could not find input column '{name}'");
-            if (column.Type is not VectorDataViewType vector || vector.ItemType != NumberDataViewType.Single || vector.Size != size)
-            {
-                throw new ArgumentOutOfRangeException(nameof(schema), $"Schema mismatch for input column '{name}': expected vector of Single with {size} values ([{string.Join(",", _ann.InputShape)}]), got {column.Type}");
-            }
-            return column;
         }
 
         private IEnumerable<float[]> ReadColumn(IDataView data, DataViewSchema.Column column)

@@ -251,22 +251,8 @@ namespace Microsoft.ML.Spiking
         public void Dispose() => _scorer.Dispose();
 
         /// <summary>Index of the input column, after checking its type like ML.NET's transforms do.</summary>
-        internal int CheckInputColumn(DataViewSchema schema)
-        {
-            string name = _options.InputColumnName;
-            int size = _scorer.InputSize;
-            string expected = $"vector of Single with {size} values ([{string.Join(",", Network.Network.InputShape)}])";
-            DataViewSchema.Column? column = schema.GetColumnOrNull(name);
-            if (column == null)
-            {
-                throw new ArgumentOutOfRangeException(nameof(schema), $"Could not find input column '{name}'");
-            }
-            if (column.Value.Type is not VectorDataViewType vector || vector.ItemType != NumberDataViewType.Single || vector.Size != size)
-            {
-                throw new ArgumentOutOfRangeException(nameof(schema), $"Schema mismatch for input column '{name}': expected {expected}, got {column.Value.Type}");
-            }
-            return column.Value.Index;
-        }
+        internal int CheckInputColumn(DataViewSchema schema) =>
+            InputColumn.Check(schema, _options.InputColumnName, Network.Network.InputShape).Index;
 
         private static DataViewSchema.Annotations SlotNames(string[] names)
         {
