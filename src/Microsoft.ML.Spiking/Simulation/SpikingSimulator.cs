@@ -94,6 +94,15 @@ namespace Microsoft.ML.Spiking.Simulation
         /// <summary>The network being simulated.</summary>
         public SpikingNetwork Network => _network;
 
+        /// <summary>What every result of this simulator shares: T, the neuron layers and the counted synaptic layers.</summary>
+        internal Evaluation.SimulationLayout Layout => new Evaluation.SimulationLayout(
+            _options.TimeSteps,
+            _network.NeuronLayers.Select(n => n.Name).ToArray(),
+            _network.NeuronCounts.ToArray(),
+            _synapticLayers.Select(p => p.Name).ToArray(),
+            _synapticLayers.Select(p => p.DenseMacs).ToArray(),
+            _options.CountSynapticOperations);
+
         /// <summary>Steps per ONNX Runtime call for a batch of the given size.</summary>
         /// <param name="batchSize">Samples per batch.</param>
         public int GetChunkSteps(int batchSize)

@@ -60,14 +60,7 @@ namespace Microsoft.ML.Spiking
             Classes = ShapeUtil.Size(network.Network.OutputShape);
             TimeSteps = simulation.TimeSteps;
             NeuronLayers = network.NeuronLayers.Count;
-
-            // The layout (counted synaptic layers, their dense MACs) from a one-step probe of one blank sample.
-            var probeOptions = new SimulationOptions { TimeSteps = 1, Execution = simulation.Execution, CountSynapticOperations = simulation.CountSynapticOperations };
-            using (var probe = new SpikingSimulator(network, probeOptions))
-            {
-                SimulationLayout one = SimulationLayout.From(probe.Run(new float[InputSize], 1));
-                Layout = new SimulationLayout(TimeSteps, one.NeuronLayers, one.NeuronCounts, one.SynapticLayers, one.DenseMacs, one.HasSynapticOperations);
-            }
+            Layout = _simulator.Layout;
         }
 
         public SimulationLayout Layout { get; }
@@ -103,13 +96,6 @@ namespace Microsoft.ML.Spiking
                 }
                 ReadOnlySpan<float> final = result.GetEstimate(TimeSteps, i);
                 var spikes = new double[NeuronLayers];
-                for (int l = 0; l < NeuronLayers; l++)
-                {
-                    for (int t = 1; t <= TimeSteps; t++)
-                    {
-                        spikes[l] += result.GetSpikeCount(l, t, i);
-                    }
-                }
                 int synaptic = Layout.HasSynapticOperations ? Layout.SynapticLayers.Length : 0;
                 var spikesPerStep = new double[TimeSteps * NeuronLayers];
                 var sopsPerStep = new double[TimeSteps * synaptic];
@@ -117,7 +103,9 @@ namespace Microsoft.ML.Spiking
                 {
                     for (int l = 0; l < NeuronLayers; l++)
                     {
-                        spikesPerStep[(t - 1) * NeuronLayers + l] = result.GetSpikeCount(l, t, i);
+                        long fired = result.GetSpikeCount(l, t, i);
+                        spikesPerStep[(t - 1) * NeuronLayers + l] = fired;
+                        spikes[l] += fired;
                     }
                     for (int l = 0; l < synaptic; l++)
                     {
