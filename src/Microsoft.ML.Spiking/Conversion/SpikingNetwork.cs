@@ -11,7 +11,13 @@ namespace Microsoft.ML.Spiking.Conversion
     public enum ConversionMethod
     {
         /// <summary>Rate coding with integrate-and-fire neurons (algorithms.md §1.1–1.2).</summary>
-        RateCoding,
+        RateCoding = 0,
+
+        /// <summary>
+        /// Differential coding with multi-threshold neurons (DCGS, algorithms.md §2): training-free, neurons transmit
+        /// the change of their running rate estimate, so a settled neuron stops spiking.
+        /// </summary>
+        DifferentialCoding = 1,
     }
 
     /// <summary>
@@ -24,14 +30,23 @@ namespace Microsoft.ML.Spiking.Conversion
         /// <param name="network">The IR with neuron layers.</param>
         /// <param name="method">The conversion method.</param>
         /// <param name="notes">Approximations and decisions worth reporting (e.g. max-pooling applied to spike trains).</param>
-        public SpikingNetwork(Network network, ConversionMethod method, IReadOnlyList<string> notes)
+        /// <param name="outputBias">
+        /// For a differentially coded network, the output layer's value at step 0 (its constant term, from the step-0
+        /// probe), which starts the decoded estimate (algorithms.md §2.2); null for a rate-coded network.
+        /// </param>
+        public SpikingNetwork(Network network, ConversionMethod method, IReadOnlyList<string> notes, float[]? outputBias = null)
         {
             ArgumentNullException.ThrowIfNull(network, nameof(network));
             ArgumentNullException.ThrowIfNull(notes, nameof(notes));
+            if (outputBias != null && outputBias.Length != ShapeUtil.Size(network.OutputShape))
+            {
+                throw new ArgumentException($"The output bias has {outputBias.Length} values; the output {ShapeUtil.Format(network.OutputShape)} has {ShapeUtil.Size(network.OutputShape)}.", nameof(outputBias));
+            }
             Network = network;
             Method = method;
             Notes = notes;
-            NeuronLayers = network.Layers.OfType<IfNeuronLayer>().ToList();
+            OutputBias = outputBias;
+            NeuronLayers = network.Layers.OfType<SpikingNeuronLayer>().ToList();
         }
 
         /// <summary>The IR with neuron layers.</summary>
@@ -41,7 +56,16 @@ namespace Microsoft.ML.Spiking.Conversion
         public ConversionMethod Method { get; }
 
         /// <summary>The neuron layers, in topological order.</summary>
-        public IReadOnlyList<IfNeuronLayer> NeuronLayers { get; }
+        public IReadOnlyList<SpikingNeuronLayer> NeuronLayers { get; }
+
+        /// <summary>The output layer's value at step 0 for a differentially coded network; null for rate coding.</summary>
+        public float[]? OutputBias { get; }
+
+        /// <summary>
+        /// True when the network is differentially coded: its input is presented once, its units transmit
+        /// differences, and the output is decoded as r[t] = x_out[0] + Σ_(i ≤ t) (x_out[i] − x_out[0])/i.
+        /// </summary>
+        public bool IsDifferential => OutputBias != null;
 
         /// <summary>Approximations and decisions worth reporting.</summary>
         public IReadOnlyList<string> Notes { get; }

@@ -21,6 +21,7 @@ namespace Microsoft.ML.Spiking.Persistence
         {
             "Conv", "Dense", "BatchNorm", "ChannelAffine", "Relu", "Clip", "Floor", "Qcfs", "Softmax", "Pool",
             "GlobalAveragePool", "Binary", "ConstBinary", "Concat", "Reshape", "Transpose", "IfNeuron",
+            "MultiThresholdNeuron", "GradedUnit", "MaxPoolNeuron",
         };
 
         public static JsonObject Write(Layer layer, TensorWriter tensors)
@@ -117,6 +118,25 @@ namespace Microsoft.ML.Spiking.Persistence
                     p["initialMembrane"] = JsonScope.FloatNode(neuron.InitialMembrane);
                     p["reset"] = neuron.Reset.ToString();
                     break;
+                case MultiThresholdNeuronLayer mt:
+                    tag = "MultiThresholdNeuron";
+                    p["threshold"] = tensors.Add(mt.Threshold);
+                    p["levels"] = mt.Levels;
+                    p["gated"] = mt.Gated;
+                    p["rule"] = mt.Rule.ToString();
+                    p["differential"] = mt.Differential;
+                    p["bias"] = tensors.AddOptional(mt.Bias);
+                    break;
+                case GradedUnitLayer unit:
+                    tag = "GradedUnit";
+                    p["function"] = Write(unit.Function, tensors);
+                    p["bias"] = tensors.AddOptional(unit.Bias);
+                    break;
+                case MaxPoolNeuronLayer pool:
+                    tag = "MaxPoolNeuron";
+                    p["pool"] = Write(pool.Pool, tensors);
+                    p["bias"] = tensors.AddOptional(pool.Bias);
+                    break;
                 default:
                     throw new NotSupportedException(
                         $"Layer '{layer.Name}' is a {layer.GetType().FullName}, which spiking package format {SpikingPackage.FormatVersion} cannot store. " +
@@ -176,6 +196,11 @@ namespace Microsoft.ML.Spiking.Persistence
                     "Reshape" => new ReshapeLayer(name, op, input, output, p.Ints("targetShape")),
                     "Transpose" => new TransposeLayer(name, op, input, output, p.Ints("permutation")),
                     "IfNeuron" => new IfNeuronLayer(name, op, input, output, tensors.Vector(p, "threshold"), p.Float("initialMembrane"), p.Enum<ResetMode>("reset")),
+                    "MultiThresholdNeuron" => new MultiThresholdNeuronLayer(name, op, input, output, tensors.Vector(p, "threshold"), p.Int("levels"), p.Bool("gated"),
+                        p.Enum<FiringRule>("rule"), p.Bool("differential"), tensors.OptionalVector(p, "bias")),
+                    "GradedUnit" => new GradedUnitLayer(Nested(p, "function", tensors, name, input, output), tensors.OptionalVector(p, "bias")),
+                    "MaxPoolNeuron" => new MaxPoolNeuronLayer(Nested(p, "pool", tensors, name, input, output) as PoolLayer
+                        ?? throw p.Error($"layer '{name}' (MaxPoolNeuron) must wrap a Pool layer."), tensors.OptionalVector(p, "bias")),
                     _ => throw scope.Error($"layer '{name}' has type \"{tag}\", which this version of Microsoft.ML.Spiking does not know (known: {string.Join(", ", Tags)})."),
                 };
             }
@@ -183,6 +208,17 @@ namespace Microsoft.ML.Spiking.Persistence
             {
                 throw scope.Error($"layer '{name}' ({tag}) has invalid parameters: {e.Message}", e);
             }
+        }
+
+        /// <summary>A wrapped layer: same name and wiring as its wrapper.</summary>
+        private static Layer Nested(JsonScope p, string field, TensorReader tensors, string name, string input, string output)
+        {
+            Layer inner = Read(p.Object(field), tensors);
+            if (inner.Name != name || inner.Inputs.Count != 1 || inner.Inputs[0] != input || inner.Output != output)
+            {
+                throw p.Error($"layer '{name}' wraps '{inner.Name}' ({string.Join(",", inner.Inputs)} -> {inner.Output}), which is not wired like it ({input} -> {output}).");
+            }
+            return inner;
         }
 
         /// <summary>Conv and pooling index their spatial lists without checking their length, so the reader checks them.</summary>

@@ -40,7 +40,9 @@ namespace Microsoft.ML.Spiking.Persistence
             {
                 throw new ArgumentException($"The ONNX input and output cannot both be named '{inputName}'.", nameof(outputName));
             }
-            ModelProto model = ModelProto.Parser.ParseFrom(SnnGraphBuilder.Build(network.Network, timeSteps, timeVaryingInput: false));
+            bool perStep = SnnGraphBuilder.RequiresInputPerStep(network);
+            SnnChunkGraph chunk = SnnGraphBuilder.Build(network, timeSteps, timeVaryingInput: perStep);
+            ModelProto model = ModelProto.Parser.ParseFrom(chunk.Model);
             GraphProto graph = model.Graph;
             var names = new Names(graph);
             foreach (string name in new[] { inputName, outputName })
@@ -52,14 +54,25 @@ namespace Microsoft.ML.Spiking.Persistence
             }
 
             var prefix = new List<NodeProto>();
-            ValueInfoProto input = ReplaceInputs(graph, network, inputName, names, prefix);
+            ValueInfoProto input = ReplaceInputs(graph, chunk, inputName, names, prefix);
+            string graphInput = inputName;
+            if (perStep)
+            {
+                // The image at step 1, zeros after (differential coding presents the input once).
+                string zeros = names.Fresh("zeros");
+                string zero = names.Fresh("zero");
+                graph.Initializer.Add(ConstValue.ToProto(zero, Array.Empty<int>(), new[] { 0f }));
+                prefix.Add(Node(names, "Mul", new[] { inputName, zero }, zeros));
+                graphInput = names.Fresh("input_steps");
+                prefix.Add(Node(names, "Concat", new[] { inputName }.Concat(Enumerable.Repeat(zeros, timeSteps - 1)), graphInput, OnnxGraphBuilder.Attr("axis", 0L)));
+            }
             foreach (NodeProto node in graph.Node)
             {
                 for (int i = 0; i < node.Input.Count; i++)
                 {
                     if (node.Input[i] == SnnGraphBuilder.InputName)
                     {
-                        node.Input[i] = inputName;
+                        node.Input[i] = graphInput;
                     }
                 }
             }
@@ -74,12 +87,19 @@ namespace Microsoft.ML.Spiking.Persistence
             string stepAxis = names.Fresh("step_axis");
             graph.Initializer.Add(ConstValue.ToProto(stepAxis, new[] { 1 }, new long[] { 0 }));
             string mean = names.Fresh("mean_logits");
-            var suffix = new List<NodeProto>
+            var suffix = new List<NodeProto> { Node(names, "Reshape", new[] { SnnGraphBuilder.OutputName, stepsShape }, steps) };
+            if (chunk.Differential)
             {
-                Node(names, "Reshape", new[] { SnnGraphBuilder.OutputName, stepsShape }, steps),
-                Node(names, "ReduceMean", new[] { steps, stepAxis }, mean, OnnxGraphBuilder.Attr("keepdims", 0L)),
-                Node(names, "Softmax", new[] { mean }, outputName, OnnxGraphBuilder.Attr("axis", -1L)),
-            };
+                // The graph already decodes r[t]; the score is the estimate after the last step.
+                string last = names.Fresh("last_step");
+                graph.Initializer.Add(ConstValue.ToProto(last, Array.Empty<int>(), new long[] { timeSteps - 1 }));
+                suffix.Add(Node(names, "Gather", new[] { steps, last }, mean, OnnxGraphBuilder.Attr("axis", 0L)));
+            }
+            else
+            {
+                suffix.Add(Node(names, "ReduceMean", new[] { steps, stepAxis }, mean, OnnxGraphBuilder.Attr("keepdims", 0L)));
+            }
+            suffix.Add(Node(names, "Softmax", new[] { mean }, outputName, OnnxGraphBuilder.Attr("axis", -1L)));
             graph.Output.Clear();
             graph.Output.Add(ValueInfo(outputName, input.Type.TensorType.Shape.Dim[0].Clone(), classes));
 
@@ -91,48 +111,53 @@ namespace Microsoft.ML.Spiking.Persistence
             return model.ToByteArray();
         }
 
-        /// <summary>Checks the chunk graph's inputs, returns the image input and emits the initial membrane of every <c>state_in_i</c>.</summary>
-        private static ValueInfoProto ReplaceInputs(GraphProto graph, SpikingNetwork network, string inputName, Names names, List<NodeProto> prefix)
+        /// <summary>Checks the chunk graph's inputs, returns the image input and emits the initial value of every state input.</summary>
+        private static ValueInfoProto ReplaceInputs(GraphProto graph, SnnChunkGraph chunk, string inputName, Names names, List<NodeProto> prefix)
         {
-            IReadOnlyList<IfNeuronLayer> neurons = network.NeuronLayers;
-            var states = Enumerable.Range(0, neurons.Count).ToDictionary(SnnGraphBuilder.StateInput, i => i);
+            var states = chunk.States.ToDictionary(s => s.Input, s => s, StringComparer.Ordinal);
+            var missing = new HashSet<string>(states.Keys, StringComparer.Ordinal);
             ValueInfoProto? input = null;
+            bool stepOffset = false;
             foreach (ValueInfoProto value in graph.Input)
             {
                 if (value.Name == SnnGraphBuilder.InputName)
                 {
                     input = value;
                 }
-                else if (!states.Remove(value.Name))
+                else if (value.Name == ChunkContext.StepOffsetName)
+                {
+                    stepOffset = true;
+                }
+                else if (!missing.Remove(value.Name))
                 {
                     throw new InvalidOperationException($"The simulation graph has an input '{value.Name}' that ONNX export does not know how to fill.");
                 }
             }
-            if (input == null || states.Count > 0)
+            if (input == null || missing.Count > 0 || stepOffset != chunk.Differential)
             {
-                throw new InvalidOperationException($"The simulation graph lacks the input(s) {string.Join(", ", states.Keys.Prepend(input == null ? SnnGraphBuilder.InputName : null).OfType<string>())}.");
+                throw new InvalidOperationException($"The simulation graph lacks the input(s) {string.Join(", ", missing.Prepend(input == null ? SnnGraphBuilder.InputName : null).Append(stepOffset != chunk.Differential ? ChunkContext.StepOffsetName : null).OfType<string>())}.");
+            }
+            if (chunk.Differential)
+            {
+                // One chunk of T steps from the start: the offset is 0.
+                graph.Initializer.Add(ConstValue.ToProto(ChunkContext.StepOffsetName, new[] { 1 }, new[] { 0f }));
             }
             string batch = names.Fresh("batch");
             prefix.Add(Node(names, "Shape", new[] { inputName }, batch, OnnxGraphBuilder.Attr("start", 0L), OnnxGraphBuilder.Attr("end", 1L)));
-            for (int i = 0; i < neurons.Count; i++)
+            int i = 0;
+            foreach (StateSpec state in chunk.States)
             {
-                IfNeuronLayer neuron = neurons[i];
-                int[] shape = network.Network.GetShape(neuron.Output);
-                var dims = Enumerable.Repeat(1, shape.Length + 1).ToArray();
-                if (neuron.Threshold.Length > 1)
-                {
-                    dims[1] = neuron.Threshold.Length;
-                }
-
-                // The same float product as SpikingSimulator.InitialMembrane, so v(0) is bit-identical.
-                float[] v0 = neuron.Threshold.Select(theta => neuron.InitialMembrane * theta).ToArray();
-                string initial = names.Fresh($"v0_{i}");
-                graph.Initializer.Add(ConstValue.ToProto(initial, dims, v0));
+                // The simulator's initial values, bit for bit; a uniform state is stored as one value.
+                bool uniform = state.Initial.All(v => v.Equals(state.Initial[0]));
+                int[] dims = uniform ? Enumerable.Repeat(1, state.Shape.Length + 1).ToArray() : new[] { 1 }.Concat(state.Shape).ToArray();
+                string initial = names.Fresh($"initial_{i}");
+                graph.Initializer.Add(ConstValue.ToProto(initial, dims, uniform ? new[] { state.Initial[0] } : state.Initial));
                 string sampleShape = names.Fresh($"state_shape_{i}");
-                graph.Initializer.Add(ConstValue.ToProto(sampleShape, new[] { shape.Length }, shape.Select(d => (long)d).ToArray()));
+                graph.Initializer.Add(ConstValue.ToProto(sampleShape, new[] { state.Shape.Length }, state.Shape.Select(d => (long)d).ToArray()));
                 string target = names.Fresh($"state_dims_{i}");
                 prefix.Add(Node(names, "Concat", new[] { batch, sampleShape }, target, OnnxGraphBuilder.Attr("axis", 0L)));
-                prefix.Add(Node(names, "Expand", new[] { initial, target }, SnnGraphBuilder.StateInput(i)));
+                prefix.Add(Node(names, "Expand", new[] { initial, target }, state.Input));
+                i++;
             }
             return input;
         }
@@ -169,8 +194,10 @@ namespace Microsoft.ML.Spiking.Persistence
             model.Graph.Name = $"snn_{timeSteps}_steps";
             model.DocString =
                 $"Spiking network ({network.Method}) converted from '{network.Network.Source}' by Microsoft.ML.Spiking, simulated for T = {timeSteps} steps " +
-                $"with integrate-and-fire neurons in one call. Input '{inputName}' [N,{string.Join(",", network.Network.InputShape)}]; output '{outputName}' [N,{classNames.Count}]: " +
-                "softmax of the mean over the T steps of the output layer's value (the SpikingTransformer's Score column).";
+                $"in one call. Input '{inputName}' [N,{string.Join(",", network.Network.InputShape)}]; output '{outputName}' [N,{classNames.Count}]: " +
+                (network.IsDifferential
+                    ? "softmax of the decoded output after the last step (the SpikingTransformer's Score column)."
+                    : "softmax of the mean over the T steps of the output layer's value (the SpikingTransformer's Score column).");
             Metadata(model, "spiking.formatVersion", SpikingPackage.FormatVersion.ToString(CultureInfo.InvariantCulture));
             Metadata(model, "spiking.method", network.Method.ToString());
             Metadata(model, "spiking.timeSteps", timeSteps.ToString(CultureInfo.InvariantCulture));

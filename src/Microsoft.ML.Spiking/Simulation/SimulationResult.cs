@@ -8,7 +8,8 @@ namespace Microsoft.ML.Spiking.Simulation
     /// <summary>
     /// What one simulation of a batch produced: the output layer's value at every step, the running
     /// estimate after every step t ≤ T (the mean of the first t step outputs, whose arg-max is the
-    /// prediction at t), the number of spikes of every neuron layer at every step for every sample, and (when
+    /// prediction at t; for differential coding the decoded r[t], with the equivalent rate-coded outputs
+    /// O[t] = t·r[t] − (t−1)·r[t−1] as step outputs), the number of spikes of every neuron layer at every step for every sample, and (when
     /// <see cref="SimulationOptions.CountSynapticOperations"/> is on) the synaptic operations of every convolution
     /// and dense layer at every step for every sample.
     /// </summary>
@@ -21,7 +22,8 @@ namespace Microsoft.ML.Spiking.Simulation
         private readonly IReadOnlyList<long> _denseMacs;
 
         internal SimulationResult(int timeSteps, int batchSize, int outputSize, float[] stepOutputs, long[] spikes, IReadOnlyList<string> neuronLayers,
-            IReadOnlyList<long> neuronCounts, float[][] finalMembranes, IReadOnlyList<string> synapticLayers, IReadOnlyList<long> denseMacs, long[]? synapticOperations)
+            IReadOnlyList<long> neuronCounts, float[][] finalMembranes, IReadOnlyList<string> synapticLayers, IReadOnlyList<long> denseMacs, long[]? synapticOperations,
+            bool outputsAreEstimates = false)
         {
             NeuronCounts = neuronCounts;
             SynapticLayers = synapticLayers;
@@ -37,9 +39,25 @@ namespace Microsoft.ML.Spiking.Simulation
             TimeSteps = timeSteps;
             BatchSize = batchSize;
             OutputSize = outputSize;
-            _stepOutputs = stepOutputs;
             _spikes = spikes;
             NeuronLayers = neuronLayers;
+            if (outputsAreEstimates)
+            {
+                // Differential coding decodes r[t] in the graph; the equivalent rate-coded output is O[t] = t·r[t] − (t−1)·r[t−1].
+                _estimates = stepOutputs;
+                _stepOutputs = new float[stepOutputs.Length];
+                int row = batchSize * outputSize;
+                for (int t = 0; t < timeSteps; t++)
+                {
+                    for (int i = 0; i < row; i++)
+                    {
+                        double previous = t == 0 ? 0 : (double)t * stepOutputs[(t - 1) * row + i];
+                        _stepOutputs[t * row + i] = (float)((t + 1) * (double)stepOutputs[t * row + i] - previous);
+                    }
+                }
+                return;
+            }
+            _stepOutputs = stepOutputs;
             _estimates = new float[stepOutputs.Length];
             var sum = new double[batchSize * outputSize];
             for (int t = 0; t < timeSteps; t++)

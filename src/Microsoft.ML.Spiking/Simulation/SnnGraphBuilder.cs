@@ -3,6 +3,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using Microsoft.ML.Spiking.Conversion;
 using Microsoft.ML.Spiking.Graph;
 using Microsoft.ML.Spiking.Onnx;
 using static Microsoft.ML.Spiking.Onnx.OnnxGraphBuilder;
@@ -24,30 +25,66 @@ namespace Microsoft.ML.Spiking.Simulation
         public const string InputName = "input";
         public const string OutputName = "output_steps";
 
-        public static string StateInput(int neuron) => $"state_in_{neuron}";
-
-        public static string StateOutput(int neuron) => $"state_out_{neuron}";
-
         public static string SpikeOutput(int neuron) => $"spikes_{neuron}";
-
-        private static IEnumerable<string?> SymbolicState(int neuron, int rank) =>
-            new[] { "B" }.Concat(Enumerable.Range(0, rank).Select(d => (string?)$"s{neuron}_d{d}"));
 
         public static string SynapticOutput(int layer) => $"sops_{layer}";
 
+        /// <summary>
+        /// True when a differential-coding network must be fed its input at every step ([image, 0, 0, ...]): a
+        /// value computed from the input alone reaches a stateless layer that also reads a time-varying value, so
+        /// it cannot be presented once. Otherwise only stateful units read such values and the input is given once.
+        /// </summary>
+        public static bool RequiresInputPerStep(SpikingNetwork snn)
+        {
+            if (!snn.IsDifferential)
+            {
+                return false;
+            }
+            Network network = snn.Network;
+            var varying = new HashSet<string>(StringComparer.Ordinal);
+            foreach (Layer layer in network.Layers)
+            {
+                if (IsStateful(layer))
+                {
+                    varying.Add(layer.Output);
+                    continue;
+                }
+                bool any = layer.Inputs.Any(varying.Contains);
+                if (any && layer.Inputs.Any(i => !varying.Contains(i)))
+                {
+                    return true;
+                }
+                if (any)
+                {
+                    varying.Add(layer.Output);
+                }
+            }
+            return false;
+        }
+
+        /// <summary>True for the layers that keep state across steps.</summary>
+        public static bool IsStateful(Layer layer) => layer is SpikingNeuronLayer or GradedUnitLayer or MaxPoolNeuronLayer;
+
         /// <summary>Builds the chunk graph.</summary>
-        /// <param name="network">The spiking network (IR with neuron layers).</param>
+        /// <param name="snn">The spiking network.</param>
         /// <param name="steps">K, the steps in one chunk.</param>
         /// <param name="timeVaryingInput">True when the input is given per step as [K·B, ...]; false for a constant input [B, ...].</param>
         /// <param name="synapticLayers">Plans of the convolution and dense layers, in network order, to count synaptic operations; null for none.</param>
-        public static byte[] Build(Network network, int steps, bool timeVaryingInput, IReadOnlyList<SynapticLayerPlan>? synapticLayers = null)
+        public static SnnChunkGraph Build(SpikingNetwork snn, int steps, bool timeVaryingInput, IReadOnlyList<SynapticLayerPlan>? synapticLayers = null)
         {
             if (steps < 1)
             {
                 throw new ArgumentOutOfRangeException(nameof(steps), steps, "A chunk needs at least one step.");
             }
+            Network network = snn.Network;
+            bool differential = snn.IsDifferential;
+            if (differential && !timeVaryingInput && RequiresInputPerStep(snn))
+            {
+                throw new InvalidOperationException("This differential network needs its input at every step; build the chunk graph with timeVaryingInput.");
+            }
             var b = new OnnxGraphBuilder($"snn_chunk_{steps}");
             b.AddInput(InputName, Batched(timeVaryingInput ? "KB" : "B", network.InputShape));
+            var ctx = new ChunkContext(b, network, steps, differential);
             var values = new Dictionary<string, (string Name, bool Varying)> { [network.InputName] = (InputName, timeVaryingInput) };
             var tiled = new Dictionary<string, string>();
             int neuronIndex = 0;
@@ -60,6 +97,10 @@ namespace Microsoft.ML.Spiking.Simulation
                 {
                     return name;
                 }
+                if (differential)
+                {
+                    throw new InvalidOperationException($"Value '{irValue}' is presented once in differential coding and cannot be repeated at every step.");
+                }
                 if (!tiled.TryGetValue(irValue, out string? t))
                 {
                     t = steps == 1 ? name : b.Node("Concat", Enumerable.Repeat(name, steps), null, Attr("axis", 0L));
@@ -70,16 +111,24 @@ namespace Microsoft.ML.Spiking.Simulation
 
             foreach (Layer layer in network.Layers)
             {
-                if (layer is IfNeuronLayer neuron)
+                if (IsStateful(layer))
                 {
-                    int[] shape = network.GetShape(neuron.Output);
-                    // Per-sample dims stay symbolic: ONNX's static shape inference and ONNX Runtime's kernels disagree
-                    // on some ceil_mode pooling sizes, and a fixed declaration here would make the session refuse to load.
-                    b.AddInput(StateInput(neuronIndex), SymbolicState(neuronIndex, shape.Length));
-                    (string name, bool varying) = values[neuron.Inputs[0]];
-                    string output = EmitIfNeuron(b, neuron, shape, name, varying, steps, neuronIndex);
-                    values[neuron.Output] = (output, true);
-                    neuronIndex++;
+                    (string name, bool varying) = values[layer.Inputs[0]];
+                    string[] perStep = layer switch
+                    {
+                        IfNeuronLayer n when !differential => NeuronEmitters.IfNeuron(ctx, n, network.GetShape(n.Output), name, varying),
+                        MultiThresholdNeuronLayer n when n.Differential == differential => NeuronEmitters.MultiThresholdNeuron(ctx, n, network.GetShape(n.Output), name, varying),
+                        MaxPoolNeuronLayer p when differential => NeuronEmitters.MaxPoolNeuron(ctx, p, name, varying),
+                        GradedUnitLayer g when differential => NeuronEmitters.GradedUnit(ctx, g, name, varying),
+                        _ => throw new InvalidOperationException($"Layer '{layer.Name}' ({layer.GetType().Name}) cannot be simulated in a {(differential ? "differential" : "rate")}-coded network."),
+                    };
+                    string all = ctx.Concat(perStep);
+                    if (layer is SpikingNeuronLayer neuron)
+                    {
+                        NeuronEmitters.SpikeCount(ctx, neuron, network.GetShape(neuron.Output), all, SpikeOutput(neuronIndex));
+                        neuronIndex++;
+                    }
+                    values[layer.Output] = (all, true);
                     continue;
                 }
                 if (synapticLayers != null && layer is ConvLayer or DenseLayer)
@@ -90,16 +139,25 @@ namespace Microsoft.ML.Spiking.Simulation
                         throw new InvalidOperationException($"Synaptic plan {synapticIndex} is for '{plan.Name}', not '{layer.Name}'.");
                     }
                     (string name, bool varying) = values[layer.Inputs[0]];
-                    EmitSynapticCount(b, plan, name, varying, steps, synapticIndex);
+                    EmitSynapticCount(ctx, plan, name, varying, synapticIndex);
                     synapticIndex++;
                 }
                 bool anyVarying = layer.Inputs.Any(i => values[i].Varying);
                 var inputs = layer.Inputs.Select(i => anyVarying ? Tiled(i) : values[i].Name).ToList();
                 values[layer.Output] = (LayerEmitter.Emit(b, network, layer, inputs), anyVarying);
             }
-            b.Node("Identity", new[] { Tiled(network.OutputName) }, OutputName);
+            if (differential)
+            {
+                (string name, bool varying) = values[network.OutputName];
+                string estimates = NeuronEmitters.Decoder(ctx, name, varying, snn.OutputBias!, network.OutputShape);
+                b.Node("Identity", new[] { estimates }, OutputName);
+            }
+            else
+            {
+                b.Node("Identity", new[] { Tiled(network.OutputName) }, OutputName);
+            }
             b.AddOutput(OutputName, Batched("KB", network.OutputShape));
-            return b.ToModelBytes("Microsoft.ML.Spiking");
+            return new SnnChunkGraph(b.ToModelBytes("Microsoft.ML.Spiking"), ctx.States, differential);
         }
 
         /// <summary>
@@ -107,10 +165,12 @@ namespace Microsoft.ML.Spiking.Simulation
         /// <see cref="SynapticCountMode"/>). A static input [B, ...] is counted once and tiled K times: it is
         /// presented, and counted, at every step.
         /// </summary>
-        private static void EmitSynapticCount(OnnxGraphBuilder b, SynapticLayerPlan plan, string input, bool varying, int steps, int index)
+        private static void EmitSynapticCount(ChunkContext ctx, SynapticLayerPlan plan, string input, bool varying, int index)
         {
+            OnnxGraphBuilder b = ctx.Builder;
+            int steps = ctx.Steps;
             string output = SynapticOutput(index);
-            bool tile = !varying && steps > 1;
+            bool tile = !varying && (steps > 1 || ctx.Differential);
             string? target = tile ? null : output;
             string sums = plan.Mode switch
             {
@@ -118,7 +178,13 @@ namespace Microsoft.ML.Spiking.Simulation
                 SynapticCountMode.SpikeRows => EmitSpikeRowCount(b, plan, input, target),
                 _ => EmitIndicatorCount(b, plan, input, target),
             };
-            if (tile)
+            if (tile && ctx.Differential)
+            {
+                // Presented once: the input is non-zero at step 1 only.
+                string[] perStep = Enumerable.Range(0, steps).Select(k => b.Node("Mul", new[] { sums, ctx.IsFirst(k) })).ToArray();
+                b.Node("Identity", new[] { ctx.Concat(perStep) }, output);
+            }
+            else if (tile)
             {
                 b.Node("Concat", Enumerable.Repeat(sums, steps), output, Attr("axis", 0L));
             }
@@ -180,54 +246,8 @@ namespace Microsoft.ML.Spiking.Simulation
             string perChannel = b.Node("MatMul", new[] { rounded, b.Initializer("fanout_h", new[] { height, 1 }, plan.RowFanOut!) });
             return b.Node("Reshape", new[] { perChannel, b.Ints(-1, channels) }, output);
         }
-
-        /// <summary>
-        /// IF neuron over K steps (algorithms.md §1.1 step 4): m = v + I[t]; s = m ≥ θ; x[t] = s·θ;
-        /// v = m − s·θ (or v = m·(1 − s) for reset to zero). Also emits the spike count per sample and step.
-        /// </summary>
-        private static string EmitIfNeuron(OnnxGraphBuilder b, IfNeuronLayer neuron, int[] shape, string input, bool varying, int steps, int index)
-        {
-            string theta = neuron.Threshold.Length == 1
-                ? b.Scalar(neuron.Threshold[0])
-                : b.Initializer("theta", LayerEmitter.ChannelShape(neuron.Threshold.Length, shape.Length), neuron.Threshold);
-            string zero = b.Scalar(0f);
-            string[] currents = varying && steps > 1
-                ? b.NodeMulti("Split", new[] { input }, Enumerable.Range(0, steps).Select(t => b.Fresh($"i{index}_t{t}")).ToArray(), Attr("num_outputs", (long)steps))
-                : Enumerable.Repeat(input, steps).ToArray();
-            string v = StateInput(index);
-            var outputs = new string[steps];
-            for (int t = 0; t < steps; t++)
-            {
-                string m = b.Node("Add", new[] { v, currents[t] });
-                string fire = b.Node("GreaterOrEqual", new[] { m, theta });
-                outputs[t] = b.Node("Where", new[] { fire, theta, zero });
-                v = neuron.Reset == ResetMode.Subtract
-                    ? b.Node("Sub", new[] { m, outputs[t] })
-                    : b.Node("Where", new[] { fire, zero, m });
-            }
-            b.Node("Identity", new[] { v }, StateOutput(index));
-            b.AddOutput(StateOutput(index), SymbolicState(index, shape.Length));
-            string all = steps == 1 ? outputs[0] : b.Node("Concat", outputs, null, Attr("axis", 0L));
-
-            // Spike counts once per chunk: every emitted value is θ of its channel, so the count is
-            // Σ_c (Σ_spatial out[c]) / θ[c]. The host rounds the result to the nearest integer.
-            string countName = SpikeOutput(index);
-            if (shape.Length > 1)
-            {
-                string spatialAxes = b.Ints(Enumerable.Range(2, shape.Length - 1).Select(a => (long)a).ToArray());
-                string perChannel = b.Node("ReduceSum", new[] { all, spatialAxes }, null, Attr("keepdims", 0L));
-                string thetaVector = neuron.Threshold.Length == 1 ? theta : b.Initializer("theta_c", new[] { neuron.Threshold.Length }, neuron.Threshold);
-                string spikes = b.Node("Div", new[] { perChannel, thetaVector });
-                b.Node("ReduceSum", new[] { spikes, b.Ints(1) }, countName, Attr("keepdims", 0L));
-            }
-            else
-            {
-                string thetaVector = neuron.Threshold.Length == 1 ? theta : b.Initializer("theta_c", new[] { neuron.Threshold.Length }, neuron.Threshold);
-                string spikes = b.Node("Div", new[] { all, thetaVector });
-                b.Node("ReduceSum", new[] { spikes, b.Ints(1) }, countName, Attr("keepdims", 0L));
-            }
-            b.AddOutput(countName, new[] { "KB" });
-            return all;
-        }
     }
+
+    /// <summary>A chunk graph and the state tensors it carries, in the order of its state inputs.</summary>
+    internal sealed record SnnChunkGraph(byte[] Model, IReadOnlyList<StateSpec> States, bool Differential);
 }

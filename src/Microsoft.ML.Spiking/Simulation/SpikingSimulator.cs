@@ -62,7 +62,8 @@ namespace Microsoft.ML.Spiking.Simulation
 
         private readonly SpikingNetwork _network;
         private readonly SimulationOptions _options;
-        private readonly Dictionary<(int Steps, bool Varying, bool Count), OnnxSession> _sessions;
+        private readonly Dictionary<(int Steps, bool Varying, bool Count), (OnnxSession Session, SnnChunkGraph Graph)> _sessions;
+        private readonly bool _inputPerStep;
         private readonly IReadOnlyList<SynapticLayerPlan> _synapticLayers;
         private readonly int _inputSize;
         private readonly int _outputSize;
@@ -85,7 +86,8 @@ namespace Microsoft.ML.Spiking.Simulation
             }
             _network = network;
             _options = options;
-            _sessions = new Dictionary<(int, bool, bool), OnnxSession>();
+            _sessions = new Dictionary<(int, bool, bool), (OnnxSession, SnnChunkGraph)>();
+            _inputPerStep = SnnGraphBuilder.RequiresInputPerStep(network);
             _synapticLayers = SynapticCounting.Plan(network.Network, spikeModes: options.Execution?.GpuDeviceId == null && !options.IndicatorCountingOnly);
             _inputSize = ShapeUtil.Size(network.Network.InputShape);
             _outputSize = ShapeUtil.Size(network.Network.OutputShape);
@@ -156,14 +158,17 @@ namespace Microsoft.ML.Spiking.Simulation
             int total = _options.TimeSteps;
             int chunk = GetChunkSteps(batchSize);
             bool count = _options.CountSynapticOperations;
+            // A differential network presents the image once; when part of it must see the input at every step,
+            // the input becomes the sequence [image, 0, 0, ...].
+            bool perStep = varying || _inputPerStep;
             var neurons = _network.NeuronLayers;
-            var states = new float[neurons.Count][];
-            var stateShapes = new long[neurons.Count][];
-            for (int i = 0; i < neurons.Count; i++)
+            IReadOnlyList<StateSpec> specs = GetSession(Math.Min(chunk, total), perStep, count).Graph.States;
+            var states = new float[specs.Count][];
+            var stateShapes = new long[specs.Count][];
+            for (int i = 0; i < specs.Count; i++)
             {
-                int[] shape = _network.Network.GetShape(neurons[i].Output);
-                states[i] = InitialMembrane(neurons[i], shape, batchSize);
-                stateShapes[i] = new long[] { batchSize }.Concat(shape.Select(d => (long)d)).ToArray();
+                states[i] = Repeat(specs[i].Initial, batchSize);
+                stateShapes[i] = new long[] { batchSize }.Concat(specs[i].Shape.Select(d => (long)d)).ToArray();
             }
             var stepOutputs = new float[(long)total * batchSize * _outputSize];
             var spikes = new long[(long)neurons.Count * total * batchSize];
@@ -172,7 +177,7 @@ namespace Microsoft.ML.Spiking.Simulation
             for (int start = 0; start < total; start += chunk)
             {
                 int steps = Math.Min(chunk, total - start);
-                OnnxSession session = GetSession(steps, varying, count);
+                (OnnxSession session, SnnChunkGraph graph) = GetSession(steps, perStep, count);
                 var feeds = new Dictionary<string, TensorBuffer>();
                 if (varying)
                 {
@@ -180,20 +185,36 @@ namespace Microsoft.ML.Spiking.Simulation
                     Array.Copy(inputs, (long)start * batchSize * _inputSize, slice, 0, slice.Length);
                     feeds[SnnGraphBuilder.InputName] = new TensorBuffer(slice, new long[] { (long)steps * batchSize }.Concat(sampleShape).ToArray());
                 }
+                else if (perStep)
+                {
+                    var slice = new float[(long)steps * batchSize * _inputSize];
+                    if (start == 0)
+                    {
+                        Array.Copy(inputs, 0, slice, 0, (long)batchSize * _inputSize);
+                    }
+                    feeds[SnnGraphBuilder.InputName] = new TensorBuffer(slice, new long[] { (long)steps * batchSize }.Concat(sampleShape).ToArray());
+                }
                 else
                 {
                     feeds[SnnGraphBuilder.InputName] = new TensorBuffer(inputs, new long[] { batchSize }.Concat(sampleShape).ToArray());
                 }
-                for (int i = 0; i < neurons.Count; i++)
+                if (graph.Differential)
                 {
-                    feeds[SnnGraphBuilder.StateInput(i)] = new TensorBuffer(states[i], stateShapes[i]);
+                    feeds[ChunkContext.StepOffsetName] = new TensorBuffer(new float[] { start }, new long[] { 1 });
+                }
+                for (int i = 0; i < specs.Count; i++)
+                {
+                    feeds[specs[i].Input] = new TensorBuffer(states[i], stateShapes[i]);
                 }
                 Dictionary<string, TensorBuffer> results = session.Run(feeds);
                 float[] output = results[SnnGraphBuilder.OutputName].Data;
                 Array.Copy(output, 0, stepOutputs, (long)start * batchSize * _outputSize, output.Length);
+                for (int i = 0; i < specs.Count; i++)
+                {
+                    states[i] = results[specs[i].Output].Data;
+                }
                 for (int i = 0; i < neurons.Count; i++)
                 {
-                    states[i] = results[SnnGraphBuilder.StateOutput(i)].Data;
                     float[] counts = results[SnnGraphBuilder.SpikeOutput(i)].Data;
                     for (int j = 0; j < counts.Length; j++)
                     {
@@ -209,7 +230,17 @@ namespace Microsoft.ML.Spiking.Simulation
                 }
             }
             return new SimulationResult(total, batchSize, _outputSize, stepOutputs, spikes, neurons.Select(n => n.Name).ToList(), _network.NeuronCounts, states,
-                _synapticLayers.Select(p => p.Name).ToList(), _synapticLayers.Select(p => p.DenseMacs).ToList(), synapticOperations);
+                _synapticLayers.Select(p => p.Name).ToList(), _synapticLayers.Select(p => p.DenseMacs).ToList(), synapticOperations, outputsAreEstimates: _network.IsDifferential);
+        }
+
+        private static float[] Repeat(float[] perSample, int batchSize)
+        {
+            var result = new float[(long)perSample.Length * batchSize];
+            for (int b = 0; b < batchSize; b++)
+            {
+                Array.Copy(perSample, 0, result, (long)b * perSample.Length, perSample.Length);
+            }
+            return result;
         }
 
         /// <summary>Sums the per-row partial counts the graph left (each an exact integer in float) and applies the host factor.</summary>
@@ -227,30 +258,15 @@ namespace Microsoft.ML.Spiking.Simulation
             }
         }
 
-        private static float[] InitialMembrane(IfNeuronLayer neuron, int[] shape, int batchSize)
+        private (OnnxSession Session, SnnChunkGraph Graph) GetSession(int steps, bool varying, bool count)
         {
-            int size = ShapeUtil.Size(shape);
-            int perChannel = size / shape[0];
-            var state = new float[(long)batchSize * size];
-            for (int b = 0; b < batchSize; b++)
+            if (!_sessions.TryGetValue((steps, varying, count), out var entry))
             {
-                for (int i = 0; i < size; i++)
-                {
-                    float theta = neuron.Threshold.Length == 1 ? neuron.Threshold[0] : neuron.Threshold[i / perChannel];
-                    state[(long)b * size + i] = neuron.InitialMembrane * theta;
-                }
+                SnnChunkGraph graph = SnnGraphBuilder.Build(_network, steps, varying, count ? _synapticLayers : null);
+                entry = (new OnnxSession(graph.Model, _options.Execution), graph);
+                _sessions[(steps, varying, count)] = entry;
             }
-            return state;
-        }
-
-        private OnnxSession GetSession(int steps, bool varying, bool count)
-        {
-            if (!_sessions.TryGetValue((steps, varying, count), out OnnxSession? session))
-            {
-                session = new OnnxSession(SnnGraphBuilder.Build(_network.Network, steps, varying, count ? _synapticLayers : null), _options.Execution);
-                _sessions[(steps, varying, count)] = session;
-            }
-            return session;
+            return entry;
         }
 
         /// <summary>Releases the ONNX Runtime sessions. Safe to call more than once.</summary>
@@ -261,9 +277,9 @@ namespace Microsoft.ML.Spiking.Simulation
                 return;
             }
             _disposed = true;
-            foreach (OnnxSession s in _sessions.Values)
+            foreach ((OnnxSession session, _) in _sessions.Values)
             {
-                s.Dispose();
+                session.Dispose();
             }
             _sessions.Clear();
         }

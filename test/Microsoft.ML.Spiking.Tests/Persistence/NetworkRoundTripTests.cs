@@ -29,8 +29,12 @@ namespace Microsoft.ML.Spiking.Tests.Persistence
             public override Layer Rewire(IReadOnlyList<string> inputs, string output) => new FutureLayer(Name, inputs[0], output);
         }
 
-        /// <summary>One network with every IR layer type (shapes chosen to fit), small random tensors, and awkward floats.</summary>
-        internal static Network EveryLayerType(int seed = 3)
+        /// <summary>
+        /// One network with every IR layer type (shapes chosen to fit), small random tensors, and awkward floats. The
+        /// differential-coding units sit on a side branch that <paramref name="rateCodedOnly"/> leaves out, so the rest
+        /// can be simulated as a rate-coded network.
+        /// </summary>
+        internal static Network EveryLayerType(int seed = 3, bool rateCodedOnly = false)
         {
             var r = new Random(seed);
             float[] Rand(int n) => Enumerable.Range(0, n).Select(_ => (float)(r.NextDouble() * 2 - 1)).ToArray();
@@ -57,6 +61,10 @@ namespace Microsoft.ML.Spiking.Tests.Persistence
                 new BinaryLayer("add", "Add", "p", "c2", "s", BinaryOp.Add),
                 new ConstBinaryLayer("scale", "Mul", "s", "cb", BinaryOp.Mul, new FloatTensor(new[] { 4, 1, 1 }, weird), true),
                 new IfNeuronLayer("n2", "Clip", "cb", "n2", new[] { 0.75f }, 0f, ResetMode.Zero),
+                new MultiThresholdNeuronLayer("mt", "Relu", "n2", "mt", Positive(4), 3, true, FiringRule.Nearest, true, Rand(36)),
+                new MultiThresholdNeuronLayer("mtr", "Relu", "mt", "mtr", Positive(36), 2, false, FiringRule.Midpoint, false, null),
+                new GradedUnitLayer(new ClipLayer("dgu", "Clip", "mtr", "dgu", 0f, 6f), Rand(36)),
+                new MaxPoolNeuronLayer(new PoolLayer("mpn", "MaxPool", "dgu", "mpn", PoolKind.Max, new[] { 2, 2 }, new[] { 2, 2 }, new[] { 0, 0, 0, 0 }, false, false), null),
                 new ConcatLayer("cat", "Concat", new[] { "n2", "s" }, "cat", 0),
                 new TransposeLayer("tr", "Transpose", "cat", "tr", new[] { 0, 2, 1 }),
                 new GlobalAveragePoolLayer("gap", "GlobalAveragePool", "tr", "g"),
@@ -64,6 +72,10 @@ namespace Microsoft.ML.Spiking.Tests.Persistence
                 new DenseLayer("fc", "Gemm", "f", "fc", new FloatTensor(new[] { 3, 8 }, Rand(24)), new[] { float.NegativeInfinity, float.MaxValue, 1e-40f }),
                 new SoftmaxLayer("sm", "LogSoftmax", "fc", "y", 0, true),
             };
+            if (rateCodedOnly)
+            {
+                layers = layers.Where(l => l is not (MultiThresholdNeuronLayer or GradedUnitLayer or MaxPoolNeuronLayer)).ToArray();
+            }
             return new Network("x", new[] { 2, 6, 6 }, layers, "y", "every-layer-type");
         }
 
@@ -87,7 +99,7 @@ namespace Microsoft.ML.Spiking.Tests.Persistence
                 AssertSameLayer(network.Layers[i], back.Layers[i]);
             }
             Assert.AreEqual(network.Describe(), back.Describe());
-            Assert.AreEqual(15, tensorEntries, "one entry per float array");
+            Assert.AreEqual(19, tensorEntries, "one entry per float array");
         }
 
         [TestMethod]
@@ -207,6 +219,9 @@ namespace Microsoft.ML.Spiking.Tests.Persistence
                     break;
                 case string s:
                     Assert.AreEqual(s, actual, where);
+                    break;
+                case Layer inner:
+                    AssertSameLayer(inner, (Layer)actual!);
                     break;
                 case IEnumerable list:
                     object?[] a = list.Cast<object?>().ToArray();

@@ -1,0 +1,264 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.ML.Spiking.Graph;
+using Microsoft.ML.Spiking.Onnx;
+using static Microsoft.ML.Spiking.Onnx.OnnxGraphBuilder;
+
+namespace Microsoft.ML.Spiking.Simulation
+{
+    /// <summary>
+    /// Lowers the stateful units of a spiking network over the K steps of a chunk: each is unrolled into
+    /// element-wise ONNX ops on [B, ...] tensors per step, with its state entering and leaving the graph.
+    /// </summary>
+    internal static class NeuronEmitters
+    {
+        /// <summary>
+        /// IF neuron (algorithms.md §1.1 step 4): m = v + I[t]; s = m ≥ θ; x[t] = s·θ; v = m − s·θ (or v = m·(1 − s)
+        /// for reset to zero).
+        /// </summary>
+        public static string[] IfNeuron(ChunkContext ctx, IfNeuronLayer neuron, int[] shape, string input, bool varying)
+        {
+            OnnxGraphBuilder b = ctx.Builder;
+            string theta = ctx.Broadcastable("theta", neuron.Threshold, shape);
+            string zero = b.Scalar(0f);
+            string[] currents = ctx.PerStep(input, varying, "i");
+            string v = ctx.BeginState("membrane", shape, ChunkContext.Expand(neuron.Threshold, shape, neuron.InitialMembrane));
+            string state = v;
+            var outputs = new string[ctx.Steps];
+            for (int t = 0; t < ctx.Steps; t++)
+            {
+                string m = b.Node("Add", new[] { v, currents[t] });
+                string fire = b.Node("GreaterOrEqual", new[] { m, theta });
+                outputs[t] = b.Node("Where", new[] { fire, theta, zero });
+                v = neuron.Reset == ResetMode.Subtract
+                    ? b.Node("Sub", new[] { m, outputs[t] })
+                    : b.Node("Where", new[] { fire, zero, m });
+            }
+            ctx.EndState(state, v);
+            return outputs;
+        }
+
+        /// <summary>
+        /// Multi-threshold neuron (§2.4; differential form §2.5 and the reference loop of §2.17). Differential state:
+        /// m, c = r_in − r_out (starts at the bias), and for the ReLU gate r_out and C. Per step
+        /// m += d + c; C += r_out; s = rule(m, C); m −= s; C += s; c += (d − s)/t; r_out += s/t.
+        /// The rate form keeps m and C: m += x; s = rule(m, C); m −= s; C += s.
+        /// </summary>
+        public static string[] MultiThresholdNeuron(ChunkContext ctx, MultiThresholdNeuronLayer neuron, int[] shape, string input, bool varying)
+        {
+            OnnxGraphBuilder b = ctx.Builder;
+            int size = ShapeUtil.Size(shape);
+            string[] drive = neuron.Differential
+                ? ctx.Differences(input, varying, neuron.Bias, shape, "mt")
+                : ctx.PerStep(input, varying, "mt");
+            string theta = ctx.Broadcastable("theta", neuron.Threshold, shape);
+            var value = new string[neuron.Levels];
+            var positive = new string[neuron.Levels];
+            var negative = new string[neuron.Levels];
+            var negativeValue = new string[neuron.Levels];
+            for (int k = 0; k < neuron.Levels; k++)
+            {
+                float scale = MathF.Pow(2f, -k);
+                float fraction = (float)neuron.FiringFraction(k);
+                value[k] = k == 0 ? theta : b.Node("Mul", new[] { theta, b.Scalar(scale) });
+                positive[k] = b.Node("Mul", new[] { theta, b.Scalar(fraction * scale) });
+                negative[k] = b.Node("Mul", new[] { theta, b.Scalar(-fraction * scale) });
+                negativeValue[k] = b.Node("Mul", new[] { theta, b.Scalar(-scale) });
+            }
+            string zero = b.Scalar(0f);
+            string m = ctx.BeginState("m", shape, new float[size]);
+            string mStart = m;
+            string? c = null, cStart = null, rOut = null, rOutStart = null, cumulative = null, cumulativeStart = null;
+            if (neuron.Differential)
+            {
+                c = cStart = ctx.BeginState("c", shape, neuron.Bias != null ? (float[])neuron.Bias.Clone() : new float[size]);
+            }
+            if (neuron.Gated)
+            {
+                cumulative = cumulativeStart = ctx.BeginState("C", shape, new float[size]);
+                if (neuron.Differential)
+                {
+                    rOut = rOutStart = ctx.BeginState("r_out", shape, new float[size]);
+                }
+            }
+            var outputs = new string[ctx.Steps];
+            for (int t = 0; t < ctx.Steps; t++)
+            {
+                m = b.Node("Add", new[] { m, drive[t] });
+                if (neuron.Differential)
+                {
+                    m = b.Node("Add", new[] { m, c! });
+                    if (neuron.Gated)
+                    {
+                        cumulative = b.Node("Add", new[] { cumulative!, rOut! });
+                    }
+                }
+                string s = zero;
+                for (int k = neuron.Levels - 1; k >= 0; k--)
+                {
+                    s = b.Node("Where", new[] { b.Node("GreaterOrEqual", new[] { m, positive[k] }), value[k], s });
+                    string fall = b.Node("LessOrEqual", new[] { m, negative[k] });
+                    if (neuron.Gated)
+                    {
+                        fall = b.Node("And", new[] { fall, b.Node("GreaterOrEqual", new[] { cumulative!, value[k] }) });
+                    }
+                    s = b.Node("Where", new[] { fall, negativeValue[k], s });
+                }
+                outputs[t] = s;
+                m = b.Node("Sub", new[] { m, s });
+                if (neuron.Gated)
+                {
+                    cumulative = b.Node("Add", new[] { cumulative!, s });
+                }
+                if (neuron.Differential)
+                {
+                    string inv = ctx.InverseStep(t);
+                    c = b.Node("Add", new[] { c!, b.Node("Mul", new[] { b.Node("Sub", new[] { drive[t], s }), inv }) });
+                    if (neuron.Gated)
+                    {
+                        rOut = b.Node("Add", new[] { rOut!, b.Node("Mul", new[] { s, inv }) });
+                    }
+                }
+            }
+            ctx.EndState(mStart, m);
+            if (cStart != null)
+            {
+                ctx.EndState(cStart, c!);
+            }
+            if (cumulativeStart != null)
+            {
+                ctx.EndState(cumulativeStart, cumulative!);
+            }
+            if (rOutStart != null)
+            {
+                ctx.EndState(rOutStart, rOut!);
+            }
+            return outputs;
+        }
+
+        /// <summary>
+        /// Max-pool neuron (§2.8, kernel = stride): v += d + r_in; r_in += d/t; O = maxpool(v); v −= upsample(O);
+        /// s = O − r_out; r_out += s/t.
+        /// </summary>
+        public static string[] MaxPoolNeuron(ChunkContext ctx, MaxPoolNeuronLayer neuron, string input, bool varying)
+        {
+            OnnxGraphBuilder b = ctx.Builder;
+            int[] inShape = ctx.Network.GetShape(neuron.Inputs[0]);
+            int[] outShape = ctx.Network.GetShape(neuron.Output);
+            int inSize = ShapeUtil.Size(inShape);
+            string[] d = ctx.Differences(input, varying, neuron.Bias, inShape, "mp");
+            string v = ctx.BeginState("v", inShape, new float[inSize]);
+            string vStart = v;
+            string rIn = ctx.BeginState("r_in", inShape, neuron.Bias != null ? (float[])neuron.Bias.Clone() : new float[inSize]);
+            string rInStart = rIn;
+            string rOut = ctx.BeginState("r_out", outShape, new float[ShapeUtil.Size(outShape)]);
+            string rOutStart = rOut;
+            int kh = neuron.Pool.Kernel[0], kw = neuron.Pool.Kernel[1];
+            int channels = inShape[0], ho = outShape[1], wo = outShape[2];
+            string windows = b.Ints(-1, channels, ho, 1, wo, 1);
+            string ones = b.Initializer("window", new[] { 1, 1, 1, kh, 1, kw }, Enumerable.Repeat(1f, kh * kw).ToArray());
+            string covered = b.Ints(-1, channels, (long)ho * kh, (long)wo * kw);
+            int padH = inShape[1] - ho * kh, padW = inShape[2] - wo * kw;
+            string? pads = padH > 0 || padW > 0 ? b.Ints(0, 0, 0, 0, 0, 0, padH, padW) : null;
+            var outputs = new string[ctx.Steps];
+            for (int t = 0; t < ctx.Steps; t++)
+            {
+                string inv = ctx.InverseStep(t);
+                v = b.Node("Add", new[] { b.Node("Add", new[] { v, d[t] }), rIn });
+                rIn = b.Node("Add", new[] { rIn, b.Node("Mul", new[] { d[t], inv }) });
+                string o = b.Node("MaxPool", new[] { v }, null, Attr("kernel_shape", neuron.Pool.Kernel), Attr("strides", neuron.Pool.Strides));
+                string up = b.Node("Reshape", new[] { b.Node("Mul", new[] { b.Node("Reshape", new[] { o, windows }), ones }), covered });
+                if (pads != null)
+                {
+                    up = b.Node("Pad", new[] { up, pads });
+                }
+                v = b.Node("Sub", new[] { v, up });
+                string s = b.Node("Sub", new[] { o, rOut });
+                rOut = b.Node("Add", new[] { rOut, b.Node("Mul", new[] { s, inv }) });
+                outputs[t] = s;
+            }
+            ctx.EndState(vStart, v);
+            ctx.EndState(rInStart, rIn);
+            ctx.EndState(rOutStart, rOut);
+            return outputs;
+        }
+
+        /// <summary>
+        /// Differential graded unit (§2.6): r_in += d/t; now = f(r_in); emit t·(now − last); last = now. The K input rates
+        /// do not depend on the outputs, so f runs once on all of them ([K·B, ...]).
+        /// </summary>
+        public static string[] GradedUnit(ChunkContext ctx, GradedUnitLayer unit, string input, bool varying)
+        {
+            OnnxGraphBuilder b = ctx.Builder;
+            int[] inShape = ctx.Network.GetShape(unit.Inputs[0]);
+            int[] outShape = ctx.Network.GetShape(unit.Output);
+            string[] d = ctx.Differences(input, varying, unit.Bias, inShape, "dgu");
+            string rIn = ctx.BeginState("r_in", inShape, unit.Bias != null ? (float[])unit.Bias.Clone() : new float[ShapeUtil.Size(inShape)]);
+            string rInStart = rIn;
+            string last = ctx.BeginState("last", outShape, new float[ShapeUtil.Size(outShape)]);
+            string lastStart = last;
+            var rates = new string[ctx.Steps];
+            for (int t = 0; t < ctx.Steps; t++)
+            {
+                rIn = b.Node("Add", new[] { rIn, b.Node("Mul", new[] { d[t], ctx.InverseStep(t) }) });
+                rates[t] = rIn;
+            }
+            string all = LayerEmitter.Emit(b, ctx.Network, unit.Function, new[] { ctx.Concat(rates) });
+            string[] now = ctx.PerStep(all, true, "f");
+            var outputs = new string[ctx.Steps];
+            for (int t = 0; t < ctx.Steps; t++)
+            {
+                outputs[t] = b.Node("Mul", new[] { b.Node("Sub", new[] { now[t], last }), ctx.Step(t) });
+                last = now[t];
+            }
+            ctx.EndState(rInStart, rIn);
+            ctx.EndState(lastStart, last);
+            return outputs;
+        }
+
+        /// <summary>Differential read-out (§2.2): r[t] = r[t−1] + (x_out[t] − x_out[0])/t from r[0] = x_out[0]; emits r at every step.</summary>
+        public static string Decoder(ChunkContext ctx, string output, bool varying, float[] outputBias, int[] shape)
+        {
+            OnnxGraphBuilder b = ctx.Builder;
+            string[] d = ctx.Differences(output, varying, outputBias, shape, "out");
+            string r = ctx.BeginState("readout", shape, (float[])outputBias.Clone());
+            string start = r;
+            var estimates = new string[ctx.Steps];
+            for (int t = 0; t < ctx.Steps; t++)
+            {
+                r = b.Node("Add", new[] { r, b.Node("Mul", new[] { d[t], ctx.InverseStep(t) }) });
+                estimates[t] = r;
+            }
+            ctx.EndState(start, r);
+            return ctx.Concat(estimates);
+        }
+
+        /// <summary>
+        /// Spikes per sample and step [K·B] of a neuron layer's output [K·B, ...]. Each non-zero value is one event,
+        /// binary or graded. IF outputs hold 0 or θ of their channel, so Σ out/θ counts them with one read.
+        /// </summary>
+        public static void SpikeCount(ChunkContext ctx, SpikingNeuronLayer neuron, int[] shape, string all, string countName)
+        {
+            OnnxGraphBuilder b = ctx.Builder;
+            if (neuron is IfNeuronLayer)
+            {
+                string thetaVector = neuron.Threshold.Length == 1 ? b.Scalar(neuron.Threshold[0]) : b.Initializer("theta_c", new[] { neuron.Threshold.Length }, neuron.Threshold);
+                string perChannel = shape.Length > 1
+                    ? b.Node("ReduceSum", new[] { all, b.Ints(Enumerable.Range(2, shape.Length - 1).Select(a => (long)a).ToArray()) }, null, Attr("keepdims", 0L))
+                    : all;
+                b.Node("ReduceSum", new[] { b.Node("Div", new[] { perChannel, thetaVector }), b.Ints(1) }, countName, Attr("keepdims", 0L));
+            }
+            else
+            {
+                string nonZero = b.Node("Not", new[] { b.Node("Equal", new[] { all, b.Scalar(0f) }) });
+                string events = b.Node("Cast", new[] { nonZero }, null, Attr("to", 1L));
+                string axes = b.Ints(Enumerable.Range(1, Math.Max(1, shape.Length)).Select(a => (long)a).ToArray());
+                b.Node("ReduceSum", new[] { events, axes }, countName, Attr("keepdims", 0L));
+            }
+            b.AddOutput(countName, new[] { "KB" });
+        }
+    }
+}
