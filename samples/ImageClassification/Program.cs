@@ -76,7 +76,7 @@ namespace Microsoft.ML.Spiking.Samples
             DataSplit split = images.Split(calibrationCount, options.Limit, options.Seed);
 
             output.WriteLine($"Model: {model.Name}, input [{string.Join(",", model.InputShape)}], {model.Classes} classes");
-            output.WriteLine($"Images: {images.Folder}: {images.Count} in {images.Classes.Count} classes; {split.Calibration.Count} calibrate, {split.Evaluation.Count} are evaluated ({size}, scale {options.Scale:G4})");
+            output.WriteLine($"Images: {(options.ImageFolder ?? "assets/images (shipped)")}: {images.Count} in {images.Classes.Count} classes; {split.Calibration.Count} calibrate, {split.Evaluation.Count} are evaluated ({size}, scale {options.Scale:G4})");
             foreach (string note in split.Notes.Concat(images.IgnoredFolders.Select(f => $"sub-folder '{f}' is not a class and is left out")))
             {
                 output.WriteLine("  note: " + note);
