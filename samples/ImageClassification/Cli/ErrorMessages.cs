@@ -11,6 +11,9 @@ namespace Microsoft.ML.Spiking.Samples.Cli
     /// <summary>Turns the exceptions a user can cause (bad files, mismatched model and images) into one line.</summary>
     internal static class ErrorMessages
     {
+        /// <summary>Messages of the InvalidOperationExceptions ML.NET wraps its worker threads' errors in.</summary>
+        private static readonly string[] MLNetWrappers = { "encountered exception", "subject to an exception" };
+
         /// <summary>
         /// True for the exceptions a user's input can cause, which the sample reports in one line: missing or unreadable
         /// files, ONNX import errors, unsupported ops, schema mismatches and the library's invalid-state errors.
@@ -32,6 +35,8 @@ namespace Microsoft.ML.Spiking.Samples.Cli
             {
                 UnsupportedOnnxOperatorException u => FirstLine(u.Message) + " " +
                     string.Join("; ", u.Nodes.Select(n => $"'{n.NodeName}' ({n.OpType}): {n.Reason}")) + " (see the supported ops in the README)",
+                ArgumentException { ParamName: "imageStream" } a => "an image file could not be decoded (LoadImages: " +
+                    FirstLine(a.Message.Replace(" (Parameter 'imageStream')", string.Empty, StringComparison.Ordinal)) + "); every file in the class folders must be an image",
                 ArgumentException a when a.ParamName != null => FirstLine(a.Message.Replace($" (Parameter '{a.ParamName}')", string.Empty, StringComparison.Ordinal)),
                 _ => FirstLine(e.Message),
             };
@@ -43,7 +48,7 @@ namespace Microsoft.ML.Spiking.Samples.Cli
         {
             Exception e = exception;
             while (e.InnerException != null && (e is AggregateException or TargetInvocationException
-                || (e.GetType() == typeof(InvalidOperationException) && e.Message.Contains("encountered exception", StringComparison.Ordinal))))
+                || (e.GetType() == typeof(InvalidOperationException) && MLNetWrappers.Any(w => e.Message.Contains(w, StringComparison.Ordinal)))))
             {
                 e = e.InnerException;
             }

@@ -140,6 +140,34 @@ namespace Microsoft.ML.Spiking.Tests.Samples
         }
 
         [TestMethod]
+        public void UndecodableImageIsOneLine()
+        {
+            string shipped = Path.Combine(AppContext.BaseDirectory, "assets", "images");
+            string folder = Path.Combine(Path.GetTempPath(), "spiking-sample-bad-" + Guid.NewGuid().ToString("N"));
+            try
+            {
+                string[] classes = File.ReadAllLines(Path.Combine(shipped, "labels.txt")).Where(l => l.Length > 0).ToArray();
+                foreach (string c in classes)
+                {
+                    Directory.CreateDirectory(Path.Combine(folder, c));
+                    foreach (string file in Directory.GetFiles(Path.Combine(shipped, c)).Order(StringComparer.Ordinal).Take(2))
+                    {
+                        File.Copy(file, Path.Combine(folder, c, Path.GetFileName(file)));
+                    }
+                }
+                File.Copy(Path.Combine(shipped, "labels.txt"), Path.Combine(folder, "labels.txt"));
+                File.WriteAllText(Path.Combine(folder, classes[0], "0000.png"), "not a png");
+                (int code, _, string errors) = Run("--images", folder, "--calibration", "10", "--steps", "2");
+                Assert.AreEqual(1, code, errors);
+                Assert.AreEqual("error: an image file could not be decoded (LoadImages: Invalid input stream contents); every file in the class folders must be an image" + Environment.NewLine, errors);
+            }
+            finally
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+
+        [TestMethod]
         public void HelpListsEveryOption()
         {
             (int code, string output, string errors) = Run("--help");
