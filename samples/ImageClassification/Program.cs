@@ -77,7 +77,8 @@ namespace Microsoft.ML.Spiking.Samples
 
             output.WriteLine($"Model: {model.Name}, input [{string.Join(",", model.InputShape)}], {model.Classes} classes");
             output.WriteLine($"Images: {(options.ImageFolder ?? "assets/images (shipped)")}: {images.Count} in {images.Classes.Count} classes; {split.Calibration.Count} calibrate, {split.Evaluation.Count} are evaluated ({size}, scale {options.Scale:G4})");
-            foreach (string note in split.Notes.Concat(images.IgnoredFolders.Select(f => $"sub-folder '{f}' is not a class and is left out")))
+            string[] notes = split.Notes.Concat(images.IgnoredFolders.Select(f => $"sub-folder '{f}' is not a class and is left out")).ToArray();
+            foreach (string note in notes)
             {
                 output.WriteLine("  note: " + note);
             }
@@ -123,7 +124,7 @@ namespace Microsoft.ML.Spiking.Samples
                     ImagesFound = images.Count,
                     CalibrationImages = split.Calibration.Count,
                     EvaluatedImages = split.Evaluation.Count,
-                    Notes = split.Notes,
+                    Notes = notes,
                 },
                 Options = ReportOptionsOf(options, calibrationCount, size),
                 SkippedMethods = options.SkippedMethods,
