@@ -3,157 +3,215 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
-using System.Globalization;
 using System.IO;
 using System.Linq;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Microsoft.ML.Spiking;
+using Microsoft.ML.Spiking.Evaluation;
+using Microsoft.ML.Spiking.Samples.Cli;
+using Microsoft.ML.Spiking.Samples.Data;
+using Microsoft.ML.Spiking.Samples.Measurement;
+using Microsoft.ML.Spiking.Samples.Reporting;
+using Microsoft.ML.Transforms.Image;
 
 namespace Microsoft.ML.Spiking.Samples
 {
     /// <summary>
-    /// Converts an image classifier to a rate-coded spiking network inside an ML.NET pipeline
-    /// (LoadImages → ResizeImages → ExtractPixels → ConvertToSpiking) and compares it with the ANN.
-    /// With no arguments it uses the embedded demo model (shapes-cnn.onnx, trained by eng/demo-model on
-    /// images the project generates itself) and the images shipped in assets/images.
+    /// Converts an ONNX image classifier to a spiking neural network inside an ML.NET pipeline
+    /// (MapValueToKey → LoadImages → ResizeImages → ExtractPixels → ConvertToSpiking) and compares it with the ANN,
+    /// per conversion method and T. With no arguments it uses the embedded demo model (shapes-cnn.onnx, trained by
+    /// eng/demo-model on images the project generates itself) and the 300 images shipped in assets/images.
+    /// Run with --help for the options.
     /// </summary>
     internal static class Program
     {
-        private sealed class ImageRow
-        {
-            public string ImagePath { get; set; } = string.Empty;
+        /// <summary>The column ExtractPixels writes and ConvertToSpiking reads.</summary>
+        private const string PixelsColumn = "Pixels";
 
-            public string Label { get; set; } = string.Empty;
-        }
+        /// <summary>Exit code 0 done, 1 the files do not fit (one-line error), 2 the command line is wrong.</summary>
+        /// <param name="args">The command line.</param>
+        public static int Main(string[] args) =>
+            Run(args, Console.Out, Console.Error, progress: Console.IsErrorRedirected ? null : Console.Error);
 
-        public static int Main(string[] args)
+        /// <summary>Runs the sample. Errors a user can cause are printed as one line "error: …" on <paramref name="errors"/>.</summary>
+        /// <param name="args">The command line.</param>
+        /// <param name="output">Where the results go.</param>
+        /// <param name="errors">Where errors go.</param>
+        /// <param name="progress">Where the progress bars are drawn, or null for none.</param>
+        /// <returns>The exit code.</returns>
+        internal static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter errors, TextWriter? progress)
         {
-            Dictionary<string, string> options;
             try
             {
-                options = ParseArguments(args);
-            }
-            catch (ArgumentException e)
-            {
-                Console.Error.WriteLine(e.Message);
-                PrintUsage();
-                return 2;
-            }
-            if (options.ContainsKey("help"))
-            {
-                PrintUsage();
+                SampleOptions options = ArgumentParser.Parse(args);
+                if (options.Help)
+                {
+                    output.Write(HelpText.Usage);
+                    return 0;
+                }
+                Compare(options, output, progress);
                 return 0;
             }
-            string imageFolder = options.GetValueOrDefault("images") ?? Path.Combine(AppContext.BaseDirectory, "assets", "images");
-            int timeSteps = int.Parse(options.GetValueOrDefault("T") ?? "32", CultureInfo.InvariantCulture);
-            int size = int.Parse(options.GetValueOrDefault("size") ?? "32", CultureInfo.InvariantCulture);
-            if (!Directory.Exists(imageFolder))
+            catch (UsageException e)
             {
-                Console.Error.WriteLine($"Image folder {imageFolder} does not exist.");
+                errors.WriteLine("error: " + e.Message);
                 return 2;
             }
-            string labelsFile = Path.Combine(imageFolder, "labels.txt");
-            string[] classes = File.Exists(labelsFile)
-                ? File.ReadAllLines(labelsFile).Where(l => l.Length > 0).ToArray()
-                : Directory.GetDirectories(imageFolder).Select(d => Path.GetFileName(d)!).OrderBy(n => n, StringComparer.Ordinal).ToArray();
-            var rows = classes.SelectMany(name => Directory.GetFiles(Path.Combine(imageFolder, name))
-                    .Where(f => f.EndsWith(".png", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".jpg", StringComparison.OrdinalIgnoreCase))
-                    .OrderBy(f => f, StringComparer.Ordinal)
-                    .Select(f => new ImageRow { ImagePath = f, Label = name }))
-                .ToList();
-            if (rows.Count == 0)
+            catch (Exception e) when (ErrorMessages.IsUserError(e))
             {
-                Console.Error.WriteLine($"No .png or .jpg images under {imageFolder}/<class>/.");
-                return 2;
+                errors.WriteLine("error: " + ErrorMessages.OneLine(e));
+                return 1;
             }
-            // One image in three calibrates the thresholds; the others are evaluated (disjoint sets).
-            var calibrationRows = rows.Where((r, i) => i % 3 == 0).ToList();
-            var evaluationRows = rows.Where((r, i) => i % 3 != 0).ToList();
+        }
 
-            var ml = new MLContext(seed: 1);
+        /// <summary>Converts the model with every requested method and T, evaluates each, prints the table and writes the report and plots.</summary>
+        private static RunReport Compare(SampleOptions options, TextWriter output, TextWriter? progress)
+        {
+            // The model, the images and the class order; mismatches fail here, before any conversion.
+            ModelSource model = ModelSource.Load(options.ModelFile);
+            ImageSet images = ImageSet.Load(options.ImageFolder ?? Path.Combine(AppContext.BaseDirectory, "assets", "images"), options.Classes);
+            model.CheckClasses(images.Classes);
+            ImageSize size = model.ImageSize(options.Size);
+            int calibrationCount = options.Calibration ?? SampleOptions.DefaultCalibrationPerClass * images.Classes.Count;
+            DataSplit split = images.Split(calibrationCount, options.Limit, options.Seed);
+
+            output.WriteLine($"Model: {model.Name}, input [{string.Join(",", model.InputShape)}], {model.Classes} classes");
+            output.WriteLine($"Images: {(options.ImageFolder ?? "assets/images (shipped)")}: {images.Count} in {images.Classes.Count} classes; {split.Calibration.Count} calibrate, {split.Evaluation.Count} are evaluated ({size}, scale {options.Scale:G4})");
+            string[] notes = split.Notes.Concat(images.IgnoredFolders.Select(f => $"sub-folder '{f}' is not a class and is left out")).ToArray();
+            foreach (string note in notes)
+            {
+                output.WriteLine("  note: " + note);
+            }
+            if (options.SkippedMethods.Count > 0)
+            {
+                output.WriteLine($"Skipped methods: {string.Join(", ", options.SkippedMethods)} (not available in this version of Microsoft.ML.Spiking)");
+            }
+
+            var ml = new MLContext(seed: options.Seed ?? 1);
+            IDataView calibrationData = ml.Data.LoadFromEnumerable(split.Calibration);
+            IDataView evaluationData = ml.Data.LoadFromEnumerable(split.Evaluation);
+
+            // Preprocessing as Model Builder writes it: label keys in the model's class order (keyData!), then decode,
+            // resize and extract the pixels in [0, 1] as a CHW vector.
+            IDataView keyData = ml.Data.LoadFromEnumerable(images.Classes.Select(c => new { Label = c }));
+            var preprocessing = ml.Transforms.Conversion.MapValueToKey("Label", "Label", keyData: keyData)
+                .Append(ml.Transforms.LoadImages("Image", imageFolder: null, nameof(ImageRow.ImagePath)))
+                .Append(ml.Transforms.ResizeImages("Image", size.Width, size.Height))
+                .Append(ml.Transforms.ExtractPixels(PixelsColumn, "Image", scaleImage: options.Scale));
+
+            // The evaluation images are decoded once; every method and T scores the same cached pixels.
+            IDataView evaluationPixels = ml.Data.Cache(preprocessing.Fit(evaluationData).Transform(evaluationData));
+            PixelMatrix pixels = PixelMatrix.Read(evaluationPixels, PixelsColumn);
+
+            var results = new List<MethodResult>();
+            foreach (string method in options.Methods)
+            {
+                foreach (int timeSteps in options.Steps)
+                {
+                    results.Add(ConvertAndEvaluate(ml, preprocessing, method, timeSteps, model, images.Classes, options, calibrationData, evaluationPixels, pixels, progress));
+                }
+            }
+
+            output.WriteLine();
+            output.Write(ResultTable.Format(results));
+            var report = new RunReport
+            {
+                CreatedUtc = DateTime.UtcNow,
+                Model = new ReportModel { File = options.ModelFile ?? model.Name, InputShape = model.InputShape, Classes = images.Classes },
+                Data = new ReportData
+                {
+                    Images = images.Folder,
+                    ImagesFound = images.Count,
+                    CalibrationImages = split.Calibration.Count,
+                    EvaluatedImages = split.Evaluation.Count,
+                    Notes = notes,
+                },
+                Options = ReportOptionsOf(options, calibrationCount, size),
+                SkippedMethods = options.SkippedMethods,
+                Results = results,
+            };
+            if (options.ReportFile != null)
+            {
+                report.Write(options.ReportFile);
+                output.WriteLine($"Report: {options.ReportFile}");
+            }
+            if (options.PlotFolder != null && results.Count > 0)
+            {
+                IReadOnlyList<string> plots = PlotWriter.WriteAll(options.PlotFolder, model.Name, results);
+                output.WriteLine($"Plots: {string.Join(", ", plots)}");
+            }
+            return report;
+        }
+
+        /// <summary>The sample's core: one pipeline with ConvertToSpiking at its end, fitted on the calibration images and evaluated.</summary>
+        private static MethodResult ConvertAndEvaluate(
+            MLContext ml,
+            EstimatorChain<ImagePixelExtractingTransformer> preprocessing,
+            string method,
+            int timeSteps,
+            ModelSource model,
+            IReadOnlyList<string> classes,
+            SampleOptions options,
+            IDataView calibrationData,
+            IDataView evaluationPixels,
+            PixelMatrix pixels,
+            TextWriter? progress)
+        {
             var conversion = new SpikingConversionOptions
             {
-                InputColumnName = "Pixels",
-                ClassNames = classes,
+                InputColumnName = PixelsColumn,
+                ClassNames = classes.ToArray(),
                 TimeSteps = timeSteps,
-                InputMean = ParseVector(options.GetValueOrDefault("mean")),
-                InputStd = ParseVector(options.GetValueOrDefault("std")),
+                Granularity = options.Granularity,
+                InputMean = options.Mean,
+                InputStd = options.Std,
+                BatchSize = options.Batch,
             };
-            if (options.TryGetValue("model", out string? modelFile))
-            {
-                conversion.ModelFile = modelFile;
-            }
-            else
-            {
-                conversion.ModelBytes = ReadEmbeddedModel();
-            }
-            IDataView keyData = ml.Data.LoadFromEnumerable(classes.Select(c => new { Label = c }));
-            var pipeline = ml.Transforms.Conversion.MapValueToKey("Label", keyData: keyData)
-                .Append(ml.Transforms.LoadImages("Image", null, nameof(ImageRow.ImagePath)))
-                .Append(ml.Transforms.ResizeImages("Image", size, size))
-                .Append(ml.Transforms.ExtractPixels("Pixels", "Image", scaleImage: 1f / 255))
-                .Append(ml.Spiking().ConvertToSpiking(conversion));
+            model.SetModel(conversion);
+            MethodCatalog.Configure(method, options.Thresholds, conversion);
 
-            Console.WriteLine($"Model: {(modelFile ?? "shapes-cnn.onnx (embedded)")}; {rows.Count} images in {classes.Length} classes: {calibrationRows.Count} calibrate, {evaluationRows.Count} are evaluated.");
-            var sw = Stopwatch.StartNew();
-            var model = pipeline.Fit(ml.Data.LoadFromEnumerable(calibrationRows));
-            using var spiking = model.LastTransformer;
-            Console.WriteLine($"Calibrated and converted in {sw.Elapsed.TotalSeconds:F1} s: {spiking.Network.NeuronLayers.Count} IF neuron layers, 99.9th-percentile thresholds per channel.");
-            foreach (string note in spiking.Network.Notes)
+            // Fit streams the calibration images through the pipeline once, calibrates the thresholds and converts.
+            var pipeline = preprocessing.Append(ml.Spiking().ConvertToSpiking(conversion));
+            var watch = Stopwatch.StartNew();
+            TransformerChain<SpikingTransformer> trained;
+            using (var bar = new ProgressBar(progress, $"{method} T={timeSteps}: calibrating", calibrationData.GetRowCount() ?? 0))
             {
-                Console.WriteLine("  note: " + note);
+                conversion.CalibrationProgress = bar;
+                trained = pipeline.Fit(calibrationData);
             }
+            double calibrationSeconds = watch.Elapsed.TotalSeconds;
+            using SpikingTransformer spiking = trained.LastTransformer;
 
-            sw.Restart();
-            IDataView scored = ml.Data.Cache(model.Transform(ml.Data.LoadFromEnumerable(evaluationRows)));
-            var snn = ml.MulticlassClassification.Evaluate(scored);
-            var ann = ml.MulticlassClassification.Evaluate(scored, scoreColumnName: "AnnScore");
-            double seconds = sw.Elapsed.TotalSeconds;
+            // Transform is lazy: Evaluate pulls the rows, which are simulated in batches for T steps, and reads the
+            // accuracy after every step, the spikes, the synaptic operations and the ANN's scores on the same rows.
+            watch.Restart();
+            SpikingMetrics metrics;
+            using (var bar = new ProgressBar(progress, $"{method} T={timeSteps}: evaluating", pixels.Rows))
+            {
+                IDataView scored = spiking.Transform(evaluationPixels);
+                metrics = ml.Spiking().Evaluate(scored, spiking, progress: bar);
+            }
+            double snnSeconds = watch.Elapsed.TotalSeconds;
 
-            var report = ml.Spiking().Evaluate(scored, spiking);
-            Console.WriteLine();
-            Console.WriteLine($"ANN accuracy on the evaluated images: {ann.MicroAccuracy:P1}");
-            Console.WriteLine($"SNN accuracy after T = {timeSteps} (ML.NET evaluator): {snn.MicroAccuracy:P1}, log-loss {snn.LogLoss:F3}");
-            Console.WriteLine();
-            Console.WriteLine(report.FormatTable());
-            Console.WriteLine($"Simulated {report.Images} images x {timeSteps} steps in {seconds:F1} s.");
-            return 0;
+            double annImagesPerSecond = AnnThroughput.ImagesPerSecond(spiking.Ann, pixels, options.Batch);
+            return MethodResult.From(method, metrics, new Timing(calibrationSeconds, snnSeconds, annImagesPerSecond));
         }
 
-        private static byte[] ReadEmbeddedModel()
+        private static ReportOptions ReportOptionsOf(SampleOptions options, int calibration, ImageSize size) => new()
         {
-            using Stream stream = typeof(Program).Assembly.GetManifestResourceStream("shapes-cnn.onnx")
-                ?? throw new InvalidOperationException("The embedded model shapes-cnn.onnx is missing from the sample assembly.");
-            using var memory = new MemoryStream();
-            stream.CopyTo(memory);
-            return memory.ToArray();
-        }
-
-        private static float[]? ParseVector(string? text) =>
-            text?.Split(',').Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray();
-
-        private static Dictionary<string, string> ParseArguments(string[] args)
-        {
-            var known = new HashSet<string> { "model", "images", "T", "size", "mean", "std", "help" };
-            var result = new Dictionary<string, string>();
-            foreach (string arg in args)
-            {
-                string[] parts = arg.TrimStart('-').Split('=', 2);
-                if (!arg.StartsWith("--", StringComparison.Ordinal) || !known.Contains(parts[0]))
-                {
-                    throw new ArgumentException($"Unknown argument '{arg}'.");
-                }
-                result[parts[0]] = parts.Length > 1 ? parts[1] : "true";
-            }
-            return result;
-        }
-
-        private static void PrintUsage()
-        {
-            Console.WriteLine("usage: dotnet run --project samples/ImageClassification -- [--model=FILE.onnx] [--images=FOLDER] [--T=32] [--size=32]");
-            Console.WriteLine("         [--mean=r,g,b --std=r,g,b]");
-            Console.WriteLine("FOLDER holds one sub-folder of images per class; labels.txt, if present, gives the class order of the model.");
-        }
+            Method = options.RequestedMethods,
+            Steps = options.Steps,
+            Thresholds = options.Thresholds,
+            Percentile = new SpikingConversionOptions().Percentile,
+            Granularity = options.Granularity.ToString().ToLowerInvariant(),
+            Calibration = calibration,
+            Limit = options.Limit,
+            Seed = options.Seed,
+            Batch = options.Batch,
+            Size = size.ToString(),
+            Scale = options.Scale,
+            Mean = options.Mean,
+            Std = options.Std,
+        };
     }
 }

@@ -1,0 +1,124 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.ML.Spiking.Conversion;
+using Microsoft.ML.Spiking.Samples.Cli;
+
+namespace Microsoft.ML.Spiking.Samples
+{
+    /// <summary>
+    /// The one place where a --method or --thresholds name becomes <see cref="SpikingConversionOptions"/> settings.
+    /// A method the library does not have yet has no <c>Configure</c> action: asked for by name it is a usage
+    /// error, and "all" skips it. Wiring a new method is one line: give its entry the action that sets it up.
+    /// </summary>
+    internal static class MethodCatalog
+    {
+        /// <summary>The --method value that runs every available method.</summary>
+        public const string All = "all";
+
+        /// <summary>Every method the command line knows, in the order they run and are reported.</summary>
+        private static readonly MethodEntry[] Methods =
+        {
+            new("rate", "rate coding: integrate-and-fire neurons, reset by subtraction", o => o.Method = ConversionMethod.RateCoding),
+            new("differential", "differential coding (DCGS)", null),
+            new("parallel", "parallel conversion", null),
+            new("bitserial", "bit-serial error-free conversion", null),
+        };
+
+        /// <summary>Every --thresholds value the command line knows.</summary>
+        private static readonly ThresholdEntry[] ThresholdMethods =
+        {
+            new("max", "the largest activation seen in calibration", o => o.Thresholds = ThresholdMethod.Max),
+            new("percentile", "the 99.9th percentile of the activations", o => o.Thresholds = ThresholdMethod.Percentile),
+            new("iteration", "thresholds searched iteratively", null),
+        };
+
+        /// <summary>Method names, in catalog order.</summary>
+        public static IReadOnlyList<string> MethodNames { get; } = Methods.Select(m => m.Name).ToArray();
+
+        /// <summary>Threshold method names.</summary>
+        public static IReadOnlyList<string> ThresholdNames { get; } = ThresholdMethods.Select(m => m.Name).ToArray();
+
+        /// <summary>One line per method and per threshold method, for --help.</summary>
+        public static IEnumerable<string> Describe() =>
+            Methods.Select(m => $"{m.Name,-14}{m.Description}{(m.Configure == null ? " (not available in this version)" : string.Empty)}")
+                .Concat(ThresholdMethods.Select(m => $"{m.Name,-14}thresholds: {m.Description}{(m.Configure == null ? " (not available in this version)" : string.Empty)}"));
+
+        /// <summary>True when the library in this build can run the method.</summary>
+        /// <param name="name">A method name from <see cref="MethodNames"/>.</param>
+        public static bool IsAvailable(string name) => Find(name).Configure != null;
+
+        /// <summary>
+        /// The methods to run for the --method names given, in catalog order, and those "all" skipped.
+        /// </summary>
+        /// <param name="requested">Method names and/or "all".</param>
+        /// <exception cref="UsageException">A name is unknown, or names a method this version does not have.</exception>
+        public static (IReadOnlyList<string> Run, IReadOnlyList<string> Skipped) Select(IEnumerable<string> requested)
+        {
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            bool all = false;
+            foreach (string name in requested)
+            {
+                if (name == All)
+                {
+                    all = true;
+                    continue;
+                }
+                if (!MethodNames.Contains(name))
+                {
+                    throw new UsageException($"unknown method '{name}' for --method (expected {string.Join(", ", MethodNames)} or {All})");
+                }
+                if (!IsAvailable(name))
+                {
+                    throw new UsageException(NotAvailable("method", name));
+                }
+                names.Add(name);
+            }
+            IReadOnlyList<string> run = Methods.Where(m => m.Configure != null && (all || names.Contains(m.Name))).Select(m => m.Name).ToArray();
+            IReadOnlyList<string> skipped = all ? Methods.Where(m => m.Configure == null).Select(m => m.Name).ToArray() : Array.Empty<string>();
+            return (run, skipped);
+        }
+
+        /// <summary>Checks a --thresholds value.</summary>
+        /// <param name="name">The value given.</param>
+        /// <exception cref="UsageException">The name is unknown or not available in this version.</exception>
+        public static void CheckThresholds(string name)
+        {
+            ThresholdEntry? entry = ThresholdMethods.FirstOrDefault(m => m.Name == name);
+            if (entry == null)
+            {
+                throw new UsageException($"unknown value '{name}' for --thresholds (expected {string.Join(", ", ThresholdNames)})");
+            }
+            if (entry.Configure == null)
+            {
+                throw new UsageException(NotAvailable("thresholds", name));
+            }
+        }
+
+        /// <summary>Sets the conversion method and the threshold method on <paramref name="options"/>.</summary>
+        /// <param name="method">An available method name.</param>
+        /// <param name="thresholds">An available threshold method name.</param>
+        /// <param name="options">The options to set.</param>
+        public static void Configure(string method, string thresholds, SpikingConversionOptions options)
+        {
+            ArgumentNullException.ThrowIfNull(options, nameof(options));
+            (Find(method).Configure ?? throw new InvalidOperationException(NotAvailable("method", method)))(options);
+            ThresholdEntry entry = ThresholdMethods.First(m => m.Name == thresholds);
+            (entry.Configure ?? throw new InvalidOperationException(NotAvailable("thresholds", thresholds)))(options);
+        }
+
+        private static string NotAvailable(string what, string name) =>
+            $"{what} '{name}' is not available in this version of Microsoft.ML.Spiking";
+
+        private static MethodEntry Find(string name) =>
+            Methods.FirstOrDefault(m => m.Name == name) ?? throw new ArgumentOutOfRangeException(nameof(name), name, "Unknown method.");
+
+        /// <summary>A conversion method: its command-line name, a description, and how it sets the options (null: not in this version).</summary>
+        private sealed record MethodEntry(string Name, string Description, Action<SpikingConversionOptions>? Configure);
+
+        /// <summary>A threshold method: its command-line name, a description, and how it sets the options (null: not in this version).</summary>
+        private sealed record ThresholdEntry(string Name, string Description, Action<SpikingConversionOptions>? Configure);
+    }
+}

@@ -1,0 +1,162 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+
+using System;
+using System.Linq;
+using Microsoft.ML.Spiking.Calibration;
+using Microsoft.ML.Spiking.Conversion;
+using Microsoft.ML.Spiking.Samples;
+using Microsoft.ML.Spiking.Samples.Cli;
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+
+namespace Microsoft.ML.Spiking.Tests.Samples
+{
+    [TestClass]
+    public sealed class ArgumentParserTests
+    {
+        [TestMethod]
+        public void NoArgumentsGiveTheDefaults()
+        {
+            SampleOptions o = ArgumentParser.Parse(Array.Empty<string>());
+            Assert.IsFalse(o.Help);
+            Assert.IsNull(o.ModelFile);
+            Assert.IsNull(o.ImageFolder);
+            Assert.IsNull(o.Classes);
+            Assert.IsNull(o.Size);
+            Assert.AreEqual(1f / 255, o.Scale);
+            Assert.IsNull(o.Mean);
+            Assert.IsNull(o.Std);
+            CollectionAssert.AreEqual(new[] { "all" }, o.RequestedMethods.ToArray());
+            CollectionAssert.AreEqual(new[] { "rate" }, o.Methods.ToArray());
+            CollectionAssert.AreEqual(new[] { "differential", "parallel", "bitserial" }, o.SkippedMethods.ToArray());
+            CollectionAssert.AreEqual(new[] { 32 }, o.Steps.ToArray());
+            Assert.AreEqual("percentile", o.Thresholds);
+            Assert.AreEqual(StatisticsGranularity.Channel, o.Granularity);
+            Assert.IsNull(o.Calibration);
+            Assert.IsNull(o.Limit);
+            Assert.IsNull(o.Seed);
+            Assert.AreEqual(64, o.Batch);
+            Assert.IsNull(o.ReportFile);
+            Assert.IsNull(o.PlotFolder);
+        }
+
+        [TestMethod]
+        public void BothValueFormsAreAccepted()
+        {
+            SampleOptions spaced = ArgumentParser.Parse(new[]
+            {
+                "--model", "m.onnx", "--images", "imgs", "--classes", "a,b", "--size", "28x30", "--scale", "0.5", "--mean", "0.1,0.2,0.3",
+                "--std", "1,2,3", "--method", "rate", "--steps", "4", "--thresholds", "max", "--granularity", "layer", "--calibration", "7",
+                "--limit", "9", "--seed", "-3", "--batch", "5", "--report", "r.json", "--plots", "p",
+            });
+            SampleOptions joined = ArgumentParser.Parse(new[]
+            {
+                "--model=m.onnx", "--images=imgs", "--classes=a,b", "--size=28x30", "--scale=0.5", "--mean=0.1,0.2,0.3",
+                "--std=1,2,3", "--method=rate", "--steps=4", "--thresholds=max", "--granularity=layer", "--calibration=7",
+                "--limit=9", "--seed=-3", "--batch=5", "--report=r.json", "--plots=p",
+            });
+            foreach (SampleOptions o in new[] { spaced, joined })
+            {
+                Assert.AreEqual("m.onnx", o.ModelFile);
+                Assert.AreEqual("imgs", o.ImageFolder);
+                CollectionAssert.AreEqual(new[] { "a", "b" }, o.Classes!.ToArray());
+                Assert.AreEqual(new ImageSize(28, 30), o.Size);
+                Assert.AreEqual(0.5f, o.Scale);
+                CollectionAssert.AreEqual(new[] { 0.1f, 0.2f, 0.3f }, o.Mean);
+                CollectionAssert.AreEqual(new[] { 1f, 2f, 3f }, o.Std);
+                CollectionAssert.AreEqual(new[] { "rate" }, o.Methods.ToArray());
+                Assert.AreEqual(0, o.SkippedMethods.Count);
+                CollectionAssert.AreEqual(new[] { 4 }, o.Steps.ToArray());
+                Assert.AreEqual("max", o.Thresholds);
+                Assert.AreEqual(StatisticsGranularity.Layer, o.Granularity);
+                Assert.AreEqual(7, o.Calibration);
+                Assert.AreEqual(9, o.Limit);
+                Assert.AreEqual(-3, o.Seed);
+                Assert.AreEqual(5, o.Batch);
+                Assert.AreEqual("r.json", o.ReportFile);
+                Assert.AreEqual("p", o.PlotFolder);
+            }
+        }
+
+        [TestMethod]
+        public void CommaListsAreSplitSortedAndDeduplicated()
+        {
+            SampleOptions o = ArgumentParser.Parse(new[] { "--steps", "16, 4,8,4", "--method", "rate,all", "--classes", "b, a ,c" });
+            CollectionAssert.AreEqual(new[] { 4, 8, 16 }, o.Steps.ToArray());
+            CollectionAssert.AreEqual(new[] { "rate" }, o.Methods.ToArray());
+            CollectionAssert.AreEqual(new[] { "b", "a", "c" }, o.Classes!.ToArray(), "class order is the model's: kept as given");
+        }
+
+        [TestMethod]
+        public void HelpIsRecognized()
+        {
+            Assert.IsTrue(ArgumentParser.Parse(new[] { "--help" }).Help);
+            Assert.IsTrue(ArgumentParser.Parse(new[] { "-h" }).Help);
+            StringAssert.Contains(HelpText.Usage, "--calibration N");
+            foreach (string name in MethodCatalog.MethodNames)
+            {
+                StringAssert.Contains(HelpText.Usage, name);
+            }
+        }
+
+        [TestMethod]
+        [DataRow("unknown option '--bogus' (see --help)", "--bogus")]
+        [DataRow("unknown option '--bogus' (see --help)", "--bogus=1")]
+        [DataRow("unexpected argument 'stray' (options start with --; see --help)", "stray")]
+        [DataRow("unexpected argument '-x' (options start with --; see --help)", "-x")]
+        [DataRow("option --steps needs a value", "--steps")]
+        [DataRow("option --steps needs a value", "--steps", "--limit", "3")]
+        [DataRow("option --steps needs a value", "--steps=")]
+        [DataRow("option --limit is given more than once", "--limit", "3", "--limit=4")]
+        [DataRow("--steps must be between 1 and 65536, got 0", "--steps", "0")]
+        [DataRow("--steps expects a whole number, got 'eight'", "--steps", "8,eight")]
+        [DataRow("--steps has an empty item in '8,,16'", "--steps", "8,,16")]
+        [DataRow("--limit must be at least 1, got -5", "--limit", "-5")]
+        [DataRow("--calibration expects a whole number, got '1.5'", "--calibration", "1.5")]
+        [DataRow("--batch must be between 1 and 4096, got 0", "--batch", "0")]
+        [DataRow("--size expects WxH in pixels (for example 32x32), got '32'", "--size", "32")]
+        [DataRow("--size expects WxH in pixels (for example 32x32), got '0x32'", "--size", "0x32")]
+        [DataRow("--scale must be a positive number, got '-1'", "--scale", "-1")]
+        [DataRow("--scale expects a number, got 'big'", "--scale", "big")]
+        [DataRow("--mean expects three values r,g,b, got 2", "--mean", "0.5,0.5")]
+        [DataRow("--std values must be positive, got '0.2,0,0.2'", "--std", "0.2,0,0.2")]
+        [DataRow("class 'a' appears twice in --classes", "--classes", "a,b,a")]
+        [DataRow("unknown method 'spiky' for --method (expected rate, differential, parallel, bitserial or all)", "--method", "spiky")]
+        [DataRow("unknown value 'median' for --thresholds (expected max, percentile, iteration)", "--thresholds", "median")]
+        [DataRow("unknown value 'neuron' for --granularity (expected layer or channel)", "--granularity", "neuron")]
+        public void BadCommandLinesFailWithOneLine(string message, params string[] args)
+        {
+            var e = Assert.ThrowsExactly<UsageException>(() => ArgumentParser.Parse(args));
+            Assert.AreEqual(message, e.Message);
+            Assert.IsFalse(e.Message.Contains('\n', StringComparison.Ordinal));
+        }
+
+        [TestMethod]
+        [DataRow("differential")]
+        [DataRow("parallel")]
+        [DataRow("bitserial")]
+        public void MethodsNotInThisVersionAreUsageErrorsWhenAskedByName(string method)
+        {
+            Assert.IsFalse(MethodCatalog.IsAvailable(method));
+            var e = Assert.ThrowsExactly<UsageException>(() => ArgumentParser.Parse(new[] { "--method", method }));
+            Assert.AreEqual($"method '{method}' is not available in this version of Microsoft.ML.Spiking", e.Message);
+        }
+
+        [TestMethod]
+        public void IterationThresholdsAreNotAvailableYet()
+        {
+            var e = Assert.ThrowsExactly<UsageException>(() => ArgumentParser.Parse(new[] { "--thresholds=iteration" }));
+            Assert.AreEqual("thresholds 'iteration' is not available in this version of Microsoft.ML.Spiking", e.Message);
+        }
+
+        [TestMethod]
+        public void CatalogConfiguresTheConversionOptions()
+        {
+            var options = new SpikingConversionOptions();
+            MethodCatalog.Configure("rate", "max", options);
+            Assert.AreEqual(ConversionMethod.RateCoding, options.Method);
+            Assert.AreEqual(ThresholdMethod.Max, options.Thresholds);
+            MethodCatalog.Configure("rate", "percentile", options);
+            Assert.AreEqual(ThresholdMethod.Percentile, options.Thresholds);
+        }
+    }
+}
