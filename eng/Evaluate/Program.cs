@@ -10,6 +10,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Spiking.Calibration;
 using Microsoft.ML.Spiking.Conversion;
+using Microsoft.ML.Spiking.Conversion.Differential;
 using Microsoft.ML.Spiking.Conversion.RateCoding;
 using Microsoft.ML.Spiking.Graph;
 using Microsoft.ML.Spiking.Graph.Passes;
@@ -55,8 +56,14 @@ namespace Microsoft.ML.Spiking.Evaluate
             int timeSteps = int.Parse(Get(options, "T", "256"), CultureInfo.InvariantCulture);
             int batch = int.Parse(Get(options, "batch", "50"), CultureInfo.InvariantCulture);
             string granularity = Get(options, "granularity", "channel");
-            string thresholds = Get(options, "thresholds", "p99.9");
-            string output = Get(options, "out", Path.Combine("artifacts", $"rate-{thresholds}-{granularity}-T{timeSteps}.csv"));
+            string method = Get(options, "method", "rate");
+            bool differential = method == "differential";
+            string thresholds = Get(options, "thresholds", differential ? "iteration" : "p99.9");
+            int levels = int.Parse(Get(options, "n", "4"), CultureInfo.InvariantCulture);
+            string neuron = Get(options, "neuron", "mt");
+            string iteration = Get(options, "iteration", "converge");
+            string tag = differential ? $"diff-{neuron}-n{levels}-{thresholds}{(iteration == "reference" ? "-ref" : string.Empty)}" : "rate-" + thresholds;
+            string output = Get(options, "out", Path.Combine("artifacts", $"{tag}-{granularity}-T{timeSteps}.csv"));
             int limit = int.Parse(Get(options, "limit", "100000"), CultureInfo.InvariantCulture);
             string folder = Path.Combine(data, "cifar10", "test");
             if (!Directory.Exists(folder))
@@ -110,16 +117,24 @@ namespace Microsoft.ML.Spiking.Evaluate
             sw.Restart();
             var calibrationOptions = new CalibrationOptions
             {
-                Granularity = granularity == "layer" ? StatisticsGranularity.Layer : StatisticsGranularity.Channel,
+                Granularity = granularity switch { "layer" => StatisticsGranularity.Layer, "neuron" => StatisticsGranularity.Neuron, _ => StatisticsGranularity.Channel },
+                IncludePreActivations = thresholds == "iteration",
             };
             CalibrationResult stats = Calibrator.Collect(ann, Load(calibration).Select(r => r.Pixels), calibrationOptions);
             Console.WriteLine($"Calibrated on {stats.SampleCount} images in {sw.Elapsed.TotalSeconds:F1} s.");
-            var rateOptions = new RateCodingOptions
-            {
-                Thresholds = thresholds == "max" ? ThresholdMethod.Max : ThresholdMethod.Percentile,
-                Percentile = thresholds.StartsWith('p') ? double.Parse(thresholds[1..], CultureInfo.InvariantCulture) : 99.9,
-            };
-            SpikingNetwork snn = RateCodingConverter.Convert(ann, stats, rateOptions);
+            ThresholdMethod thresholdMethod = thresholds switch { "max" => ThresholdMethod.Max, "iteration" => ThresholdMethod.Iteration, _ => ThresholdMethod.Percentile };
+            double percentile = thresholds.StartsWith('p') ? double.Parse(thresholds[1..], CultureInfo.InvariantCulture) : 99.9;
+            SpikingNetwork snn = differential
+                ? DifferentialCodingConverter.Convert(ann, stats, new DifferentialCodingOptions
+                {
+                    Thresholds = thresholdMethod,
+                    Percentile = percentile,
+                    ThresholdLevels = levels,
+                    TimeSteps = timeSteps,
+                    Neuron = neuron == "if" ? DifferentialNeuron.IntegrateAndFire : DifferentialNeuron.MultiThreshold,
+                    IterationMode = iteration == "reference" ? ThresholdIterationMode.Reference : ThresholdIterationMode.Converge,
+                })
+                : RateCodingConverter.Convert(ann, stats, new RateCodingOptions { Thresholds = thresholdMethod, Percentile = percentile });
             foreach (string note in snn.Notes)
             {
                 Console.WriteLine("note: " + note);
@@ -138,7 +153,8 @@ namespace Microsoft.ML.Spiking.Evaluate
             }
             else
             {
-                File.WriteAllText(output, "image,label,ann," + string.Join(",", checkpoints.Select(t => $"T{t}")) + ",spikes_per_image" + Environment.NewLine);
+                File.WriteAllText(output, "image,label,ann," + string.Join(",", checkpoints.Select(t => $"T{t}")) + "," +
+                    string.Join(",", checkpoints.Select(t => $"sops_T{t}")) + ",spikes_per_image" + Environment.NewLine);
             }
 
             var todo = evaluation.Where(r => !done.ContainsKey(Key(r))).ToList();
@@ -164,14 +180,24 @@ namespace Microsoft.ML.Spiking.Evaluate
                         }
                     }
                     int annPrediction = SimulationResult.ArgMax(logits.AsSpan(i * 10, 10));
+                    var sops = new long[timeSteps + 1];
+                    for (int t = 1; t <= timeSteps; t++)
+                    {
+                        sops[t] = sops[t - 1] + result.GetTotalSynapticOperations(t, i);
+                    }
                     lines.Add($"{s_classes[chunk[i].Label]}/{chunk[i].Index:D4},{chunk[i].Label},{annPrediction}," +
-                        string.Join(",", checkpoints.Select(t => result.Predict(t, i))) + $",{spikes}");
+                        string.Join(",", checkpoints.Select(t => result.Predict(t, i))) + "," + string.Join(",", checkpoints.Select(t => sops[t])) + $",{spikes}");
                 }
                 File.AppendAllLines(output, lines);
                 processed += chunk.Length;
                 Console.WriteLine($"{processed}/{todo.Count} images, {processed * (double)timeSteps / sw.Elapsed.TotalSeconds:F0} image-steps/s");
             }
-            Summarize(output, checkpoints);
+            long macs;
+            using (var probe = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = 1 }))
+            {
+                macs = probe.Run(new float[3 * 32 * 32], 1).TotalDenseMacs;
+            }
+            Summarize(output, checkpoints, macs);
             return 0;
         }
 
@@ -180,8 +206,11 @@ namespace Microsoft.ML.Spiking.Evaluate
         private static string Get(Dictionary<string, string> options, string key, string fallback) =>
             options.TryGetValue(key, out string? v) ? v : fallback;
 
-        /// <summary>Prints accuracy on every image evaluated so far and on the peer-figures subset (files 0000–0099).</summary>
-        internal static void Summarize(string output, int[] checkpoints)
+        /// <summary>
+        /// Prints accuracy on every image evaluated so far and on the peer-figures subset (files 0000–0099), with the
+        /// energy ratio E_SNN/E_ANN(τ) = 0.9·ΣSOP(t ≤ τ) / (4.6·MACs) of algorithms.md §2.12 at each checkpoint.
+        /// </summary>
+        internal static void Summarize(string output, int[] checkpoints, long macsPerImage)
         {
             var rows = File.ReadLines(output).Skip(1).Select(l => l.Split(',')).ToList();
             void Report(string title, List<string[]> subset)
@@ -191,9 +220,11 @@ namespace Microsoft.ML.Spiking.Evaluate
                     return;
                 }
                 double Accuracy(int column) => 100.0 * subset.Count(r => r[column] == r[1]) / subset.Count;
+                double Energy(int column) => 0.9 * subset.Average(r => double.Parse(r[column], CultureInfo.InvariantCulture)) / (4.6 * macsPerImage);
                 Console.WriteLine($"{title}: {subset.Count} images");
                 Console.WriteLine($"  ANN {Accuracy(2):F2} %");
-                Console.WriteLine("  SNN " + string.Join("  ", checkpoints.Select((t, i) => $"T={t}: {Accuracy(3 + i):F2} %")));
+                Console.WriteLine("  SNN    " + string.Join("  ", checkpoints.Select((t, i) => $"T={t}: {Accuracy(3 + i):F2} %")));
+                Console.WriteLine("  energy " + string.Join("  ", checkpoints.Select((t, i) => $"T={t}: {Energy(3 + checkpoints.Length + i):F3}")));
                 Console.WriteLine($"  spikes per image at T={checkpoints[^1]}: {subset.Average(r => double.Parse(r[^1], CultureInfo.InvariantCulture)):F0}");
             }
             Report("All evaluated images (calibration files 0500-0549 excluded)", rows);

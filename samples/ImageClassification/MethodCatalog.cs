@@ -22,7 +22,7 @@ namespace Microsoft.ML.Spiking.Samples
         private static readonly MethodEntry[] Methods =
         {
             new("rate", "rate coding: integrate-and-fire neurons, reset by subtraction", o => o.Method = ConversionMethod.RateCoding),
-            new("differential", "differential coding (DCGS)", null),
+            new("differential", "differential coding (DCGS): multi-threshold neurons (--levels n), ReLU gate, step-0 bias", o => o.Method = ConversionMethod.DifferentialCoding),
             new("parallel", "parallel conversion", null),
             new("bitserial", "bit-serial error-free conversion", null),
         };
@@ -31,8 +31,8 @@ namespace Microsoft.ML.Spiking.Samples
         private static readonly ThresholdEntry[] ThresholdMethods =
         {
             new("max", "the largest activation seen in calibration", o => o.Thresholds = ThresholdMethod.Max),
-            new("percentile", "the 99.9th percentile of the activations", o => o.Thresholds = ThresholdMethod.Percentile),
-            new("iteration", "thresholds searched iteratively", null),
+            new("percentile", "the 99.9th percentile of the activations (default for rate)", o => o.Thresholds = ThresholdMethod.Percentile),
+            new("iteration", "threshold iteration on the ReLU inputs' mean and variance, N = T*2^n levels (differential only; its default)", o => o.Thresholds = ThresholdMethod.Iteration),
         };
 
         /// <summary>Method names, in catalog order.</summary>
@@ -101,13 +101,23 @@ namespace Microsoft.ML.Spiking.Samples
         /// <param name="method">An available method name.</param>
         /// <param name="thresholds">An available threshold method name.</param>
         /// <param name="options">The options to set.</param>
-        public static void Configure(string method, string thresholds, SpikingConversionOptions options)
+        /// <exception cref="UsageException">The threshold method does not apply to the method (iteration with rate coding).</exception>
+        public static void Configure(string method, string? thresholds, SpikingConversionOptions options)
         {
             ArgumentNullException.ThrowIfNull(options, nameof(options));
+            thresholds ??= DefaultThresholds(method);
+            if (thresholds == "iteration" && method == "rate")
+            {
+                throw new UsageException("--thresholds iteration applies to differential coding only; rate coding uses max or percentile");
+            }
             (Find(method).Configure ?? throw new InvalidOperationException(NotAvailable("method", method)))(options);
             ThresholdEntry entry = ThresholdMethods.First(m => m.Name == thresholds);
             (entry.Configure ?? throw new InvalidOperationException(NotAvailable("thresholds", thresholds)))(options);
         }
+
+        /// <summary>The threshold method a method uses when --thresholds is not given: iteration for differential coding (the reference CNN configuration), else the 99.9th percentile.</summary>
+        /// <param name="method">A method name.</param>
+        public static string DefaultThresholds(string method) => method == "differential" ? "iteration" : "percentile";
 
         private static string NotAvailable(string what, string name) =>
             $"{what} '{name}' is not available in this version of Microsoft.ML.Spiking";

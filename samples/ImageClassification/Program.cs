@@ -166,6 +166,7 @@ namespace Microsoft.ML.Spiking.Samples
                 InputMean = options.Mean,
                 InputStd = options.Std,
                 BatchSize = options.Batch,
+                ThresholdLevels = options.Levels,
             };
             model.SetModel(conversion);
             MethodCatalog.Configure(method, options.Thresholds, conversion);
@@ -201,7 +202,8 @@ namespace Microsoft.ML.Spiking.Samples
         {
             Method = options.RequestedMethods,
             Steps = options.Steps,
-            Thresholds = options.Thresholds,
+            Thresholds = options.Thresholds ?? "per method: " + string.Join(", ", options.Methods.Select(m => $"{m} {MethodCatalog.DefaultThresholds(m)}")),
+            Levels = options.Levels,
             Percentile = new SpikingConversionOptions().Percentile,
             Granularity = options.Granularity.ToString().ToLowerInvariant(),
             Calibration = calibration,

@@ -16,7 +16,7 @@ namespace Microsoft.ML.Spiking.Samples.Cli
     {
         private static readonly string[] Known =
         {
-            "model", "images", "classes", "size", "scale", "mean", "std", "method", "steps", "thresholds", "granularity",
+            "model", "images", "classes", "size", "scale", "mean", "std", "method", "steps", "thresholds", "levels", "granularity",
             "calibration", "limit", "seed", "batch", "report", "plots",
         };
 
@@ -123,12 +123,16 @@ namespace Microsoft.ML.Spiking.Samples.Cli
                     MethodCatalog.CheckThresholds(value);
                     options.Thresholds = value;
                     break;
+                case "levels":
+                    options.Levels = Integer(name, value, 1, 24);
+                    break;
                 case "granularity":
                     options.Granularity = value switch
                     {
                         "layer" => StatisticsGranularity.Layer,
                         "channel" => StatisticsGranularity.Channel,
-                        _ => throw new UsageException($"unknown value '{value}' for --granularity (expected layer or channel)"),
+                        "neuron" => StatisticsGranularity.Neuron,
+                        _ => throw new UsageException($"unknown value '{value}' for --granularity (expected layer, channel or neuron)"),
                     };
                     break;
                 case "calibration":

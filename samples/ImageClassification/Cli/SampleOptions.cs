@@ -51,8 +51,11 @@ namespace Microsoft.ML.Spiking.Samples.Cli
         /// <summary>--steps: the T values to run, ascending, without duplicates (default 32).</summary>
         public IReadOnlyList<int> Steps { get; set; } = new[] { DefaultTimeSteps };
 
-        /// <summary>--thresholds: max, percentile (default) or iteration.</summary>
-        public string Thresholds { get; set; } = "percentile";
+        /// <summary>--thresholds: max, percentile or iteration; null (default) for each method's own default (<see cref="MethodCatalog.DefaultThresholds"/>).</summary>
+        public string? Thresholds { get; set; }
+
+        /// <summary>--levels: thresholds per multi-threshold neuron for differential coding (default 4).</summary>
+        public int Levels { get; set; } = 4;
 
         /// <summary>--granularity: one threshold per channel (default) or per layer.</summary>
         public StatisticsGranularity Granularity { get; set; } = StatisticsGranularity.Channel;

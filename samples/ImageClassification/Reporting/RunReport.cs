@@ -104,6 +104,9 @@ namespace Microsoft.ML.Spiking.Samples.Reporting
         /// <summary>--thresholds.</summary>
         public string Thresholds { get; init; } = string.Empty;
 
+        /// <summary>--levels: thresholds per multi-threshold neuron (differential coding).</summary>
+        public int Levels { get; init; }
+
         /// <summary>The percentile of percentile thresholds.</summary>
         public double Percentile { get; init; }
 

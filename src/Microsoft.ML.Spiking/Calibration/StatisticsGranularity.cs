@@ -12,5 +12,8 @@ namespace Microsoft.ML.Spiking.Calibration
 
         /// <summary>One statistic per channel (axis 1 of an NCHW tensor, or the feature axis of a dense tensor).</summary>
         Channel = 1,
+
+        /// <summary>One statistic per element of the per-sample tensor.</summary>
+        Neuron = 2,
     }
 }

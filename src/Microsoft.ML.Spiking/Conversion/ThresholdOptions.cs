@@ -10,5 +10,11 @@ namespace Microsoft.ML.Spiking.Conversion
 
         /// <summary>The p-th percentile of the activations (99.9 by default; Rueckauer et al. 2017's robust normalization).</summary>
         Percentile,
+
+        /// <summary>
+        /// Threshold iteration (DCGS, algorithms.md §2.11): θ minimises the expected quantization error of N uniform
+        /// levels for a Gaussian fitted to the mean and variance of the ReLU's input. Differential coding only.
+        /// </summary>
+        Iteration,
     }
 }

@@ -2,6 +2,7 @@
 
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Text.Json.Nodes;
 using Microsoft.ML.Spiking.Graph;
 
@@ -130,7 +131,10 @@ namespace Microsoft.ML.Spiking.Persistence
                 case GradedUnitLayer unit:
                     tag = "GradedUnit";
                     p["function"] = Write(unit.Function, tensors);
-                    p["bias"] = tensors.AddOptional(unit.Bias);
+                    for (int i = 0; i < unit.Biases.Count; i++)
+                    {
+                        p[$"bias{i}"] = tensors.AddOptional(unit.Biases[i]);
+                    }
                     break;
                 case MaxPoolNeuronLayer pool:
                     tag = "MaxPoolNeuron";
@@ -165,6 +169,7 @@ namespace Microsoft.ML.Spiking.Persistence
             {
                 "Binary" => 2,
                 "Concat" => -1,
+                "GradedUnit" => -1,
                 _ => 1,
             };
             if (arity > 0 && inputs.Length != arity)
@@ -198,8 +203,8 @@ namespace Microsoft.ML.Spiking.Persistence
                     "IfNeuron" => new IfNeuronLayer(name, op, input, output, tensors.Vector(p, "threshold"), p.Float("initialMembrane"), p.Enum<ResetMode>("reset")),
                     "MultiThresholdNeuron" => new MultiThresholdNeuronLayer(name, op, input, output, tensors.Vector(p, "threshold"), p.Int("levels"), p.Bool("gated"),
                         p.Enum<FiringRule>("rule"), p.Bool("differential"), tensors.OptionalVector(p, "bias")),
-                    "GradedUnit" => new GradedUnitLayer(Nested(p, "function", tensors, name, input, output), tensors.OptionalVector(p, "bias")),
-                    "MaxPoolNeuron" => new MaxPoolNeuronLayer(Nested(p, "pool", tensors, name, input, output) as PoolLayer
+                    "GradedUnit" => ReadGradedUnit(p, tensors, name, inputs, output),
+                    "MaxPoolNeuron" => new MaxPoolNeuronLayer(Nested(p, "pool", tensors, name, inputs, output) as PoolLayer
                         ?? throw p.Error($"layer '{name}' (MaxPoolNeuron) must wrap a Pool layer."), tensors.OptionalVector(p, "bias")),
                     _ => throw scope.Error($"layer '{name}' has type \"{tag}\", which this version of Microsoft.ML.Spiking does not know (known: {string.Join(", ", Tags)})."),
                 };
@@ -210,13 +215,19 @@ namespace Microsoft.ML.Spiking.Persistence
             }
         }
 
+        private static GradedUnitLayer ReadGradedUnit(JsonScope p, TensorReader tensors, string name, string[] inputs, string output)
+        {
+            Layer function = Nested(p, "function", tensors, name, inputs, output);
+            return new GradedUnitLayer(function, Enumerable.Range(0, inputs.Length).Select(i => tensors.OptionalVector(p, $"bias{i}")).ToList());
+        }
+
         /// <summary>A wrapped layer: same name and wiring as its wrapper.</summary>
-        private static Layer Nested(JsonScope p, string field, TensorReader tensors, string name, string input, string output)
+        private static Layer Nested(JsonScope p, string field, TensorReader tensors, string name, IReadOnlyList<string> inputs, string output)
         {
             Layer inner = Read(p.Object(field), tensors);
-            if (inner.Name != name || inner.Inputs.Count != 1 || inner.Inputs[0] != input || inner.Output != output)
+            if (inner.Name != name || !inner.Inputs.SequenceEqual(inputs) || inner.Output != output)
             {
-                throw p.Error($"layer '{name}' wraps '{inner.Name}' ({string.Join(",", inner.Inputs)} -> {inner.Output}), which is not wired like it ({input} -> {output}).");
+                throw p.Error($"layer '{name}' wraps '{inner.Name}' ({string.Join(",", inner.Inputs)} -> {inner.Output}), which is not wired like it ({string.Join(",", inputs)} -> {output}).");
             }
             return inner;
         }

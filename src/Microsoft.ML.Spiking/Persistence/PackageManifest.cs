@@ -7,6 +7,7 @@ using System.Reflection;
 using System.Text.Json.Nodes;
 using Microsoft.ML.Spiking.Calibration;
 using Microsoft.ML.Spiking.Conversion;
+using Microsoft.ML.Spiking.Conversion.Differential;
 using Microsoft.ML.Spiking.Graph;
 
 namespace Microsoft.ML.Spiking.Persistence
@@ -30,6 +31,8 @@ namespace Microsoft.ML.Spiking.Persistence
             nameof(SpikingConversionOptions.TimeSteps), nameof(SpikingConversionOptions.Thresholds),
             nameof(SpikingConversionOptions.Percentile), nameof(SpikingConversionOptions.Granularity),
             nameof(SpikingConversionOptions.InitialMembrane), nameof(SpikingConversionOptions.Reset),
+            nameof(SpikingConversionOptions.ThresholdLevels), nameof(SpikingConversionOptions.FiringRule),
+            nameof(SpikingConversionOptions.IterationMode), nameof(SpikingConversionOptions.DifferentialNeuron),
             nameof(SpikingConversionOptions.InputMean), nameof(SpikingConversionOptions.InputStd),
             nameof(SpikingConversionOptions.BatchSize), nameof(SpikingConversionOptions.MaxCalibrationRows),
         };
@@ -59,6 +62,9 @@ namespace Microsoft.ML.Spiking.Persistence
 
         public string[] Notes { get; }
 
+        /// <summary>The output's step-0 value of a differential-coding network; null otherwise.</summary>
+        public float[]? OutputBias { get; private init; }
+
         /// <summary>The stored options; GPU settings are left for the loader to fill in.</summary>
         public SpikingConversionOptions Options { get; }
 
@@ -80,6 +86,7 @@ namespace Microsoft.ML.Spiking.Persistence
                 ["source"] = transformer.Network.Network.Source,
                 ["classNames"] = JsonScope.StringsNode(transformer.ClassNames),
                 ["notes"] = JsonScope.StringsNode(transformer.Network.Notes),
+                ["outputBias"] = transformer.Network.OutputBias == null ? null : JsonScope.FloatsNode(transformer.Network.OutputBias),
                 ["options"] = new JsonObject
                 {
                     ["inputColumnName"] = o.InputColumnName,
@@ -98,6 +105,10 @@ namespace Microsoft.ML.Spiking.Persistence
                     ["granularity"] = o.Granularity.ToString(),
                     ["initialMembrane"] = JsonScope.FloatNode(o.InitialMembrane),
                     ["reset"] = o.Reset.ToString(),
+                    ["thresholdLevels"] = o.ThresholdLevels,
+                    ["firingRule"] = o.FiringRule.ToString(),
+                    ["iterationMode"] = o.IterationMode.ToString(),
+                    ["differentialNeuron"] = o.DifferentialNeuron.ToString(),
                     ["inputMean"] = o.InputMean == null ? null : JsonScope.FloatsNode(o.InputMean),
                     ["inputStd"] = o.InputStd == null ? null : JsonScope.FloatsNode(o.InputStd),
                     ["batchSize"] = o.BatchSize,
@@ -131,6 +142,10 @@ namespace Microsoft.ML.Spiking.Persistence
                 Granularity = s.Enum<StatisticsGranularity>("granularity"),
                 InitialMembrane = s.Float("initialMembrane"),
                 Reset = s.Enum<ResetMode>("reset"),
+                ThresholdLevels = s.Int("thresholdLevels"),
+                FiringRule = s.Enum<FiringRule>("firingRule"),
+                IterationMode = s.Enum<ThresholdIterationMode>("iterationMode"),
+                DifferentialNeuron = s.Enum<DifferentialNeuron>("differentialNeuron"),
                 InputMean = s.OptionalFloats("inputMean"),
                 InputStd = s.OptionalFloats("inputStd"),
                 BatchSize = s.Int("batchSize"),
@@ -144,7 +159,14 @@ namespace Microsoft.ML.Spiking.Persistence
             {
                 throw s.Error($"'batchSize' is {options.BatchSize}; it must be at least 1.");
             }
-            return new PackageManifest(method, scope.Strings("classNames"), scope.Strings("notes"), options);
+            float[]? outputBias = scope.OptionalFloats("outputBias");
+            if ((outputBias != null) != (method == ConversionMethod.DifferentialCoding))
+            {
+                throw scope.Error(outputBias == null
+                    ? "a differential-coding package needs 'outputBias' (the output's step-0 value)."
+                    : $"'outputBias' belongs to differential coding, not {method}.");
+            }
+            return new PackageManifest(method, scope.Strings("classNames"), scope.Strings("notes"), options) { OutputBias = outputBias };
         }
     }
 }

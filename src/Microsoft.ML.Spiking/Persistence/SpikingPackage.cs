@@ -104,7 +104,7 @@ namespace Microsoft.ML.Spiking.Persistence
             SpikingConversionOptions options = manifest.Options;
             options.GpuDeviceId = mlContext.GpuDeviceId;
             options.FallbackToCpu = mlContext.FallbackToCpu;
-            return new SpikingTransformer(new SpikingNetwork(snn, manifest.Method, manifest.Notes), ann, options, manifest.ClassNames);
+            return new SpikingTransformer(new SpikingNetwork(snn, manifest.Method, manifest.Notes, manifest.OutputBias), ann, options, manifest.ClassNames);
         }
 
         /// <summary>

@@ -187,26 +187,34 @@ namespace Microsoft.ML.Spiking.Simulation
         }
 
         /// <summary>
-        /// Differential graded unit (§2.6): r_in += d/t; now = f(r_in); emit t·(now − last); last = now. The K input rates
-        /// do not depend on the outputs, so f runs once on all of them ([K·B, ...]).
+        /// Differential graded unit (§2.6–2.7): per input r_i += d_i/t; now = f(r); emit t·(now − last); last = now. The K
+        /// input rates do not depend on the outputs, so f runs once on all of them ([K·B, ...]).
         /// </summary>
-        public static string[] GradedUnit(ChunkContext ctx, GradedUnitLayer unit, string input, bool varying)
+        public static string[] GradedUnit(ChunkContext ctx, GradedUnitLayer unit, IReadOnlyList<(string Name, bool Varying)> inputs)
         {
             OnnxGraphBuilder b = ctx.Builder;
-            int[] inShape = ctx.Network.GetShape(unit.Inputs[0]);
             int[] outShape = ctx.Network.GetShape(unit.Output);
-            string[] d = ctx.Differences(input, varying, unit.Bias, inShape, "dgu");
-            string rIn = ctx.BeginState("r_in", inShape, unit.Bias != null ? (float[])unit.Bias.Clone() : new float[ShapeUtil.Size(inShape)]);
-            string rInStart = rIn;
+            var allRates = new string[inputs.Count];
+            var finals = new List<(string Start, string Final)>();
+            for (int i = 0; i < inputs.Count; i++)
+            {
+                int[] inShape = ctx.Network.GetShape(unit.Inputs[i]);
+                float[]? bias = unit.Biases[i];
+                string[] d = ctx.Differences(inputs[i].Name, inputs[i].Varying, bias, inShape, "dgu");
+                string rIn = ctx.BeginState("r_in", inShape, bias != null ? (float[])bias.Clone() : new float[ShapeUtil.Size(inShape)]);
+                string start = rIn;
+                var rates = new string[ctx.Steps];
+                for (int t = 0; t < ctx.Steps; t++)
+                {
+                    rIn = b.Node("Add", new[] { rIn, b.Node("Mul", new[] { d[t], ctx.InverseStep(t) }) });
+                    rates[t] = rIn;
+                }
+                allRates[i] = ctx.Concat(rates);
+                finals.Add((start, rIn));
+            }
             string last = ctx.BeginState("last", outShape, new float[ShapeUtil.Size(outShape)]);
             string lastStart = last;
-            var rates = new string[ctx.Steps];
-            for (int t = 0; t < ctx.Steps; t++)
-            {
-                rIn = b.Node("Add", new[] { rIn, b.Node("Mul", new[] { d[t], ctx.InverseStep(t) }) });
-                rates[t] = rIn;
-            }
-            string all = LayerEmitter.Emit(b, ctx.Network, unit.Function, new[] { ctx.Concat(rates) });
+            string all = LayerEmitter.Emit(b, ctx.Network, unit.Function, allRates);
             string[] now = ctx.PerStep(all, true, "f");
             var outputs = new string[ctx.Steps];
             for (int t = 0; t < ctx.Steps; t++)
@@ -214,7 +222,10 @@ namespace Microsoft.ML.Spiking.Simulation
                 outputs[t] = b.Node("Mul", new[] { b.Node("Sub", new[] { now[t], last }), ctx.Step(t) });
                 last = now[t];
             }
-            ctx.EndState(rInStart, rIn);
+            foreach ((string start, string final) in finals)
+            {
+                ctx.EndState(start, final);
+            }
             ctx.EndState(lastStart, last);
             return outputs;
         }

@@ -119,7 +119,7 @@ namespace Microsoft.ML.Spiking.Simulation
                         IfNeuronLayer n when !differential => NeuronEmitters.IfNeuron(ctx, n, network.GetShape(n.Output), name, varying),
                         MultiThresholdNeuronLayer n when n.Differential == differential => NeuronEmitters.MultiThresholdNeuron(ctx, n, network.GetShape(n.Output), name, varying),
                         MaxPoolNeuronLayer p when differential => NeuronEmitters.MaxPoolNeuron(ctx, p, name, varying),
-                        GradedUnitLayer g when differential => NeuronEmitters.GradedUnit(ctx, g, name, varying),
+                        GradedUnitLayer g when differential => NeuronEmitters.GradedUnit(ctx, g, g.Inputs.Select(i => values[i]).ToList()),
                         _ => throw new InvalidOperationException($"Layer '{layer.Name}' ({layer.GetType().Name}) cannot be simulated in a {(differential ? "differential" : "rate")}-coded network."),
                     };
                     string all = ctx.Concat(perStep);

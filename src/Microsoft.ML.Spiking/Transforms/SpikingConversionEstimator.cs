@@ -7,6 +7,7 @@ using System.Linq;
 using Microsoft.ML.Data;
 using Microsoft.ML.Spiking.Calibration;
 using Microsoft.ML.Spiking.Conversion;
+using Microsoft.ML.Spiking.Conversion.Differential;
 using Microsoft.ML.Spiking.Conversion.RateCoding;
 using Microsoft.ML.Spiking.Graph;
 using Microsoft.ML.Spiking.Graph.Passes;
@@ -61,14 +62,42 @@ namespace Microsoft.ML.Spiking
             {
                 throw new ArgumentOutOfRangeException(nameof(options), options.Percentile, "Percentile must be in (0, 100].");
             }
-            if (options.Method != ConversionMethod.RateCoding)
-            {
-                throw new NotSupportedException($"Conversion method {options.Method} is not available yet; use {ConversionMethod.RateCoding}.");
-            }
+            CheckMethodOptions(options);
             _options = options;
             _log = log;
             Network imported = options.ModelFile != null ? OnnxImporter.Load(options.ModelFile) : OnnxImporter.Load(options.ModelBytes!, "model bytes");
-            _ann = NetworkPreparation.Prepare(imported, new PreparationOptions { InputMean = options.InputMean, InputStd = options.InputStd });
+            _ann = NetworkPreparation.Prepare(imported, new PreparationOptions
+            {
+                InputMean = options.InputMean,
+                InputStd = options.InputStd,
+                // DCGS moves max-pooling before the ReLU (algorithms.md §2.17 step 2) so it acts on currents.
+                SwapReluMaxPool = options.Method == ConversionMethod.DifferentialCoding,
+            });
+        }
+
+        private static void CheckMethodOptions(SpikingConversionOptions options)
+        {
+            switch (options.Method)
+            {
+                case ConversionMethod.RateCoding:
+                    if (options.Thresholds == ThresholdMethod.Iteration)
+                    {
+                        throw new ArgumentOutOfRangeException(nameof(options), options.Thresholds, "Threshold iteration belongs to differential coding; rate coding uses Max or Percentile thresholds.");
+                    }
+                    break;
+                case ConversionMethod.DifferentialCoding:
+                    if (options.ThresholdLevels < 1 || options.ThresholdLevels > MultiThresholdNeuronLayer.MaxLevels)
+                    {
+                        throw new ArgumentOutOfRangeException(nameof(options), options.ThresholdLevels, $"ThresholdLevels must be between 1 and {MultiThresholdNeuronLayer.MaxLevels}.");
+                    }
+                    break;
+                default:
+                    throw new ArgumentOutOfRangeException(nameof(options), options.Method, $"Unknown conversion method {options.Method}.");
+            }
+            if (options.Granularity == StatisticsGranularity.Neuron && options.Thresholds != ThresholdMethod.Iteration)
+            {
+                throw new ArgumentOutOfRangeException(nameof(options), options.Granularity, "Neuron-wise thresholds are available for threshold iteration only; use Layer or Channel granularity with Max or Percentile thresholds.");
+            }
         }
 
         /// <summary>The input schema plus the columns the transformer adds.</summary>
@@ -99,8 +128,10 @@ namespace Microsoft.ML.Spiking
             int k = ShapeUtil.Size(_ann.OutputShape);
             string[] classNames = ResolveClassNames(input.Schema, k);
             DataViewSchema.Column column = InputColumn.Check(input.Schema, _options.InputColumnName, _ann.InputShape);
+            bool differential = _options.Method == ConversionMethod.DifferentialCoding;
             var calibration = new CalibrationOptions
             {
+                IncludePreActivations = _options.Thresholds == ThresholdMethod.Iteration,
                 Granularity = _options.Granularity,
                 Percentile = _options.Percentile,
                 BatchSize = _options.BatchSize,
@@ -109,14 +140,27 @@ namespace Microsoft.ML.Spiking
             };
             _log?.Invoke($"Calibrating {_ann.Source} on column '{column.Name}' ({Calibrator.FindActivationSites(_ann).Count} activation sites, {_options.Granularity} {_options.Thresholds} thresholds).");
             CalibrationResult stats = Calibrator.Collect(_ann, ReadColumn(input, column), calibration);
-            SpikingNetwork snn = RateCodingConverter.Convert(_ann, stats, new RateCodingOptions
-            {
-                Thresholds = _options.Thresholds,
-                Percentile = _options.Percentile,
-                InitialMembrane = _options.InitialMembrane,
-                Reset = _options.Reset,
-            });
-            _log?.Invoke($"Calibrated on {stats.SampleCount} rows; converted {snn.NeuronLayers.Count} activations to IF neurons, T = {_options.TimeSteps}.");
+            var execution = new ExecutionOptions { GpuDeviceId = _options.GpuDeviceId, FallbackToCpu = _options.FallbackToCpu };
+            SpikingNetwork snn = differential
+                ? DifferentialCodingConverter.Convert(_ann, stats, new DifferentialCodingOptions
+                {
+                    Thresholds = _options.Thresholds,
+                    Percentile = _options.Percentile,
+                    ThresholdLevels = _options.ThresholdLevels,
+                    TimeSteps = _options.TimeSteps,
+                    Rule = _options.FiringRule,
+                    IterationMode = _options.IterationMode,
+                    Neuron = _options.DifferentialNeuron,
+                    Execution = execution,
+                })
+                : RateCodingConverter.Convert(_ann, stats, new RateCodingOptions
+                {
+                    Thresholds = _options.Thresholds,
+                    Percentile = _options.Percentile,
+                    InitialMembrane = _options.InitialMembrane,
+                    Reset = _options.Reset,
+                });
+            _log?.Invoke($"Calibrated on {stats.SampleCount} rows; converted {snn.NeuronLayers.Count} activations to {(differential ? "differential multi-threshold" : "IF")} neurons, T = {_options.TimeSteps}.");
             foreach (string note in snn.Notes)
             {
                 _log?.Invoke(note);

@@ -2,6 +2,7 @@
 
 using Microsoft.ML.Spiking.Calibration;
 using Microsoft.ML.Spiking.Conversion;
+using Microsoft.ML.Spiking.Conversion.Differential;
 using Microsoft.ML.Spiking.Graph;
 
 namespace Microsoft.ML.Spiking
@@ -29,6 +30,10 @@ namespace Microsoft.ML.Spiking
             Granularity = StatisticsGranularity.Channel;
             InitialMembrane = 0.5f;
             Reset = ResetMode.Subtract;
+            ThresholdLevels = 4;
+            FiringRule = FiringRule.Midpoint;
+            IterationMode = ThresholdIterationMode.Converge;
+            DifferentialNeuron = DifferentialNeuron.MultiThreshold;
             BatchSize = 64;
         }
 
@@ -71,25 +76,40 @@ namespace Microsoft.ML.Spiking
         /// <summary>Count synaptic operations during simulation (default true; needed for the energy figures).</summary>
         public bool CountSynapticOperations { get; set; }
 
-        /// <summary>Conversion method (rate coding).</summary>
+        /// <summary>Conversion method: <see cref="ConversionMethod.RateCoding"/> (default) or <see cref="ConversionMethod.DifferentialCoding"/>.</summary>
         public ConversionMethod Method { get; set; }
 
         /// <summary>T, the number of simulated steps (default 32).</summary>
         public int TimeSteps { get; set; }
 
-        /// <summary>How thresholds are chosen (default: 99.9th percentile).</summary>
+        /// <summary>
+        /// How thresholds are chosen (default: 99.9th percentile). <see cref="ThresholdMethod.Iteration"/> (differential
+        /// coding only) fits them to the ReLU inputs' mean and variance, with N = T·2^n levels.
+        /// </summary>
         public ThresholdMethod Thresholds { get; set; }
 
         /// <summary>p for the percentile thresholds (default 99.9).</summary>
         public double Percentile { get; set; }
 
-        /// <summary>One threshold per channel (default) or per layer.</summary>
+        /// <summary>One threshold per channel (default), per layer, or per neuron (threshold iteration only).</summary>
         public StatisticsGranularity Granularity { get; set; }
 
-        /// <summary>v(0) as a fraction of θ (default 0.5).</summary>
+        /// <summary>Differential coding: n, the thresholds θ/2^k of each multi-threshold neuron (default 4).</summary>
+        public int ThresholdLevels { get; set; }
+
+        /// <summary>Differential coding: which threshold a multi-threshold neuron fires (default: the reference code's 0.75 midpoints).</summary>
+        public FiringRule FiringRule { get; set; }
+
+        /// <summary>Differential coding: threshold iteration solved to convergence (default) or with the reference code's 100 iterations.</summary>
+        public ThresholdIterationMode IterationMode { get; set; }
+
+        /// <summary>Differential coding: multi-threshold neurons (default) or single-threshold differential IF neurons.</summary>
+        public DifferentialNeuron DifferentialNeuron { get; set; }
+
+        /// <summary>Rate coding: v(0) as a fraction of θ (default 0.5).</summary>
         public float InitialMembrane { get; set; }
 
-        /// <summary>Neuron reset rule (default subtraction).</summary>
+        /// <summary>Rate coding: neuron reset rule (default subtraction).</summary>
         public ResetMode Reset { get; set; }
 
         /// <summary>Per-channel mean the model expects to be subtracted from its input (folded into the network); null for none.</summary>

@@ -63,7 +63,8 @@ namespace Microsoft.ML.Spiking.Tests.Persistence
                 new IfNeuronLayer("n2", "Clip", "cb", "n2", new[] { 0.75f }, 0f, ResetMode.Zero),
                 new MultiThresholdNeuronLayer("mt", "Relu", "n2", "mt", Positive(4), 3, true, FiringRule.Nearest, true, Rand(36)),
                 new MultiThresholdNeuronLayer("mtr", "Relu", "mt", "mtr", Positive(36), 2, false, FiringRule.Midpoint, false, null),
-                new GradedUnitLayer(new ClipLayer("dgu", "Clip", "mtr", "dgu", 0f, 6f), Rand(36)),
+                new GradedUnitLayer(new ClipLayer("dgu", "Clip", "mtr", "dgu0", 0f, 6f), new[] { Rand(36) }),
+                new GradedUnitLayer(new BinaryLayer("prod", "Mul", "dgu0", "mt", "dgu", BinaryOp.Mul), new[] { null, Rand(36) }),
                 new MaxPoolNeuronLayer(new PoolLayer("mpn", "MaxPool", "dgu", "mpn", PoolKind.Max, new[] { 2, 2 }, new[] { 2, 2 }, new[] { 0, 0, 0, 0 }, false, false), null),
                 new ConcatLayer("cat", "Concat", new[] { "n2", "s" }, "cat", 0),
                 new TransposeLayer("tr", "Transpose", "cat", "tr", new[] { 0, 2, 1 }),
@@ -99,7 +100,7 @@ namespace Microsoft.ML.Spiking.Tests.Persistence
                 AssertSameLayer(network.Layers[i], back.Layers[i]);
             }
             Assert.AreEqual(network.Describe(), back.Describe());
-            Assert.AreEqual(19, tensorEntries, "one entry per float array");
+            Assert.AreEqual(20, tensorEntries, "one entry per float array");
         }
 
         [TestMethod]

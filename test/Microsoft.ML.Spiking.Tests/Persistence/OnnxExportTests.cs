@@ -28,7 +28,9 @@ namespace Microsoft.ML.Spiking.Tests.Persistence
         private const int Rows = 20;
 
         [TestMethod]
-        public void ApplyOnnxModelOnTheExportReproducesScore()
+        [DataRow(ConversionMethod.RateCoding)]
+        [DataRow(ConversionMethod.DifferentialCoding)]
+        public void ApplyOnnxModelOnTheExportReproducesScore(ConversionMethod method)
         {
             var ml = new MLContext(seed: 1);
             List<SpikingEstimatorTests.Row> rows = SpikingEstimatorTests.Rows(Rows);
@@ -37,7 +39,7 @@ namespace Microsoft.ML.Spiking.Tests.Persistence
             try
             {
                 float[][] expected;
-                using (SpikingTransformer transformer = ml.Transforms.ConvertToSpiking(SpikingPackageTests.Options(7)).Fit(data))
+                using (SpikingTransformer transformer = ml.Transforms.ConvertToSpiking(SpikingPackageTests.Options(7, method)).Fit(data))
                 {
                     transformer.ExportOnnx(path);
                     expected = transformer.Transform(data).GetColumn<float[]>("Score").ToArray();

@@ -10,6 +10,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Spiking.Conversion;
 using Microsoft.ML.Spiking.Graph;
 using Microsoft.ML.Spiking.Persistence;
 using Microsoft.ML.Spiking.Tests.Transforms;
@@ -31,8 +32,10 @@ namespace Microsoft.ML.Spiking.Tests.Persistence
         });
 
         /// <summary>The estimator tests' fixture, with input normalization (a padded first conv keeps it as a ChannelAffine layer).</summary>
-        internal static SpikingConversionOptions Options(int batchSize) => new SpikingConversionOptions
+        internal static SpikingConversionOptions Options(int batchSize, ConversionMethod method = ConversionMethod.RateCoding) => new SpikingConversionOptions
         {
+            Method = method,
+            Thresholds = method == ConversionMethod.DifferentialCoding ? ThresholdMethod.Iteration : ThresholdMethod.Percentile,
             ModelBytes = SpikingEstimatorTests.FixtureModel(),
             TimeSteps = 8,
             BatchSize = batchSize,
@@ -42,14 +45,17 @@ namespace Microsoft.ML.Spiking.Tests.Persistence
         };
 
         [TestMethod]
-        public void ReloadedTransformerGivesBitIdenticalOutputs()
+        [DataRow(ConversionMethod.RateCoding)]
+        [DataRow(ConversionMethod.DifferentialCoding)]
+        public void ReloadedTransformerGivesBitIdenticalOutputs(ConversionMethod method)
         {
             var ml = new MLContext(seed: 1);
             IDataView data = ml.Data.LoadFromEnumerable(SpikingEstimatorTests.Rows(50));
             string path = Path.Combine(Path.GetTempPath(), $"spiking-{Guid.NewGuid():N}.zip");
             try
             {
-                using SpikingTransformer original = ml.Transforms.ConvertToSpiking(Options(7)).Fit(data);
+                using SpikingTransformer original = ml.Transforms.ConvertToSpiking(Options(7, method)).Fit(data);
+                Assert.AreEqual(method == ConversionMethod.DifferentialCoding, original.Network.IsDifferential);
                 original.Save(path);
                 using SpikingTransformer fromFile = SpikingTransformer.Load(ml, path);
                 var buffer = new MemoryStream();
@@ -63,6 +69,7 @@ namespace Microsoft.ML.Spiking.Tests.Persistence
                     CollectionAssert.AreEqual(original.ClassNames.ToArray(), loaded.ClassNames.ToArray());
                     CollectionAssert.AreEqual(original.Network.Notes.ToArray(), loaded.Network.Notes.ToArray());
                     Assert.AreEqual(original.Network.Method, loaded.Network.Method);
+                    CollectionAssert.AreEqual(original.Network.OutputBias, loaded.Network.OutputBias);
                     Assert.AreEqual(7, loaded.Options.BatchSize);
                     CollectionAssert.AreEqual(original.Options.InputStd, loaded.Options.InputStd);
                     AssertSameNetwork(original.Network.Network, loaded.Network.Network);

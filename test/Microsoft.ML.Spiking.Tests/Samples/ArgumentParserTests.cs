@@ -26,10 +26,11 @@ namespace Microsoft.ML.Spiking.Tests.Samples
             Assert.IsNull(o.Mean);
             Assert.IsNull(o.Std);
             CollectionAssert.AreEqual(new[] { "all" }, o.RequestedMethods.ToArray());
-            CollectionAssert.AreEqual(new[] { "rate" }, o.Methods.ToArray());
-            CollectionAssert.AreEqual(new[] { "differential", "parallel", "bitserial" }, o.SkippedMethods.ToArray());
+            CollectionAssert.AreEqual(new[] { "rate", "differential" }, o.Methods.ToArray());
+            CollectionAssert.AreEqual(new[] { "parallel", "bitserial" }, o.SkippedMethods.ToArray());
             CollectionAssert.AreEqual(new[] { 32 }, o.Steps.ToArray());
-            Assert.AreEqual("percentile", o.Thresholds);
+            Assert.IsNull(o.Thresholds);
+            Assert.AreEqual(4, o.Levels);
             Assert.AreEqual(StatisticsGranularity.Channel, o.Granularity);
             Assert.IsNull(o.Calibration);
             Assert.IsNull(o.Limit);
@@ -82,7 +83,7 @@ namespace Microsoft.ML.Spiking.Tests.Samples
         {
             SampleOptions o = ArgumentParser.Parse(new[] { "--steps", "16, 4,8,4", "--method", "rate,all", "--classes", "b, a ,c" });
             CollectionAssert.AreEqual(new[] { 4, 8, 16 }, o.Steps.ToArray());
-            CollectionAssert.AreEqual(new[] { "rate" }, o.Methods.ToArray());
+            CollectionAssert.AreEqual(new[] { "rate", "differential" }, o.Methods.ToArray());
             CollectionAssert.AreEqual(new[] { "b", "a", "c" }, o.Classes!.ToArray(), "class order is the model's: kept as given");
         }
 
@@ -122,7 +123,8 @@ namespace Microsoft.ML.Spiking.Tests.Samples
         [DataRow("class 'a' appears twice in --classes", "--classes", "a,b,a")]
         [DataRow("unknown method 'spiky' for --method (expected rate, differential, parallel, bitserial or all)", "--method", "spiky")]
         [DataRow("unknown value 'median' for --thresholds (expected max, percentile, iteration)", "--thresholds", "median")]
-        [DataRow("unknown value 'neuron' for --granularity (expected layer or channel)", "--granularity", "neuron")]
+        [DataRow("unknown value 'pixel' for --granularity (expected layer, channel or neuron)", "--granularity", "pixel")]
+        [DataRow("--levels must be between 1 and 24, got 0", "--levels", "0")]
         public void BadCommandLinesFailWithOneLine(string message, params string[] args)
         {
             var e = Assert.ThrowsExactly<UsageException>(() => ArgumentParser.Parse(args));
@@ -131,7 +133,6 @@ namespace Microsoft.ML.Spiking.Tests.Samples
         }
 
         [TestMethod]
-        [DataRow("differential")]
         [DataRow("parallel")]
         [DataRow("bitserial")]
         public void MethodsNotInThisVersionAreUsageErrorsWhenAskedByName(string method)
@@ -142,10 +143,11 @@ namespace Microsoft.ML.Spiking.Tests.Samples
         }
 
         [TestMethod]
-        public void IterationThresholdsAreNotAvailableYet()
+        public void IterationThresholdsApplyToDifferentialCodingOnly()
         {
-            var e = Assert.ThrowsExactly<UsageException>(() => ArgumentParser.Parse(new[] { "--thresholds=iteration" }));
-            Assert.AreEqual("thresholds 'iteration' is not available in this version of Microsoft.ML.Spiking", e.Message);
+            Assert.AreEqual("iteration", ArgumentParser.Parse(new[] { "--thresholds=iteration", "--method", "differential" }).Thresholds);
+            var e = Assert.ThrowsExactly<UsageException>(() => MethodCatalog.Configure("rate", "iteration", new SpikingConversionOptions()));
+            Assert.AreEqual("--thresholds iteration applies to differential coding only; rate coding uses max or percentile", e.Message);
         }
 
         [TestMethod]
@@ -157,6 +159,11 @@ namespace Microsoft.ML.Spiking.Tests.Samples
             Assert.AreEqual(ThresholdMethod.Max, options.Thresholds);
             MethodCatalog.Configure("rate", "percentile", options);
             Assert.AreEqual(ThresholdMethod.Percentile, options.Thresholds);
+            MethodCatalog.Configure("differential", null, options);
+            Assert.AreEqual(ConversionMethod.DifferentialCoding, options.Method);
+            Assert.AreEqual(ThresholdMethod.Iteration, options.Thresholds, "differential's default");
+            MethodCatalog.Configure("rate", null, options);
+            Assert.AreEqual(ThresholdMethod.Percentile, options.Thresholds, "rate's default");
         }
     }
 }

@@ -115,50 +115,59 @@ namespace Microsoft.ML.Spiking.Graph
     }
 
     /// <summary>
-    /// Differential graded unit (DGU, algorithms.md §2.6) for a stateless non-linear function f of one tensor:
-    /// it tracks the input rate r_in[t] = bias + Σ d[i]/i and emits t·(f(r_in[t]) − f(r_in[t−1])) (f(r_in[0]) taken
-    /// as 0), so the decoded output is exactly f of the decoded input at every step. Used for max-pooling whose
-    /// kernel differs from its stride, and for any other unary function.
+    /// Differential graded unit (DGU, algorithms.md §2.6–2.7) for a stateless non-linear function f of one or more
+    /// tensors: it tracks every input rate r_i[t] = bias_i + Σ d_i[j]/j and emits t·(f(r[t]) − f(r[t−1])) (f(r[0])
+    /// taken as 0), so the decoded output is exactly f of the decoded inputs at every step. With one input it is the
+    /// DGU of GELU, LayerNorm, Softmax or max-pooling whose kernel differs from its stride; with the product of two
+    /// activations it is the product unit (r_out = r_A·r_B).
     /// </summary>
     public sealed class GradedUnitLayer : Layer
     {
         /// <summary>Creates a graded unit.</summary>
-        /// <param name="function">The function f: a stateless layer with one input; the unit reads its input and writes its output.</param>
-        /// <param name="bias">The input's value at step 0 per element, or null for zero.</param>
-        public GradedUnitLayer(Layer function, float[]? bias)
+        /// <param name="function">The function f: a stateless layer; the unit reads its inputs and writes its output.</param>
+        /// <param name="biases">Each input's value at step 0 per element (null for zero), one entry per input; or null for all zero.</param>
+        public GradedUnitLayer(Layer function, IReadOnlyList<float[]?>? biases)
             : base(CheckFunction(function).Name, function.SourceOpType, function.Inputs, function.Output)
         {
+            biases ??= new float[]?[function.Inputs.Count];
+            if (biases.Count != function.Inputs.Count)
+            {
+                throw new ArgumentException($"A graded unit over '{function.Name}' needs one bias per input ({function.Inputs.Count}); got {biases.Count}.", nameof(biases));
+            }
             Function = function;
-            Bias = bias;
+            Biases = biases;
         }
 
         /// <summary>The function f.</summary>
         public Layer Function { get; }
 
-        /// <summary>The input's value at step 0 per element, or null for zero.</summary>
-        public float[]? Bias { get; }
+        /// <summary>Each input's value at step 0 per element, or null for zero.</summary>
+        public IReadOnlyList<float[]?> Biases { get; }
 
-        /// <summary>Returns a copy with another bias.</summary>
-        /// <param name="bias">Step-0 bias.</param>
-        public GradedUnitLayer WithBias(float[]? bias) => new GradedUnitLayer(Function, bias);
+        /// <summary>Returns a copy with other biases.</summary>
+        /// <param name="biases">Step-0 biases, one per input.</param>
+        public GradedUnitLayer WithBiases(IReadOnlyList<float[]?> biases) => new GradedUnitLayer(Function, biases);
 
         /// <inheritdoc/>
-        public override Layer Rewire(IReadOnlyList<string> inputs, string output) => new GradedUnitLayer(Function.Rewire(inputs, output), Bias);
+        public override Layer Rewire(IReadOnlyList<string> inputs, string output) => new GradedUnitLayer(Function.Rewire(inputs, output), Biases);
 
         /// <inheritdoc/>
         public override int[] InferShape(IReadOnlyList<int[]> inputShapes)
         {
-            ExpectInputs(inputShapes, 1);
-            DifferentialLayerChecks.CheckBias(this, Bias, inputShapes[0]);
+            ExpectInputs(inputShapes, Function.Inputs.Count);
+            for (int i = 0; i < inputShapes.Count; i++)
+            {
+                DifferentialLayerChecks.CheckBias(this, Biases[i], inputShapes[i]);
+            }
             return Function.InferShape(inputShapes);
         }
 
         private static Layer CheckFunction(Layer function)
         {
             ArgumentNullException.ThrowIfNull(function, nameof(function));
-            if (function.Inputs.Count != 1 || function is SpikingNeuronLayer or GradedUnitLayer or MaxPoolNeuronLayer)
+            if (function.Inputs.Count < 1 || function is SpikingNeuronLayer or GradedUnitLayer or MaxPoolNeuronLayer)
             {
-                throw new ArgumentException($"A graded unit wraps a stateless layer with one input; '{function.Name}' is a {function.GetType().Name} with {function.Inputs.Count} input(s).", nameof(function));
+                throw new ArgumentException($"A graded unit wraps a stateless layer; '{function.Name}' is a {function.GetType().Name}.", nameof(function));
             }
             return function;
         }
