@@ -22,7 +22,10 @@ namespace Microsoft.ML.Spiking.Calibration
             Execution = new ExecutionOptions();
         }
 
-        /// <summary>One statistic per channel (default) or per layer.</summary>
+        /// <summary>
+        /// One statistic per channel (default), per layer, or per neuron (then only mean, variance, maximum and
+        /// minimum: percentiles need layer or channel granularity).
+        /// </summary>
         public StatisticsGranularity Granularity { get; set; }
 
         /// <summary>The percentile p reported by default (99.9).</summary>
@@ -72,7 +75,8 @@ namespace Microsoft.ML.Spiking.Calibration
 
     /// <summary>
     /// Streams calibration data once through the ANN (ONNX Runtime, with every activation site exposed as
-    /// an output) and accumulates per-site statistics: max, percentile with bounded memory, mean and variance.
+    /// an output) and accumulates per-site statistics: max, min, mean and variance, and (per layer or channel)
+    /// a percentile with bounded memory.
     /// </summary>
     public static class Calibrator
     {
@@ -86,6 +90,7 @@ namespace Microsoft.ML.Spiking.Calibration
         /// <param name="samples">Calibration samples; enumerated once.</param>
         /// <param name="options">Options, or null for the defaults.</param>
         /// <returns>Per-site statistics.</returns>
+        /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
         /// <exception cref="ArgumentException">A sample has the wrong size, or there are no samples.</exception>
         public static CalibrationResult Collect(Network network, IEnumerable<float[]> samples, CalibrationOptions? options = null)
         {
@@ -95,6 +100,11 @@ namespace Microsoft.ML.Spiking.Calibration
             if (options.BatchSize < 1)
             {
                 throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "BatchSize must be at least 1.");
+            }
+
+            if (options.Granularity != StatisticsGranularity.Layer && options.Granularity != StatisticsGranularity.Channel && options.Granularity != StatisticsGranularity.Neuron)
+            {
+                throw new ArgumentOutOfRangeException(nameof(options), options.Granularity, "Granularity must be Layer, Channel or Neuron.");
             }
             IReadOnlyList<Layer> sites = FindActivationSites(network);
             var probes = new List<string>();

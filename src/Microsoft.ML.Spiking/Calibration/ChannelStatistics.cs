@@ -5,8 +5,9 @@ using System;
 namespace Microsoft.ML.Spiking.Calibration
 {
     /// <summary>
-    /// Streaming calibration statistics of one activation tensor site, per channel or per layer:
-    /// exact maximum and minimum, a bounded-memory percentile estimate, and exact mean and population variance.
+    /// Streaming calibration statistics of one activation tensor site, per layer, per channel or per neuron:
+    /// exact maximum and minimum, exact mean and population variance, and (per layer or channel) a
+    /// bounded-memory percentile estimate.
     /// </summary>
     /// <remarks>
     /// <para>
@@ -18,6 +19,12 @@ namespace Microsoft.ML.Spiking.Calibration
     /// sorted values). The largest <c>exactCapacity</c> values of each statistic are kept exactly, so high
     /// percentiles are exact while N·(1 − q) stays below the capacity; otherwise they come from a histogram with
     /// an absolute error of at most one bin width (≤ 2·max|x| / 2048), reported by <see cref="GetPercentileErrorBound"/>.
+    /// </para>
+    /// <para>
+    /// At <see cref="StatisticsGranularity.Neuron"/> granularity there is one statistic per element (C·S of them),
+    /// kept in flat arrays (24 bytes per element): mean and variance are merged exactly sample by sample, and
+    /// there is no percentile estimator (it would need memory per element);
+    /// <see cref="GetPercentile(double)"/> and <see cref="GetPercentileErrorBound"/> throw.
     /// </para>
     /// <para>
     /// Thread safety: not thread-safe. <see cref="AddBatch"/> is expected to be called from one thread (the
@@ -32,14 +39,15 @@ namespace Microsoft.ML.Spiking.Calibration
         private readonly double _percentile;
         private readonly PercentileEstimator[] _estimators;
         private readonly RunningMoments[] _moments;
+        private readonly ElementwiseStatistics? _elements;
         private float[] _scratch;
         private long _count;
 
         /// <summary>Creates empty statistics for one activation site.</summary>
         /// <param name="channels">Number of channels C; at least 1.</param>
         /// <param name="spatialSize">Number of values per channel and sample S; at least 1.</param>
-        /// <param name="granularity">Whether to keep one statistic per channel or one for the whole tensor.</param>
-        /// <param name="percentile">Default percentile p in (0, 100], used by <see cref="GetPercentile()"/>.</param>
+        /// <param name="granularity">Whether to keep one statistic for the whole tensor, one per channel or one per element.</param>
+        /// <param name="percentile">Default percentile p in (0, 100], used by <see cref="GetPercentile()"/> (not used per neuron).</param>
         /// <param name="exactCapacity">Number of largest values kept exactly per statistic; at least 1.</param>
         /// <exception cref="ArgumentOutOfRangeException">An argument is out of range, or C·S overflows.</exception>
         public ChannelStatistics(
@@ -64,7 +72,7 @@ namespace Microsoft.ML.Spiking.Calibration
                 throw new ArgumentOutOfRangeException(nameof(spatialSize), spatialSize, "The per-sample size C·S is too large.");
             }
 
-            if (granularity != StatisticsGranularity.Layer && granularity != StatisticsGranularity.Channel)
+            if (granularity != StatisticsGranularity.Layer && granularity != StatisticsGranularity.Channel && granularity != StatisticsGranularity.Neuron)
             {
                 throw new ArgumentOutOfRangeException(nameof(granularity), granularity, "Unknown granularity.");
             }
@@ -79,13 +87,22 @@ namespace Microsoft.ML.Spiking.Calibration
             _spatialSize = spatialSize;
             _granularity = granularity;
             _percentile = percentile;
-            int groups = granularity == StatisticsGranularity.Channel ? channels : 1;
-            _estimators = new PercentileEstimator[groups];
-            _moments = new RunningMoments[groups];
-            for (int g = 0; g < groups; g++)
+            if (granularity == StatisticsGranularity.Neuron)
             {
-                _estimators[g] = new PercentileEstimator(percentile, exactCapacity);
-                _moments[g] = new RunningMoments();
+                _elements = new ElementwiseStatistics(channels * spatialSize);
+                _estimators = Array.Empty<PercentileEstimator>();
+                _moments = Array.Empty<RunningMoments>();
+            }
+            else
+            {
+                int groups = granularity == StatisticsGranularity.Channel ? channels : 1;
+                _estimators = new PercentileEstimator[groups];
+                _moments = new RunningMoments[groups];
+                for (int g = 0; g < groups; g++)
+                {
+                    _estimators[g] = new PercentileEstimator(percentile, exactCapacity);
+                    _moments[g] = new RunningMoments();
+                }
             }
 
             _scratch = Array.Empty<float>();
@@ -98,20 +115,20 @@ namespace Microsoft.ML.Spiking.Calibration
         /// <summary>Number of values per channel and sample S.</summary>
         public int SpatialSize => _spatialSize;
 
-        /// <summary>Whether statistics are per channel or per layer.</summary>
+        /// <summary>Whether statistics are per layer, per channel or per neuron.</summary>
         public StatisticsGranularity Granularity => _granularity;
 
         /// <summary>Default percentile given at construction.</summary>
         public double Percentile => _percentile;
 
-        /// <summary>Number of statistics kept: C for <see cref="StatisticsGranularity.Channel"/>, 1 for <see cref="StatisticsGranularity.Layer"/>.</summary>
-        public int StatisticCount => _estimators.Length;
+        /// <summary>Number of statistics kept: 1 for <see cref="StatisticsGranularity.Layer"/>, C for <see cref="StatisticsGranularity.Channel"/>, C·S for <see cref="StatisticsGranularity.Neuron"/>.</summary>
+        public int StatisticCount => _elements?.Size ?? _estimators.Length;
 
         /// <summary>Number of samples (batch items) added.</summary>
         public long Count => _count;
 
-        /// <summary>Number of values each statistic was computed over: samples·S per channel, or samples·C·S per layer.</summary>
-        public long ValueCount => _estimators[0].Count;
+        /// <summary>Number of values each statistic was computed over: samples·C·S per layer, samples·S per channel, samples per neuron.</summary>
+        public long ValueCount => _elements?.Count ?? _estimators[0].Count;
 
         /// <summary>Adds a batch of activations.</summary>
         /// <param name="data">NCHW-contiguous activations [batchSize, C, S].</param>
@@ -136,7 +153,12 @@ namespace Microsoft.ML.Spiking.Calibration
                 return;
             }
 
-            if (_granularity == StatisticsGranularity.Layer)
+            if (_elements != null)
+            {
+                PercentileEstimator.ValidateFinite(data, nameof(data), out _, out _);
+                _elements.AddBatch(data, batchSize);
+            }
+            else if (_granularity == StatisticsGranularity.Layer)
             {
                 // The estimator validates (NaN, infinity) before changing anything.
                 _estimators[0].Add(data);
@@ -180,35 +202,45 @@ namespace Microsoft.ML.Spiking.Calibration
             _count += batchSize;
         }
 
-        /// <summary>Exact maximum per statistic (length C, or 1 for layer granularity).</summary>
+        /// <summary>Exact maximum per statistic (length <see cref="StatisticCount"/>: 1, C or C·S).</summary>
         /// <exception cref="InvalidOperationException">No batch was added.</exception>
-        public float[] GetMax() => Collect(e => e.Max);
+        public float[] GetMax()
+        {
+            EnsureNotEmpty();
+            return _elements?.GetMax() ?? Collect(e => e.Max);
+        }
 
-        /// <summary>Exact minimum per statistic (length C, or 1 for layer granularity).</summary>
+        /// <summary>Exact minimum per statistic (length <see cref="StatisticCount"/>: 1, C or C·S).</summary>
         /// <exception cref="InvalidOperationException">No batch was added.</exception>
-        public float[] GetMin() => Collect(e => e.Min);
+        public float[] GetMin()
+        {
+            EnsureNotEmpty();
+            return _elements?.GetMin() ?? Collect(e => e.Min);
+        }
 
         /// <summary>Estimate of the default percentile per statistic (length C, or 1 for layer granularity).</summary>
-        /// <exception cref="InvalidOperationException">No batch was added.</exception>
+        /// <exception cref="InvalidOperationException">No batch was added, or the granularity is <see cref="StatisticsGranularity.Neuron"/>.</exception>
         public float[] GetPercentile() => GetPercentile(_percentile);
 
         /// <summary>Estimate of the p-th percentile per statistic (length C, or 1 for layer granularity); p = 100 gives the maximum.</summary>
         /// <param name="p">Percentile in (0, 100].</param>
         /// <exception cref="ArgumentOutOfRangeException"><paramref name="p"/> is not in (0, 100].</exception>
-        /// <exception cref="InvalidOperationException">No batch was added.</exception>
+        /// <exception cref="InvalidOperationException">No batch was added, or the granularity is <see cref="StatisticsGranularity.Neuron"/>.</exception>
         public float[] GetPercentile(double p)
         {
             PercentileEstimator.CheckPercentile(p, nameof(p));
+            EnsurePercentiles();
             return Collect(e => (float)e.GetPercentile(p));
         }
 
         /// <summary>Bound on the absolute error of <see cref="GetPercentile(double)"/> per statistic; 0 where exact.</summary>
         /// <param name="p">Percentile in (0, 100].</param>
         /// <exception cref="ArgumentOutOfRangeException"><paramref name="p"/> is not in (0, 100].</exception>
-        /// <exception cref="InvalidOperationException">No batch was added.</exception>
+        /// <exception cref="InvalidOperationException">No batch was added, or the granularity is <see cref="StatisticsGranularity.Neuron"/>.</exception>
         public double[] GetPercentileErrorBound(double p)
         {
             PercentileEstimator.CheckPercentile(p, nameof(p));
+            EnsurePercentiles();
             EnsureNotEmpty();
             var result = new double[_estimators.Length];
             for (int g = 0; g < result.Length; g++)
@@ -219,11 +251,16 @@ namespace Microsoft.ML.Spiking.Calibration
             return result;
         }
 
-        /// <summary>Exact mean per statistic (length C, or 1 for layer granularity).</summary>
+        /// <summary>Exact mean per statistic (length <see cref="StatisticCount"/>: 1, C or C·S).</summary>
         /// <exception cref="InvalidOperationException">No batch was added.</exception>
         public float[] GetMean()
         {
             EnsureNotEmpty();
+            if (_elements != null)
+            {
+                return _elements.GetMean();
+            }
+
             var result = new float[_moments.Length];
             for (int g = 0; g < result.Length; g++)
             {
@@ -233,11 +270,16 @@ namespace Microsoft.ML.Spiking.Calibration
             return result;
         }
 
-        /// <summary>Population variance (divided by N) per statistic (length C, or 1 for layer granularity).</summary>
+        /// <summary>Population variance (divided by N) per statistic (length <see cref="StatisticCount"/>: 1, C or C·S).</summary>
         /// <exception cref="InvalidOperationException">No batch was added.</exception>
         public float[] GetVariance()
         {
             EnsureNotEmpty();
+            if (_elements != null)
+            {
+                return _elements.GetVariance();
+            }
+
             var result = new float[_moments.Length];
             for (int g = 0; g < result.Length; g++)
             {
@@ -247,7 +289,11 @@ namespace Microsoft.ML.Spiking.Calibration
             return result;
         }
 
-        internal PercentileEstimator GetEstimator(int statistic) => _estimators[statistic];
+        internal PercentileEstimator GetEstimator(int statistic)
+        {
+            EnsurePercentiles();
+            return _estimators[statistic];
+        }
 
         private float[] Collect(Func<PercentileEstimator, float> selector)
         {
@@ -259,6 +305,14 @@ namespace Microsoft.ML.Spiking.Calibration
             }
 
             return result;
+        }
+
+        private void EnsurePercentiles()
+        {
+            if (_elements != null)
+            {
+                throw new InvalidOperationException("Percentiles are available at layer or channel granularity only; these statistics are per neuron (mean, variance, maximum and minimum).");
+            }
         }
 
         private void EnsureNotEmpty()

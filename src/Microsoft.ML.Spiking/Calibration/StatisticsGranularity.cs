@@ -13,7 +13,10 @@ namespace Microsoft.ML.Spiking.Calibration
         /// <summary>One statistic per channel (axis 1 of an NCHW tensor, or the feature axis of a dense tensor).</summary>
         Channel = 1,
 
-        /// <summary>One statistic per element of the per-sample tensor.</summary>
+        /// <summary>
+        /// One statistic per element of the per-sample tensor (per neuron). Only the mean, variance, maximum and
+        /// minimum are kept; percentiles are available at layer or channel granularity only.
+        /// </summary>
         Neuron = 2,
     }
 }

@@ -48,7 +48,7 @@ namespace Microsoft.ML.Spiking.Conversion.RateCoding
         /// <param name="options">Options, or null for the defaults.</param>
         /// <returns>The spiking network.</returns>
         /// <exception cref="NotSupportedException">A layer has no rate-coded form (all such layers are listed).</exception>
-        /// <exception cref="ArgumentException">Statistics are missing for a site that needs them.</exception>
+        /// <exception cref="ArgumentException">Statistics are missing for a site that needs them, or are per neuron.</exception>
         public static SpikingNetwork Convert(Network ann, CalibrationResult? statistics, RateCodingOptions? options = null)
         {
             ArgumentNullException.ThrowIfNull(ann, nameof(ann));
@@ -116,6 +116,10 @@ namespace Microsoft.ML.Spiking.Conversion.RateCoding
             if (statistics == null || !statistics.Sites.TryGetValue(site.Name, out SiteStatistics? stats))
             {
                 throw new ArgumentException($"No calibration statistics for activation '{site.Name}' ({site.SourceOpType}); calibrate the same prepared network before converting.", nameof(statistics));
+            }
+            if (stats.Output.Granularity == StatisticsGranularity.Neuron)
+            {
+                throw new ArgumentException($"The statistics of activation '{site.Name}' are per neuron, but rate-coding thresholds (max or percentile) are per layer or per channel; calibrate with {nameof(StatisticsGranularity.Layer)} or {nameof(StatisticsGranularity.Channel)} granularity.", nameof(statistics));
             }
             float[] values = options.Thresholds switch
             {
