@@ -18,6 +18,13 @@ namespace Microsoft.ML.Spiking.Conversion
         /// the change of their running rate estimate, so a settled neuron stops spiking.
         /// </summary>
         DifferentialCoding = 1,
+
+        /// <summary>
+        /// Error-free bit-serial conversion (algorithms.md §4): QCFS activations with L = 2^T − 1 (trained, or by
+        /// post-training quantization of ReLUs) become neurons that send their level's T binary digits, MSB first;
+        /// the network equals the quantized ANN exactly.
+        /// </summary>
+        BitSerial = 2,
     }
 
     /// <summary>
@@ -66,6 +73,12 @@ namespace Microsoft.ML.Spiking.Conversion
         /// differences, and the output is decoded as r[t] = x_out[0] + Σ_(i ≤ t) (x_out[i] − x_out[0])/i.
         /// </summary>
         public bool IsDifferential => OutputBias != null;
+
+        /// <summary>
+        /// The number of steps the network must be simulated for, when the method fixes it (bit-serial conversion: T,
+        /// the bits per activation); null when any T works.
+        /// </summary>
+        public int? FixedTimeSteps => NeuronLayers.OfType<BitSerialNeuronLayer>().Select(l => (int?)l.Bits).FirstOrDefault();
 
         /// <summary>Approximations and decisions worth reporting.</summary>
         public IReadOnlyList<string> Notes { get; }

@@ -22,7 +22,7 @@ namespace Microsoft.ML.Spiking.Persistence
         {
             "Conv", "Dense", "BatchNorm", "ChannelAffine", "Relu", "Clip", "Floor", "Qcfs", "Softmax", "Pool",
             "GlobalAveragePool", "Binary", "ConstBinary", "Concat", "Reshape", "Transpose", "IfNeuron",
-            "MultiThresholdNeuron", "GradedUnit", "MaxPoolNeuron",
+            "MultiThresholdNeuron", "GradedUnit", "MaxPoolNeuron", "BitSerialNeuron",
         };
 
         public static JsonObject Write(Layer layer, TensorWriter tensors)
@@ -119,6 +119,12 @@ namespace Microsoft.ML.Spiking.Persistence
                     p["initialMembrane"] = JsonScope.FloatNode(neuron.InitialMembrane);
                     p["reset"] = neuron.Reset.ToString();
                     break;
+                case BitSerialNeuronLayer bitSerial:
+                    tag = "BitSerialNeuron";
+                    p["lambda"] = tensors.Add(bitSerial.Lambda);
+                    p["bits"] = bitSerial.Bits;
+                    p["shift"] = bitSerial.Shift;
+                    break;
                 case MultiThresholdNeuronLayer mt:
                     tag = "MultiThresholdNeuron";
                     p["threshold"] = tensors.Add(mt.Threshold);
@@ -203,6 +209,7 @@ namespace Microsoft.ML.Spiking.Persistence
                     "IfNeuron" => new IfNeuronLayer(name, op, input, output, tensors.Vector(p, "threshold"), p.Float("initialMembrane"), p.Enum<ResetMode>("reset")),
                     "MultiThresholdNeuron" => new MultiThresholdNeuronLayer(name, op, input, output, tensors.Vector(p, "threshold"), p.Int("levels"), p.Bool("gated"),
                         p.Enum<FiringRule>("rule"), p.Bool("differential"), tensors.OptionalVector(p, "bias")),
+                    "BitSerialNeuron" => new BitSerialNeuronLayer(name, op, input, output, tensors.Vector(p, "lambda"), p.Int("bits"), p.Bool("shift")),
                     "GradedUnit" => ReadGradedUnit(p, tensors, name, inputs, output),
                     "MaxPoolNeuron" => new MaxPoolNeuronLayer(Nested(p, "pool", tensors, name, inputs, output) as PoolLayer
                         ?? throw p.Error($"layer '{name}' (MaxPoolNeuron) must wrap a Pool layer."), tensors.OptionalVector(p, "bias")),

@@ -33,6 +33,7 @@ namespace Microsoft.ML.Spiking.Persistence
             nameof(SpikingConversionOptions.InitialMembrane), nameof(SpikingConversionOptions.Reset),
             nameof(SpikingConversionOptions.ThresholdLevels), nameof(SpikingConversionOptions.FiringRule),
             nameof(SpikingConversionOptions.IterationMode), nameof(SpikingConversionOptions.DifferentialNeuron),
+            nameof(SpikingConversionOptions.Requantize),
             nameof(SpikingConversionOptions.InputMean), nameof(SpikingConversionOptions.InputStd),
             nameof(SpikingConversionOptions.BatchSize), nameof(SpikingConversionOptions.MaxCalibrationRows),
         };
@@ -109,6 +110,7 @@ namespace Microsoft.ML.Spiking.Persistence
                     ["firingRule"] = o.FiringRule.ToString(),
                     ["iterationMode"] = o.IterationMode.ToString(),
                     ["differentialNeuron"] = o.DifferentialNeuron.ToString(),
+                    ["requantize"] = o.Requantize,
                     ["inputMean"] = o.InputMean == null ? null : JsonScope.FloatsNode(o.InputMean),
                     ["inputStd"] = o.InputStd == null ? null : JsonScope.FloatsNode(o.InputStd),
                     ["batchSize"] = o.BatchSize,
@@ -146,6 +148,7 @@ namespace Microsoft.ML.Spiking.Persistence
                 FiringRule = s.Enum<FiringRule>("firingRule"),
                 IterationMode = s.Enum<ThresholdIterationMode>("iterationMode"),
                 DifferentialNeuron = s.Enum<DifferentialNeuron>("differentialNeuron"),
+                Requantize = s.Bool("requantize"),
                 InputMean = s.OptionalFloats("inputMean"),
                 InputStd = s.OptionalFloats("inputStd"),
                 BatchSize = s.Int("batchSize"),

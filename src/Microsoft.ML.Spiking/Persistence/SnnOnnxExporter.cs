@@ -18,11 +18,12 @@ namespace Microsoft.ML.Spiking.Persistence
     /// standalone ONNX model that runs the whole simulation in one call with no state inputs:
     /// <list type="bullet">
     /// <item>the input is renamed to the transformer's input column, [N, C, H, W] with a symbolic batch;</item>
-    /// <item>each membrane input <c>state_in_i</c> becomes an in-graph value: v(0) = InitialMembrane·θ (per channel),
-    /// expanded to [N, ...] with Shape → Concat → Expand, as the simulator starts every batch;</item>
-    /// <item><c>output_steps</c> [T·N, K] becomes the score: Reshape to [T, N, K], ReduceMean over the steps,
-    /// Softmax over the classes, the transformer's Score column; every other output is dropped and the nodes
-    /// that only fed them are pruned.</item>
+    /// <item>each state input <c>state_in_i</c> becomes an in-graph value: the simulator's initial value (for IF
+    /// neurons v(0) = InitialMembrane·θ), expanded to [N, ...] with Shape → Concat → Expand; <c>step_offset</c> of a
+    /// differential network becomes the constant 0, and an image it needs at every step becomes [image, 0, …];</item>
+    /// <item><c>output_steps</c> [T·N, K] becomes the score: Reshape to [T, N, K], then the mean over the steps
+    /// (rate coding) or the last step's decoded estimate (differential coding), Softmax over the classes, the
+    /// transformer's Score column; every other output is dropped and the nodes that only fed them are pruned.</item>
     /// </list>
     /// The graph unrolls the T steps, so its size grows with T (about four nodes per neuron layer and step).
     /// </summary>
@@ -88,9 +89,9 @@ namespace Microsoft.ML.Spiking.Persistence
             graph.Initializer.Add(ConstValue.ToProto(stepAxis, new[] { 1 }, new long[] { 0 }));
             string mean = names.Fresh("mean_logits");
             var suffix = new List<NodeProto> { Node(names, "Reshape", new[] { SnnGraphBuilder.OutputName, stepsShape }, steps) };
-            if (chunk.Differential)
+            if (chunk.Differential || network.Method == ConversionMethod.BitSerial)
             {
-                // The graph already decodes r[t]; the score is the estimate after the last step.
+                // The graph already decodes r[t] (or accumulates the bits); the score is the estimate after the last step.
                 string last = names.Fresh("last_step");
                 graph.Initializer.Add(ConstValue.ToProto(last, Array.Empty<int>(), new long[] { timeSteps - 1 }));
                 suffix.Add(Node(names, "Gather", new[] { steps, last }, mean, OnnxGraphBuilder.Attr("axis", 0L)));
@@ -195,7 +196,7 @@ namespace Microsoft.ML.Spiking.Persistence
             model.DocString =
                 $"Spiking network ({network.Method}) converted from '{network.Network.Source}' by Microsoft.ML.Spiking, simulated for T = {timeSteps} steps " +
                 $"in one call. Input '{inputName}' [N,{string.Join(",", network.Network.InputShape)}]; output '{outputName}' [N,{classNames.Count}]: " +
-                (network.IsDifferential
+                (network.IsDifferential || network.Method == ConversionMethod.BitSerial
                     ? "softmax of the decoded output after the last step (the SpikingTransformer's Score column)."
                     : "softmax of the mean over the T steps of the output layer's value (the SpikingTransformer's Score column).");
             Metadata(model, "spiking.formatVersion", SpikingPackage.FormatVersion.ToString(CultureInfo.InvariantCulture));

@@ -15,8 +15,11 @@ namespace Microsoft.ML.Spiking.Simulation
     /// Values that change over time are laid out [K·B, ...] with time folded into the batch axis (step-major:
     /// row t·B + b), so each stateless layer runs once per chunk as one large batch. Values that do not change
     /// over time (the part of the network before the first neuron, under direct input encoding) stay [B, ...]
-    /// and are computed once. Neuron dynamics are unrolled over the K steps as element-wise ops. Membrane
-    /// state enters as graph inputs and leaves as outputs, so consecutive chunks continue one simulation.
+    /// and are computed once. Neuron dynamics are unrolled over the K steps as element-wise ops. State (membranes,
+    /// rate estimates) enters as graph inputs and leaves as outputs, so consecutive chunks continue one simulation.
+    /// Under differential coding the image is presented once: a constant value reaching a stateful unit counts at
+    /// step 1 only, the graph takes a <c>step_offset</c> input for t and 1/t, and the output is decoded in the graph
+    /// (<c>output_steps</c> then holds r[t], not the step outputs).
     /// When asked, every convolution and dense layer also gets an output <c>sops_j</c> [K·B, ...] with its
     /// synaptic operations per step and sample (see <see cref="SynapticLayerPlan"/>).
     /// </summary>
@@ -75,6 +78,14 @@ namespace Microsoft.ML.Spiking.Simulation
             if (steps < 1)
             {
                 throw new ArgumentOutOfRangeException(nameof(steps), steps, "A chunk needs at least one step.");
+            }
+            if (snn.Method == ConversionMethod.BitSerial)
+            {
+                if (timeVaryingInput)
+                {
+                    throw new NotSupportedException("A bit-serial network receives its input once, as a current; per-step inputs do not apply.");
+                }
+                return BitSerialLowering.Build(snn, steps, synapticLayers);
             }
             Network network = snn.Network;
             bool differential = snn.IsDifferential;
@@ -192,7 +203,7 @@ namespace Microsoft.ML.Spiking.Simulation
         }
 
         /// <summary>Where(x = 0, 0, F) summed over the trailing axes: three passes over the input, valid for any values.</summary>
-        private static string EmitIndicatorCount(OnnxGraphBuilder b, SynapticLayerPlan plan, string input, string? output)
+        internal static string EmitIndicatorCount(OnnxGraphBuilder b, SynapticLayerPlan plan, string input, string? output)
         {
             string zero = b.Scalar(0f);
             string isZero = b.Node("Equal", new[] { input, zero });

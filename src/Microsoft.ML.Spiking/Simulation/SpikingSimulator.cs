@@ -84,6 +84,10 @@ namespace Microsoft.ML.Spiking.Simulation
             {
                 throw new ArgumentOutOfRangeException(nameof(options), options.ChunkSteps, "ChunkSteps must be 0 (automatic) or positive.");
             }
+            if (network.FixedTimeSteps is int fixedSteps && options.TimeSteps != fixedSteps)
+            {
+                throw new ArgumentOutOfRangeException(nameof(options), options.TimeSteps, $"The {network.Method} network sends {fixedSteps} bits per activation; simulate it with TimeSteps = {fixedSteps}.");
+            }
             _network = network;
             _options = options;
             _sessions = new Dictionary<(int, bool, bool), (OnnxSession, SnnChunkGraph)>();
@@ -109,6 +113,10 @@ namespace Microsoft.ML.Spiking.Simulation
         /// <param name="batchSize">Samples per batch.</param>
         public int GetChunkSteps(int batchSize)
         {
+            if (_network.FixedTimeSteps is int fixedSteps)
+            {
+                return fixedSteps;
+            }
             if (_options.ChunkSteps > 0)
             {
                 return Math.Min(_options.ChunkSteps, _options.TimeSteps);
@@ -230,7 +238,8 @@ namespace Microsoft.ML.Spiking.Simulation
                 }
             }
             return new SimulationResult(total, batchSize, _outputSize, stepOutputs, spikes, neurons.Select(n => n.Name).ToList(), _network.NeuronCounts, states,
-                _synapticLayers.Select(p => p.Name).ToList(), _synapticLayers.Select(p => p.DenseMacs).ToList(), synapticOperations, outputsAreEstimates: _network.IsDifferential);
+                _synapticLayers.Select(p => p.Name).ToList(), _synapticLayers.Select(p => p.DenseMacs).ToList(), synapticOperations,
+                outputsAreEstimates: _network.IsDifferential || _network.Method == ConversionMethod.BitSerial);
         }
 
         private static float[] Repeat(float[] perSample, int batchSize)

@@ -7,6 +7,7 @@ using System.Linq;
 using Microsoft.ML.Data;
 using Microsoft.ML.Spiking.Calibration;
 using Microsoft.ML.Spiking.Conversion;
+using Microsoft.ML.Spiking.Conversion.BitSerial;
 using Microsoft.ML.Spiking.Conversion.Differential;
 using Microsoft.ML.Spiking.Conversion.RateCoding;
 using Microsoft.ML.Spiking.Graph;
@@ -85,6 +86,12 @@ namespace Microsoft.ML.Spiking
                         throw new ArgumentOutOfRangeException(nameof(options), options.Thresholds, "Threshold iteration belongs to differential coding; rate coding uses Max or Percentile thresholds.");
                     }
                     break;
+                case ConversionMethod.BitSerial:
+                    if (options.TimeSteps > BitSerialNeuronLayer.MaxBits)
+                    {
+                        throw new ArgumentOutOfRangeException(nameof(options), options.TimeSteps, $"Bit-serial conversion sends T = TimeSteps bits per activation (L = 2^T − 1); T must be at most {BitSerialNeuronLayer.MaxBits}.");
+                    }
+                    break;
                 case ConversionMethod.DifferentialCoding:
                     if (options.ThresholdLevels < 1 || options.ThresholdLevels > MultiThresholdNeuronLayer.MaxLevels)
                     {
@@ -141,7 +148,15 @@ namespace Microsoft.ML.Spiking
             _log?.Invoke($"Calibrating {_ann.Source} on column '{column.Name}' ({Calibrator.FindActivationSites(_ann).Count} activation sites, {_options.Granularity} {_options.Thresholds} thresholds).");
             CalibrationResult stats = Calibrator.Collect(_ann, ReadColumn(input, column), calibration);
             var execution = new ExecutionOptions { GpuDeviceId = _options.GpuDeviceId, FallbackToCpu = _options.FallbackToCpu };
-            SpikingNetwork snn = differential
+            SpikingNetwork snn = _options.Method == ConversionMethod.BitSerial
+                ? BitSerialConverter.Convert(_ann, stats, new BitSerialOptions
+                {
+                    Bits = _options.TimeSteps,
+                    Quantization = _options.Thresholds,
+                    Percentile = _options.Percentile,
+                    Requantize = _options.Requantize,
+                })
+                : differential
                 ? DifferentialCodingConverter.Convert(_ann, stats, new DifferentialCodingOptions
                 {
                     Thresholds = _options.Thresholds,
@@ -160,7 +175,7 @@ namespace Microsoft.ML.Spiking
                     InitialMembrane = _options.InitialMembrane,
                     Reset = _options.Reset,
                 });
-            _log?.Invoke($"Calibrated on {stats.SampleCount} rows; converted {snn.NeuronLayers.Count} activations to {(differential ? "differential multi-threshold" : "IF")} neurons, T = {_options.TimeSteps}.");
+            _log?.Invoke($"Calibrated on {stats.SampleCount} rows; converted {snn.NeuronLayers.Count} activations to {_options.Method switch { ConversionMethod.DifferentialCoding => "differential multi-threshold", ConversionMethod.BitSerial => "bit-serial", _ => "IF" }} neurons, T = {_options.TimeSteps}.");
             foreach (string note in snn.Notes)
             {
                 _log?.Invoke(note);

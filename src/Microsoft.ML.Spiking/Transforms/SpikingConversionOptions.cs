@@ -76,7 +76,11 @@ namespace Microsoft.ML.Spiking
         /// <summary>Count synaptic operations during simulation (default true; needed for the energy figures).</summary>
         public bool CountSynapticOperations { get; set; }
 
-        /// <summary>Conversion method: <see cref="ConversionMethod.RateCoding"/> (default) or <see cref="ConversionMethod.DifferentialCoding"/>.</summary>
+        /// <summary>
+        /// Conversion method: <see cref="ConversionMethod.RateCoding"/> (default), <see cref="ConversionMethod.DifferentialCoding"/> or
+        /// <see cref="ConversionMethod.BitSerial"/> (then <see cref="TimeSteps"/> is T, the bits per activation, L = 2^T − 1, and
+        /// <see cref="Thresholds"/> chooses λ when ReLUs are quantized after training).
+        /// </summary>
         public ConversionMethod Method { get; set; }
 
         /// <summary>T, the number of simulated steps (default 32).</summary>
@@ -93,6 +97,9 @@ namespace Microsoft.ML.Spiking
 
         /// <summary>One threshold per channel (default), per layer, or per neuron (threshold iteration only).</summary>
         public StatisticsGranularity Granularity { get; set; }
+
+        /// <summary>Bit-serial conversion: re-quantize QCFS activations whose L is not 2^T − 1 to L = 2^T − 1 (default false: such a model is an error).</summary>
+        public bool Requantize { get; set; }
 
         /// <summary>Differential coding: n, the thresholds θ/2^k of each multi-threshold neuron (default 4).</summary>
         public int ThresholdLevels { get; set; }

@@ -42,14 +42,14 @@ namespace Microsoft.ML.Spiking.Tests.Conversion
         /// <summary>
         /// mnist-8 (two conv → ReLU → max-pool stages, pools 2×2/2 and 3×3/3; after the swap the first pool acts on the
         /// image's first convolution, computed once, and the second becomes a max-pool neuron) within
-        /// 0.2 points of the ANN at T = 8: calibration on test images 0–999, evaluation on 1000–4999.
+        /// 0.2 points of the ANN at T = 8: calibration on test images 0–999, evaluation on the other 9,000.
         /// </summary>
         [TestMethod]
         [DataRow(ThresholdMethod.Iteration)]
         [DataRow(ThresholdMethod.Percentile)]
         public void Mnist8WithinTwoTenthsOfThePointOfTheAnnAtT8(ThresholdMethod thresholds)
         {
-            var (labels, images) = SharedData.ReadMnist(SharedData.Require("mnist", "t10k-images-idx3-ubyte.gz"), SharedData.Require("mnist", "t10k-labels-idx1-ubyte.gz"), 5000);
+            var (labels, images) = SharedData.ReadMnist(SharedData.Require("mnist", "t10k-images-idx3-ubyte.gz"), SharedData.Require("mnist", "t10k-labels-idx1-ubyte.gz"), 10000);
             Network ann = NetworkPreparation.Prepare(OnnxImporter.Load(SharedData.Require("mnist", "mnist-8.onnx")), new PreparationOptions { SwapReluMaxPool = true });
             CalibrationResult stats = Calibrator.Collect(ann, images.Take(1000), new CalibrationOptions { IncludePreActivations = true });
             SpikingNetwork snn = DifferentialCodingConverter.Convert(ann, stats, new DifferentialCodingOptions { Thresholds = thresholds, TimeSteps = 8 });

@@ -30,6 +30,7 @@ namespace Microsoft.ML.Spiking.Tests.Persistence
         [TestMethod]
         [DataRow(ConversionMethod.RateCoding)]
         [DataRow(ConversionMethod.DifferentialCoding)]
+        [DataRow(ConversionMethod.BitSerial)]
         public void ApplyOnnxModelOnTheExportReproducesScore(ConversionMethod method)
         {
             var ml = new MLContext(seed: 1);
