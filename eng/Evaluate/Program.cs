@@ -10,6 +10,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Spiking.Calibration;
 using Microsoft.ML.Spiking.Conversion;
+using Microsoft.ML.Spiking.Conversion.BitSerial;
 using Microsoft.ML.Spiking.Conversion.Differential;
 using Microsoft.ML.Spiking.Conversion.RateCoding;
 using Microsoft.ML.Spiking.Graph;
@@ -58,11 +59,13 @@ namespace Microsoft.ML.Spiking.Evaluate
             string granularity = Get(options, "granularity", "channel");
             string method = Get(options, "method", "rate");
             bool differential = method == "differential";
+            bool bitSerial = method == "bitserial";
+            bool everyRow = Get(options, "every-row", "false") == "true";
             string thresholds = Get(options, "thresholds", differential ? "iteration" : "p99.9");
             int levels = int.Parse(Get(options, "n", "4"), CultureInfo.InvariantCulture);
             string neuron = Get(options, "neuron", "mt");
             string iteration = Get(options, "iteration", "converge");
-            string tag = differential ? $"diff-{neuron}-n{levels}-{thresholds}{(iteration == "reference" ? "-ref" : string.Empty)}" : "rate-" + thresholds;
+            string tag = differential ? $"diff-{neuron}-n{levels}-{thresholds}{(iteration == "reference" ? "-ref" : string.Empty)}" : bitSerial ? "bitserial-" + thresholds : "rate-" + thresholds;
             string output = Get(options, "out", Path.Combine("artifacts", $"{tag}-{granularity}-T{timeSteps}.csv"));
             int limit = int.Parse(Get(options, "limit", "100000"), CultureInfo.InvariantCulture);
             string folder = Path.Combine(data, "cifar10", "test");
@@ -84,7 +87,7 @@ namespace Microsoft.ML.Spiking.Evaluate
             bool IsCalibration(ImageRow r) => r.Index >= 500 && r.Index < 550;
             // Evaluation order: the peer-figures subset (files 0000–0099 of each class) first, then the rest,
             // interleaving classes so a partial run is a stratified sample.
-            var evaluation = all.Where(r => !IsCalibration(r))
+            var evaluation = all.Where(r => everyRow || !IsCalibration(r))
                 .OrderBy(r => r.Index < 100 ? 0 : 1).ThenBy(r => r.Index).ThenBy(r => r.Label).Take(limit).ToList();
             var calibration = all.Where(IsCalibration).ToList();
 
@@ -124,7 +127,9 @@ namespace Microsoft.ML.Spiking.Evaluate
             Console.WriteLine($"Calibrated on {stats.SampleCount} images in {sw.Elapsed.TotalSeconds:F1} s.");
             ThresholdMethod thresholdMethod = thresholds switch { "max" => ThresholdMethod.Max, "iteration" => ThresholdMethod.Iteration, _ => ThresholdMethod.Percentile };
             double percentile = thresholds.StartsWith('p') ? double.Parse(thresholds[1..], CultureInfo.InvariantCulture) : 99.9;
-            SpikingNetwork snn = differential
+            SpikingNetwork snn = bitSerial
+                ? BitSerialConverter.Convert(ann, stats, new BitSerialOptions { Bits = timeSteps, Quantization = thresholdMethod, Percentile = percentile })
+                : differential
                 ? DifferentialCodingConverter.Convert(ann, stats, new DifferentialCodingOptions
                 {
                     Thresholds = thresholdMethod,
@@ -139,7 +144,7 @@ namespace Microsoft.ML.Spiking.Evaluate
             {
                 Console.WriteLine("note: " + note);
             }
-            int[] checkpoints = s_checkpoints.Where(t => t <= timeSteps).ToArray();
+            int[] checkpoints = s_checkpoints.Where(t => t <= timeSteps).Append(timeSteps).Distinct().ToArray();
 
             var done = new Dictionary<string, string>();
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(output))!);
@@ -154,11 +159,12 @@ namespace Microsoft.ML.Spiking.Evaluate
             else
             {
                 File.WriteAllText(output, "image,label,ann," + string.Join(",", checkpoints.Select(t => $"T{t}")) + "," +
-                    string.Join(",", checkpoints.Select(t => $"sops_T{t}")) + ",spikes_per_image" + Environment.NewLine);
+                    string.Join(",", checkpoints.Select(t => $"sops_T{t}")) + ",spikes_per_image" + (bitSerial ? ",qann,bit_mismatches" : string.Empty) + Environment.NewLine);
             }
 
             var todo = evaluation.Where(r => !done.ContainsKey(Key(r))).ToList();
             using var annRunner = new AnnRunner(ann);
+            using var quantizedRunner = bitSerial ? new AnnRunner(BitSerialConverter.QuantizedAnn(snn)) : null;
             using var simulator = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = timeSteps });
             Console.WriteLine($"Evaluating {todo.Count} images (of {evaluation.Count}) at T = {timeSteps}, chunks of {simulator.GetChunkSteps(batch)} steps.");
             sw.Restart();
@@ -168,6 +174,8 @@ namespace Microsoft.ML.Spiking.Evaluate
                 float[] inputs = chunk.SelectMany(r => r.Pixels).ToArray();
                 float[] logits = annRunner.Run(inputs, chunk.Length);
                 SimulationResult result = simulator.Run(inputs, chunk.Length);
+                float[]? quantized = quantizedRunner?.Run(inputs, chunk.Length);
+                IReadOnlyList<long>? mismatches = bitSerial ? BitSerialCheck.Run(snn, inputs, chunk.Length).MismatchesPerSample : null;
                 var lines = new List<string>();
                 for (int i = 0; i < chunk.Length; i++)
                 {
@@ -186,14 +194,15 @@ namespace Microsoft.ML.Spiking.Evaluate
                         sops[t] = sops[t - 1] + result.GetTotalSynapticOperations(t, i);
                     }
                     lines.Add($"{s_classes[chunk[i].Label]}/{chunk[i].Index:D4},{chunk[i].Label},{annPrediction}," +
-                        string.Join(",", checkpoints.Select(t => result.Predict(t, i))) + "," + string.Join(",", checkpoints.Select(t => sops[t])) + $",{spikes}");
+                        string.Join(",", checkpoints.Select(t => result.Predict(t, i))) + "," + string.Join(",", checkpoints.Select(t => sops[t])) + $",{spikes}" +
+                        (quantized == null ? string.Empty : $",{SimulationResult.ArgMax(quantized.AsSpan(i * 10, 10))},{mismatches![i]}"));
                 }
                 File.AppendAllLines(output, lines);
                 processed += chunk.Length;
                 Console.WriteLine($"{processed}/{todo.Count} images, {processed * (double)timeSteps / sw.Elapsed.TotalSeconds:F0} image-steps/s");
             }
             long macs;
-            using (var probe = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = 1 }))
+            using (var probe = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = snn.FixedTimeSteps ?? 1 }))
             {
                 macs = probe.Run(new float[3 * 32 * 32], 1).TotalDenseMacs;
             }
@@ -225,7 +234,13 @@ namespace Microsoft.ML.Spiking.Evaluate
                 Console.WriteLine($"  ANN {Accuracy(2):F2} %");
                 Console.WriteLine("  SNN    " + string.Join("  ", checkpoints.Select((t, i) => $"T={t}: {Accuracy(3 + i):F2} %")));
                 Console.WriteLine("  energy " + string.Join("  ", checkpoints.Select((t, i) => $"T={t}: {Energy(3 + checkpoints.Length + i):F3}")));
-                Console.WriteLine($"  spikes per image at T={checkpoints[^1]}: {subset.Average(r => double.Parse(r[^1], CultureInfo.InvariantCulture)):F0}");
+                int spikesColumn = 3 + 2 * checkpoints.Length;
+                Console.WriteLine($"  spikes per image at T={checkpoints[^1]}: {subset.Average(r => double.Parse(r[spikesColumn], CultureInfo.InvariantCulture)):F0}");
+                if (subset[0].Length > spikesColumn + 2)
+                {
+                    int snnColumn = 3 + checkpoints.Length - 1;
+                    Console.WriteLine($"  quantized ANN {100.0 * subset.Count(r => r[spikesColumn + 1] == r[1]) / subset.Count:F2} %, SNN = quantized ANN on {subset.Count(r => r[spikesColumn + 1] == r[snnColumn])}/{subset.Count} images, bit mismatches {subset.Sum(r => long.Parse(r[spikesColumn + 2], CultureInfo.InvariantCulture))}");
+                }
             }
             Report("All evaluated images (calibration files 0500-0549 excluded)", rows);
             Report("Peer-figures subset (files 0000-0099 of each class)", rows.Where(r => int.Parse(r[0].Split('/')[1], CultureInfo.InvariantCulture) < 100).ToList());

@@ -24,7 +24,7 @@ namespace Microsoft.ML.Spiking.Samples
             new("rate", "rate coding: integrate-and-fire neurons, reset by subtraction", o => o.Method = ConversionMethod.RateCoding),
             new("differential", "differential coding (DCGS): multi-threshold neurons (--levels n), ReLU gate, step-0 bias", o => o.Method = ConversionMethod.DifferentialCoding),
             new("parallel", "parallel conversion", null),
-            new("bitserial", "bit-serial error-free conversion", null),
+            new("bitserial", "bit-serial error-free conversion: ReLUs quantized to L = 2^T - 1 levels (T = --steps), T bits MSB first", o => o.Method = ConversionMethod.BitSerial),
         };
 
         /// <summary>Every --thresholds value the command line knows.</summary>
@@ -32,7 +32,7 @@ namespace Microsoft.ML.Spiking.Samples
         {
             new("max", "the largest activation seen in calibration", o => o.Thresholds = ThresholdMethod.Max),
             new("percentile", "the 99.9th percentile of the activations (default for rate)", o => o.Thresholds = ThresholdMethod.Percentile),
-            new("iteration", "threshold iteration on the ReLU inputs' mean and variance, N = T*2^n levels (differential only; its default)", o => o.Thresholds = ThresholdMethod.Iteration),
+            new("iteration", "threshold iteration on the ReLU inputs' mean and variance, N = T*2^n levels (differential) or the error-minimising lambda of L = 2^T - 1 levels (bitserial); their default", o => o.Thresholds = ThresholdMethod.Iteration),
         };
 
         /// <summary>Method names, in catalog order.</summary>
@@ -117,7 +117,34 @@ namespace Microsoft.ML.Spiking.Samples
 
         /// <summary>The threshold method a method uses when --thresholds is not given: iteration for differential coding (the reference CNN configuration), else the 99.9th percentile.</summary>
         /// <param name="method">A method name.</param>
-        public static string DefaultThresholds(string method) => method == "differential" ? "iteration" : "percentile";
+        public static string DefaultThresholds(string method) => method is "differential" or "bitserial" ? "iteration" : "percentile";
+
+        /// <summary>T when --steps is not given: 32 for rate coding, 8 for differential coding, 4 bits (L = 15) for bit-serial.</summary>
+        /// <param name="method">A method name.</param>
+        public static int DefaultSteps(string method) => method switch
+        {
+            "differential" => 8,
+            "bitserial" => 4,
+            _ => SampleOptions.DefaultTimeSteps,
+        };
+
+        /// <summary>The T values a method runs: --steps if given (bit-serial T must be at most 24 bits), else its default.</summary>
+        /// <param name="method">A method name.</param>
+        /// <param name="options">The parsed options.</param>
+        /// <exception cref="UsageException">Bit-serial asked for more than 24 bits.</exception>
+        public static IReadOnlyList<int> StepsFor(string method, SampleOptions options)
+        {
+            ArgumentNullException.ThrowIfNull(options, nameof(options));
+            if (!options.StepsGiven)
+            {
+                return new[] { DefaultSteps(method) };
+            }
+            if (method == "bitserial" && options.Steps.Any(t => t > 24))
+            {
+                throw new UsageException($"bitserial sends T bits per activation (L = 2^T - 1 levels); --steps {options.Steps.Max()} is more than 24");
+            }
+            return options.Steps;
+        }
 
         private static string NotAvailable(string what, string name) =>
             $"{what} '{name}' is not available in this version of Microsoft.ML.Spiking";

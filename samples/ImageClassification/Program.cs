@@ -7,6 +7,8 @@ using System.IO;
 using System.Linq;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Spiking.Conversion;
+using Microsoft.ML.Spiking.Conversion.BitSerial;
 using Microsoft.ML.Spiking.Evaluation;
 using Microsoft.ML.Spiking.Samples.Cli;
 using Microsoft.ML.Spiking.Samples.Data;
@@ -106,7 +108,7 @@ namespace Microsoft.ML.Spiking.Samples
             var results = new List<MethodResult>();
             foreach (string method in options.Methods)
             {
-                foreach (int timeSteps in options.Steps)
+                foreach (int timeSteps in MethodCatalog.StepsFor(method, options))
                 {
                     results.Add(ConvertAndEvaluate(ml, preprocessing, method, timeSteps, model, images.Classes, options, calibrationData, evaluationPixels, pixels, progress));
                 }
@@ -187,15 +189,19 @@ namespace Microsoft.ML.Spiking.Samples
             // accuracy after every step, the spikes, the synaptic operations and the ANN's scores on the same rows.
             watch.Restart();
             SpikingMetrics metrics;
+            IDataView scored = ml.Data.Cache(spiking.Transform(evaluationPixels), "Label", "PredictedLabel");
             using (var bar = new ProgressBar(progress, $"{method} T={timeSteps}: evaluating", pixels.Rows))
             {
-                IDataView scored = spiking.Transform(evaluationPixels);
                 metrics = ml.Spiking().Evaluate(scored, spiking, progress: bar);
             }
             double snnSeconds = watch.Elapsed.TotalSeconds;
 
             double annImagesPerSecond = AnnThroughput.ImagesPerSecond(spiking.Ann, pixels, options.Batch);
-            return MethodResult.From(method, metrics, new Timing(calibrationSeconds, snnSeconds, annImagesPerSecond));
+            // The bit-serial network must equal the quantized ANN (ReLUs quantized to L = 2^T − 1 levels): report both.
+            (double, double)? quantized = spiking.Network.Method == ConversionMethod.BitSerial
+                ? QuantizedAnnCheck.Compare(BitSerialConverter.QuantizedAnn(spiking.Network), pixels, scored, options.Batch)
+                : null;
+            return MethodResult.From(method, metrics, new Timing(calibrationSeconds, snnSeconds, annImagesPerSecond), quantized);
         }
 
         private static ReportOptions ReportOptionsOf(SampleOptions options, int calibration, ImageSize size) => new()

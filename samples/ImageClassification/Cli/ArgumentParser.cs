@@ -74,6 +74,10 @@ namespace Microsoft.ML.Spiking.Samples.Cli
                 Apply(options, name, value);
             }
             (options.Methods, options.SkippedMethods) = MethodCatalog.Select(options.RequestedMethods);
+            foreach (string method in options.Methods)
+            {
+                MethodCatalog.StepsFor(method, options);
+            }
             return options;
         }
 
@@ -118,6 +122,7 @@ namespace Microsoft.ML.Spiking.Samples.Cli
                     break;
                 case "steps":
                     options.Steps = List(name, value).Select(s => Integer(name, s, 1, MaxTimeSteps)).Distinct().OrderBy(t => t).ToArray();
+                    options.StepsGiven = true;
                     break;
                 case "thresholds":
                     MethodCatalog.CheckThresholds(value);

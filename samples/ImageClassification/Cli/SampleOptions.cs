@@ -51,6 +51,9 @@ namespace Microsoft.ML.Spiking.Samples.Cli
         /// <summary>--steps: the T values to run, ascending, without duplicates (default 32).</summary>
         public IReadOnlyList<int> Steps { get; set; } = new[] { DefaultTimeSteps };
 
+        /// <summary>True when --steps was given; otherwise each method runs at its own default T (<see cref="MethodCatalog.DefaultSteps"/>).</summary>
+        public bool StepsGiven { get; set; }
+
         /// <summary>--thresholds: max, percentile or iteration; null (default) for each method's own default (<see cref="MethodCatalog.DefaultThresholds"/>).</summary>
         public string? Thresholds { get; set; }
 

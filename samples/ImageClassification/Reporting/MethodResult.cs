@@ -69,7 +69,8 @@ namespace Microsoft.ML.Spiking.Samples.Reporting
         /// <param name="metrics">What Spiking().Evaluate returned.</param>
         /// <param name="timing">The measured times.</param>
         /// <returns>The result.</returns>
-        public static MethodResult From(string method, SpikingMetrics metrics, Timing timing)
+        /// <param name="quantized">Bit-serial only: the quantized ANN's accuracy and its agreement with the SNN.</param>
+        public static MethodResult From(string method, SpikingMetrics metrics, Timing timing, (double Accuracy, double Agreement)? quantized = null)
         {
             ArgumentNullException.ThrowIfNull(metrics, nameof(metrics));
             int t = metrics.TimeSteps;
@@ -93,6 +94,8 @@ namespace Microsoft.ML.Spiking.Samples.Reporting
                 CalibrationSeconds = timing.CalibrationSeconds,
                 EnergyModel = metrics.EnergyModel.ToString(),
                 FiringRates = metrics.NeuronLayers.Select((name, l) => new LayerFiringRate(name, metrics.GetFiringRate(l))).ToArray(),
+                QuantizedAnnAccuracy = quantized?.Accuracy,
+                QuantizedAgreement = quantized?.Agreement,
             };
         }
 

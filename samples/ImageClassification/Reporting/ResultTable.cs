@@ -42,6 +42,14 @@ namespace Microsoft.ML.Spiking.Samples.Reporting
                 s.AppendLine(string.Format(ci, "  {0,-12} T = {1,-5} ", r.Method, r.TimeSteps) +
                     string.Join("  ", steps.Select(t => string.Format(ci, "t={0}: {1}", t, Percent(r.AccuracyPerStep[t - 1])))));
             }
+            foreach (MethodResult r in results.Where(r => r.QuantizedAnnAccuracy != null))
+            {
+                s.AppendLine();
+                s.AppendLine(string.Format(ci, "{0} T = {1}: quantized ANN (L = {2}) {3}; SNN = quantized ANN on {4} of the rows (must be 100 %);",
+                    r.Method, r.TimeSteps, (1L << r.TimeSteps) - 1, Percent(r.QuantizedAnnAccuracy), Percent(r.QuantizedAgreement)));
+                s.AppendLine(string.Format(ci, "  the quantization loss against the float ANN is {0} points. (t < T: the output layer's sum after the first t bits.)",
+                    ((r.AnnAccuracy - r.QuantizedAnnAccuracy) * 100)?.ToString("F2", ci) ?? "-"));
+            }
             return s.ToString();
         }
 

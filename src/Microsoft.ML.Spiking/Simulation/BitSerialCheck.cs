@@ -15,8 +15,9 @@ namespace Microsoft.ML.Spiking.Simulation
     /// </summary>
     public sealed class BitSerialCheck
     {
-        private BitSerialCheck(long neurons, IReadOnlyList<string> layers, IReadOnlyList<long> mismatchesPerLayer)
+        private BitSerialCheck(long neurons, IReadOnlyList<string> layers, IReadOnlyList<long> mismatchesPerLayer, IReadOnlyList<long> mismatchesPerSample)
         {
+            MismatchesPerSample = mismatchesPerSample;
             Neurons = neurons;
             Layers = layers;
             MismatchesPerLayer = mismatchesPerLayer;
@@ -31,6 +32,9 @@ namespace Microsoft.ML.Spiking.Simulation
 
         /// <summary>The bit-serial neuron layers, in network order.</summary>
         public IReadOnlyList<string> Layers { get; }
+
+        /// <summary>Mismatches per sample of the batch.</summary>
+        public IReadOnlyList<long> MismatchesPerSample { get; }
 
         /// <summary>Mismatches per layer, in the order of <see cref="Layers"/>.</summary>
         public IReadOnlyList<long> MismatchesPerLayer { get; }
@@ -62,7 +66,8 @@ namespace Microsoft.ML.Spiking.Simulation
                 [SnnGraphBuilder.InputName] = new TensorBuffer(inputs, new long[] { batchSize }.Concat(snn.Network.InputShape.Select(d => (long)d)).ToArray()),
             }, names);
             long[] perLayer = names.Select(n => results[n].Data.Sum(v => (long)Math.Round(v))).ToArray();
-            return new BitSerialCheck(snn.NeuronCounts.Sum() * batchSize, snn.NeuronLayers.Select(l => l.Name).ToList(), perLayer);
+            long[] perSample = Enumerable.Range(0, batchSize).Select(b => names.Sum(n => (long)Math.Round(results[n].Data[b]))).ToArray();
+            return new BitSerialCheck(snn.NeuronCounts.Sum() * batchSize, snn.NeuronLayers.Select(l => l.Name).ToList(), perLayer, perSample);
         }
     }
 }

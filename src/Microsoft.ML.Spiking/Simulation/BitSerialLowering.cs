@@ -44,6 +44,8 @@ namespace Microsoft.ML.Spiking.Simulation
             var planes = new Dictionary<string, string>(StringComparer.Ordinal);
             // Cumulative received values [T·B, ...] after the first t bits, for the output read-out.
             var partial = new Dictionary<string, string>(StringComparer.Ordinal);
+            // Levels k [B, ...] (exact integers) of neuron outputs and of max-pools over them.
+            var levels = new Dictionary<string, string>(StringComparer.Ordinal);
             HashSet<string> tail = OutputTail(network);
             int neuronIndex = 0;
             int synapticIndex = 0;
@@ -52,8 +54,9 @@ namespace Microsoft.ML.Spiking.Simulation
                 if (layer is BitSerialNeuronLayer neuron)
                 {
                     int[] shape = network.GetShape(neuron.Output);
-                    (string value, string bitPlanes, string cumulative) = EmitNeuron(b, network, neuron, shape, values[neuron.Inputs[0]], withChecks ? CheckOutput(neuronIndex) : null);
+                    (string value, string bitPlanes, string cumulative, string level) = EmitNeuron(b, network, neuron, shape, values[neuron.Inputs[0]], withChecks ? CheckOutput(neuronIndex) : null);
                     values[neuron.Output] = value;
+                    levels[neuron.Output] = level;
                     planes[neuron.Output] = bitPlanes;
                     partial[neuron.Output] = cumulative;
                     string axes = b.Ints(Enumerable.Range(1, shape.Length).Select(a => (long)a).ToArray());
@@ -85,7 +88,14 @@ namespace Microsoft.ML.Spiking.Simulation
                     synapticIndex++;
                 }
                 values[layer.Output] = LayerEmitter.Emit(b, network, layer, layer.Inputs.Select(i => values[i]).ToList());
-                if (layer.Inputs.All(planes.ContainsKey) && CarriesPlanes(layer))
+                if (layer is PoolLayer { Kind: PoolKind.Max } && levels.TryGetValue(layer.Inputs[0], out string? inputLevel))
+                {
+                    // MSB first, the larger of two levels is found bit by bit: the pooled stream is the larger level's bits.
+                    string level = LayerEmitter.Emit(b, network, layer, new[] { inputLevel });
+                    levels[layer.Output] = level;
+                    planes[layer.Output] = BitPlanes(b, level, bits);
+                }
+                else if (layer.Inputs.All(planes.ContainsKey) && CarriesPlanes(layer))
                 {
                     planes[layer.Output] = LayerEmitter.Emit(b, network, layer, layer.Inputs.Select(i => planes[i]).ToList());
                 }
@@ -149,7 +159,21 @@ namespace Microsoft.ML.Spiking.Simulation
         /// U = x/λ·L (+ ½); for t = 1..T: s = U ≥ 2^(T−t), U −= s·2^(T−t); k = Σ s·2^(T−t); the value sent is (k/L)·λ.
         /// Returns the value, the bit planes [T·B, ...] and the cumulative values after each step [T·B, ...].
         /// </summary>
-        private static (string Value, string Planes, string Cumulative) EmitNeuron(OnnxGraphBuilder b, Network network, BitSerialNeuronLayer neuron, int[] shape, string input, string? checkOutput)
+        /// <summary>The T bits of exact integer levels k ∈ [0, 2^T − 1], MSB first, as planes [T·B, ...].</summary>
+        private static string BitPlanes(OnnxGraphBuilder b, string level, int bits)
+        {
+            var spikes = new string[bits];
+            string rest = level;
+            for (int t = 1; t <= bits; t++)
+            {
+                string weight = b.Scalar(MathF.Pow(2f, bits - t));
+                spikes[t - 1] = b.Node("Cast", new[] { b.Node("GreaterOrEqual", new[] { rest, weight }) }, null, Attr("to", 1L));
+                rest = b.Node("Sub", new[] { rest, b.Node("Mul", new[] { spikes[t - 1], weight }) });
+            }
+            return bits == 1 ? spikes[0] : b.Node("Concat", spikes, null, Attr("axis", 0L));
+        }
+
+        private static (string Value, string Planes, string Cumulative, string Level) EmitNeuron(OnnxGraphBuilder b, Network network, BitSerialNeuronLayer neuron, int[] shape, string input, string? checkOutput)
         {
             int bits = neuron.Bits;
             float levels = neuron.Levels;
@@ -185,7 +209,7 @@ namespace Microsoft.ML.Spiking.Simulation
             }
             string planes = bits == 1 ? spikes[0] : b.Node("Concat", spikes, null, Attr("axis", 0L));
             string partial = bits == 1 ? cumulative[0] : b.Node("Concat", cumulative, null, Attr("axis", 0L));
-            return (cumulative[bits - 1], planes, partial);
+            return (cumulative[bits - 1], planes, partial, level!);
         }
     }
 }

@@ -26,9 +26,13 @@ namespace Microsoft.ML.Spiking.Tests.Samples
             Assert.IsNull(o.Mean);
             Assert.IsNull(o.Std);
             CollectionAssert.AreEqual(new[] { "all" }, o.RequestedMethods.ToArray());
-            CollectionAssert.AreEqual(new[] { "rate", "differential" }, o.Methods.ToArray());
-            CollectionAssert.AreEqual(new[] { "parallel", "bitserial" }, o.SkippedMethods.ToArray());
+            CollectionAssert.AreEqual(new[] { "rate", "differential", "bitserial" }, o.Methods.ToArray());
+            CollectionAssert.AreEqual(new[] { "parallel" }, o.SkippedMethods.ToArray());
             CollectionAssert.AreEqual(new[] { 32 }, o.Steps.ToArray());
+            Assert.IsFalse(o.StepsGiven);
+            CollectionAssert.AreEqual(new[] { 32 }, MethodCatalog.StepsFor("rate", o).ToArray());
+            CollectionAssert.AreEqual(new[] { 8 }, MethodCatalog.StepsFor("differential", o).ToArray());
+            CollectionAssert.AreEqual(new[] { 4 }, MethodCatalog.StepsFor("bitserial", o).ToArray());
             Assert.IsNull(o.Thresholds);
             Assert.AreEqual(4, o.Levels);
             Assert.AreEqual(StatisticsGranularity.Channel, o.Granularity);
@@ -83,7 +87,7 @@ namespace Microsoft.ML.Spiking.Tests.Samples
         {
             SampleOptions o = ArgumentParser.Parse(new[] { "--steps", "16, 4,8,4", "--method", "rate,all", "--classes", "b, a ,c" });
             CollectionAssert.AreEqual(new[] { 4, 8, 16 }, o.Steps.ToArray());
-            CollectionAssert.AreEqual(new[] { "rate", "differential" }, o.Methods.ToArray());
+            CollectionAssert.AreEqual(new[] { "rate", "differential", "bitserial" }, o.Methods.ToArray());
             CollectionAssert.AreEqual(new[] { "b", "a", "c" }, o.Classes!.ToArray(), "class order is the model's: kept as given");
         }
 
@@ -125,6 +129,7 @@ namespace Microsoft.ML.Spiking.Tests.Samples
         [DataRow("unknown value 'median' for --thresholds (expected max, percentile, iteration)", "--thresholds", "median")]
         [DataRow("unknown value 'pixel' for --granularity (expected layer, channel or neuron)", "--granularity", "pixel")]
         [DataRow("--levels must be between 1 and 24, got 0", "--levels", "0")]
+        [DataRow("bitserial sends T bits per activation (L = 2^T - 1 levels); --steps 32 is more than 24", "--method", "bitserial", "--steps", "32")]
         public void BadCommandLinesFailWithOneLine(string message, params string[] args)
         {
             var e = Assert.ThrowsExactly<UsageException>(() => ArgumentParser.Parse(args));
@@ -134,7 +139,6 @@ namespace Microsoft.ML.Spiking.Tests.Samples
 
         [TestMethod]
         [DataRow("parallel")]
-        [DataRow("bitserial")]
         public void MethodsNotInThisVersionAreUsageErrorsWhenAskedByName(string method)
         {
             Assert.IsFalse(MethodCatalog.IsAvailable(method));

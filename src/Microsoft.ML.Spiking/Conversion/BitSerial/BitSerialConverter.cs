@@ -35,7 +35,7 @@ namespace Microsoft.ML.Spiking.Conversion.BitSerial
             var problems = new List<string>();
             var layers = new List<Layer>();
             string output = ann.OutputName;
-            int trained = 0, quantized = 0, requantized = 0;
+            int trained = 0, quantized = 0, requantized = 0, maxPools = 0;
             foreach (Layer layer in ann.Layers)
             {
                 switch (layer)
@@ -58,7 +58,10 @@ namespace Microsoft.ML.Spiking.Conversion.BitSerial
                         quantized++;
                         break;
                     case PoolLayer { Kind: PoolKind.Max } pool:
-                        problems.Add($"'{pool.Name}' (MaxPool): bit-serial conversion needs average pooling (the method trains with MaxPool replaced by AveragePool, algorithms.md §4.2)");
+                        // On currents it is part of the accumulation; on bit-serial levels an MSB-first comparison
+                        // selects the larger level exactly. Either way the quantized ANN is reproduced.
+                        maxPools++;
+                        layers.Add(pool);
                         break;
                     default:
                         if (!layer.IsLinear && layer is not PoolLayer)
@@ -82,6 +85,10 @@ namespace Microsoft.ML.Spiking.Conversion.BitSerial
             if (trained > 0)
             {
                 notes.Add($"{trained} trained QCFS activation(s) became bit-serial neurons with their λ{(requantized > 0 ? $"; {requantized} re-quantized from another L to L = {levels}" : string.Empty)}.");
+            }
+            if (maxPools > 0)
+            {
+                notes.Add($"{maxPools} max-pool(s) kept: on bit-serial levels an MSB-first comparison passes on the larger level's bits, exactly (the method's own training replaces MaxPool by AveragePool).");
             }
             if (quantized > 0)
             {
