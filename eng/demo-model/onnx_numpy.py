@@ -15,9 +15,14 @@ def to_input(images_u8):
 
 
 class OnnxNumpyRunner:
-    """Runs one ONNX file (batch of float32 NCHW inputs -> first graph output)."""
+    """Runs one ONNX file (batch of NCHW inputs -> first graph output).
 
-    def __init__(self, path):
+    dtype float32 computes as an ONNX runtime would; float64 evaluates the file's function almost exactly
+    (weights and constants widened), which is how train.py compares it with the PyTorch module: in float32
+    two correct implementations can round a QCFS pre-activation to different sides of a floor boundary."""
+
+    def __init__(self, path, dtype=np.float32):
+        self.dtype = np.dtype(dtype)
         import onnx
         from onnx import numpy_helper
         self.model = onnx.load(path)
@@ -36,14 +41,14 @@ class OnnxNumpyRunner:
         x = np.pad(x, ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])))
         oh = (x.shape[2] - kh) // strides[0] + 1
         ow = (x.shape[3] - kw) // strides[1] + 1
-        cols = np.empty((n, c, kh, kw, oh, ow), dtype=np.float32)
+        cols = np.empty((n, c, kh, kw, oh, ow), dtype=x.dtype)
         for i in range(kh):
             for j in range(kw):
                 cols[:, :, i, j] = x[:, :, i:i + strides[0] * oh:strides[0], j:j + strides[1] * ow:strides[1]]
         out = np.einsum("nckhij,dckh->ndij", cols.reshape(n, c, kh, kw, oh, ow), w, optimize=True)
         if b is not None:
             out = out + b[None, :, None, None]
-        return out.astype(np.float32)
+        return out.astype(x.dtype)
 
     @staticmethod
     def _pool(x, k, s, op):
@@ -54,8 +59,8 @@ class OnnxNumpyRunner:
         return op(windows, axis=0)
 
     def run(self, x):
-        env = dict(self.inits)
-        env[self.model.graph.input[0].name] = x.astype(np.float32)
+        env = {k: v.astype(self.dtype) if v.dtype.kind == "f" else v for k, v in self.inits.items()}
+        env[self.model.graph.input[0].name] = x.astype(self.dtype)
         for node in self.model.graph.node:
             a = self._attrs(node)
             ins = [env[i] if i else None for i in node.input]
@@ -104,7 +109,7 @@ class OnnxNumpyRunner:
                 out = np.floor(ins[0])
             else:
                 raise NotImplementedError(op)
-            env[node.output[0]] = np.asarray(out, dtype=np.float32)
+            env[node.output[0]] = np.asarray(out, dtype=self.dtype)
         return env[self.model.graph.output[0].name]
 
     def accuracy(self, images_u8, labels, batch=250):
