@@ -1,301 +1,88 @@
 #!/usr/bin/python3
 # Licensed under the MIT license. Part of Microsoft.ML.Spiking.
-"""Trains the two demo models the ImageClassification sample embeds, on the synthetic shapes dataset.
+"""Trains the demo models the ImageClassification sample ships, on the synthetic shapes dataset, and
+writes them with the project's own ONNX writer (onnx_writer.py, through export_onnx.py).
 
     /usr/bin/python3 eng/demo-model/train.py
 
 writes, under samples/ImageClassification/assets/:
-    shapes-cnn.onnx       ReLU CNN (BatchNormalization nodes kept; MaxPool)
-    shapes-qcfs-l7.onnx   the same CNN with QCFS activations (L = 7, trainable lambda; AvgPool)
-    images/               the 300 held-out PNGs + labels.txt (via make_shapes.write_png_set)
-    MODELS.md             how they were made and how well they do
+    shapes-cnn.onnx        BN-ReLU CNN (MaxPool); the sample's embedded default
+    shapes-qcfs-l3.onnx    the same CNN with QCFS activations, L = 3  (T = 2 bits), AvgPool
+    shapes-qcfs-l7.onnx    ... L = 7  (T = 3 bits)
+    shapes-qcfs-l15.onnx   ... L = 15 (T = 4 bits)
+    images/                the 300 held-out PNGs + labels.txt (via make_shapes.write_png_set)
+    MODELS.md              how they were made and how well they do
+
+The QCFS models (one trainable lambda per layer) are fine-tuned from the ReLU one. Every written file is
+checked: onnx.checker, byte-identical to protobuf's own re-serialization, graph identical to what
+torch.onnx.export writes for the module, and its outputs (run by the numpy interpreter in onnx_numpy.py)
+within 1e-4 of the PyTorch module's on the 300 PNGs, both in float64. Accuracies are those of the ONNX
+files (float32).
 
 Needs only Debian's python3-torch, python3-onnx and python3-numpy (python3-pil optional). CPU only,
-single thread, fixed seeds. Both models take RGB CHW input in [0, 1] (pixel / 255) with no
-further normalization, so ML.NET's ExtractPixels(scaleImage: 1/255) feeds them directly.
+single thread, fixed seeds. The models take RGB CHW input in [0, 1] (pixel / 255) with no further
+normalization, so ML.NET's ExtractPixels(scaleImage: 1/255) feeds them directly.
 """
 
 import argparse
+import copy
 import os
 import sys
 import time
 
 import numpy as np
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import export_onnx  # noqa: E402
 import make_shapes as ms  # noqa: E402
+import onnx_numpy  # noqa: E402
+from onnx_numpy import OnnxNumpyRunner  # noqa: E402
+from shapes_model import QCFS_LAMBDA_INIT, Qcfs, ShapesNet, accuracy, train  # noqa: E402
 
-OPSET = 13
-QCFS_LEVELS = 7
-QCFS_LAMBDA_INIT = 4.0
-
-
-# ---- models -------------------------------------------------------------------------------------
-
-class FloorSTE(torch.autograd.Function):
-    """floor(x) forward, identity gradient backward (straight-through); exported as ONNX Floor."""
-
-    @staticmethod
-    def forward(ctx, x):
-        return torch.floor(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad
-
-    @staticmethod
-    def symbolic(g, x):
-        return g.op("Floor", x)
+DEFAULTS = {"n_train": 30000, "n_test": 5000, "epochs": 8, "qcfs_epochs": 4, "levels": "3,7,15"}
+RELU_LR, QCFS_LR = 3e-3, 1e-3
+MAX_ABS_DIFF = 1e-4
 
 
-class Qcfs(nn.Module):
-    """Quantization-clip-floor-shift activation (Bu et al., ICLR 2022) with a trainable scalar lambda.
-
-    y = lambda * floor(clamp(x / lambda, 0, 1) * L + 1/2) / L
-    """
-
-    def __init__(self, levels=QCFS_LEVELS, lam=QCFS_LAMBDA_INIT):
-        super().__init__()
-        self.levels = levels
-        self.lam = nn.Parameter(torch.tensor([float(lam)]))
-
-    def forward(self, x):
-        x = x / self.lam
-        # clamp(x, 0, 1); written as hardtanh because PyTorch 1.13 exports torch.clamp with its
-        # bounds behind Cast nodes, whereas hardtanh gives a plain Clip with float constants.
-        x = F.hardtanh(x, 0.0, 1.0)
-        x = FloorSTE.apply(x * self.levels + 0.5) / self.levels
-        return x * self.lam
-
-    def extra_repr(self):
-        return "levels=%d" % self.levels
+def file_name(levels):
+    return "shapes-cnn.onnx" if levels is None else "shapes-qcfs-l%d.onnx" % levels
 
 
-class ShapesNet(nn.Module):
-    """Conv(3->16)-BN-act, Conv(16->32,s2)-BN-act, Conv(32->32)-BN-act, Pool 2x2,
-    Conv(32->64,s2)-BN-act, GlobalAveragePool, Flatten, Linear(64->10)."""
-
-    def __init__(self, qcfs=False, num_classes=len(ms.CLASSES)):
-        super().__init__()
-
-        def act():
-            return Qcfs() if qcfs else nn.ReLU()
-
-        self.features = nn.Sequential(
-            nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), act(),
-            nn.Conv2d(16, 32, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(32), act(),
-            nn.Conv2d(32, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32), act(),
-            # count_include_pad=False changes nothing without padding, but keeps PyTorch 1.13 from
-            # exporting a no-op Pad node in front of the AveragePool.
-            nn.AvgPool2d(2, count_include_pad=False) if qcfs else nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(64), act(),
-            nn.AdaptiveAvgPool2d(1),
-        )
-        self.classifier = nn.Linear(64, num_classes)
-
-    def forward(self, x):
-        x = self.features(x)
-        x = torch.flatten(x, 1)
-        return self.classifier(x)
-
-
-# ---- training -----------------------------------------------------------------------------------
-
-def to_input(images_u8):
-    """uint8 NHWC RGB -> float32 NCHW in [0, 1]: the pixel pipeline of the sample."""
-    return torch.from_numpy(np.ascontiguousarray(images_u8.transpose(0, 3, 1, 2))).float() / 255.0
-
-
-def accuracy(model, images_u8, labels, batch=500):
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for i in range(0, len(labels), batch):
-            logits = model(to_input(images_u8[i:i + batch]))
-            correct += int((logits.argmax(1).numpy() == labels[i:i + batch]).sum())
-    return correct / len(labels)
-
-
-def train(model, images_u8, labels, epochs, lr, seed, batch=128, log=print, val=None):
-    g = torch.Generator().manual_seed(seed)
-    decay = [p for n, p in model.named_parameters() if p.ndim > 1]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 5e-4},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=lr)
-    steps_per_epoch = (len(labels) + batch - 1) // batch
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                                                pct_start=0.2)
-    y_all = torch.from_numpy(labels)
-    for epoch in range(epochs):
-        model.train()
-        t0 = time.time()
-        perm = torch.randperm(len(labels), generator=g).numpy()
-        total, correct, loss_sum = 0, 0, 0.0
-        for i in range(0, len(perm), batch):
-            idx = perm[i:i + batch]
-            x = to_input(images_u8[idx])
-            # Cheap augmentation: random horizontal/vertical flips (every class is flip-invariant,
-            # diagonal stripes map onto diagonal stripes).
-            if torch.rand(1, generator=g).item() < 0.5:
-                x = torch.flip(x, dims=[3])
-            if torch.rand(1, generator=g).item() < 0.5:
-                x = torch.flip(x, dims=[2])
-            y = y_all[idx]
-            logits = model(x)
-            loss = F.cross_entropy(logits, y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            loss_sum += float(loss) * len(idx)
-            correct += int((logits.argmax(1) == y).sum())
-            total += len(idx)
-        msg = "  epoch %d/%d  loss %.4f  train-acc %.4f  %.0fs" % (
-            epoch + 1, epochs, loss_sum / total, correct / total, time.time() - t0)
-        if val is not None:
-            msg += "  val-acc %.4f" % accuracy(model, *val)
-        log(msg)
-    model.eval()
-    return model
-
-
-# ---- export and checks --------------------------------------------------------------------------
-
-def export(model, path):
-    # Eval mode, but TrainingMode.PRESERVE: with the default (EVAL) PyTorch 1.13 folds every
-    # BatchNormalization into the preceding Conv even with do_constant_folding=False, and the files
-    # are meant to keep BatchNormalization nodes (the converter folds them itself). As the module is
-    # in eval mode, PRESERVE exports inference-mode BatchNormalization with the running statistics.
-    model.eval()
-    dummy = torch.zeros(1, 3, ms.SIZE, ms.SIZE)
-    torch.onnx.export(model, dummy, path, opset_version=OPSET, do_constant_folding=False,
-                      training=torch.onnx.TrainingMode.PRESERVE,
-                      input_names=["input"], output_names=["logits"],
-                      dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}})
-
-
-def check_onnx(path):
-    """onnx.checker + input shape; returns (op types in order, input shape)."""
+def check_file(path, model, x_png):
+    """The checks every written file must pass; returns (op types in order, input dims, max |onnx - torch|
+    in float64, max |onnx - torch| in float32, PNGs whose predicted class differs in float32). The file's weights are float32; both sides evaluate them in
+    float64 for the 1e-4 comparison (in float32 a QCFS level can flip at a rounding boundary)."""
     import onnx
-    m = onnx.load(path)
+    data = open(path, "rb").read()
+    m = onnx.load_from_string(data)
     onnx.checker.check_model(m)
+    assert m.SerializeToString() == data, "%s: not in protobuf's canonical encoding" % path
+    assert export_onnx.torch_onnx_graph(model) == m.graph.SerializeToString(), \
+        "%s: graph differs from torch.onnx.export's" % path
     dims = [d.dim_param or d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim]
-    return [n.op_type for n in m.graph.node], dims
+    x = onnx_numpy.to_input(x_png)
+    with torch.no_grad():
+        ref32 = model(torch.from_numpy(x)).numpy()
+        ref64 = copy.deepcopy(model).double()(torch.from_numpy(x.astype(np.float64))).numpy()
+    diff64 = float(np.abs(OnnxNumpyRunner(path, np.float64).run(x) - ref64).max())
+    out32 = OnnxNumpyRunner(path).run(x)
+    diff32 = float(np.abs(out32 - ref32).max())
+    flips = int((out32.argmax(1) != ref32.argmax(1)).sum())
+    return [n.op_type for n in m.graph.node], dims, diff64, diff32, flips
 
-
-class OnnxNumpyRunner:
-    """A small numpy interpreter for exactly the ONNX ops these two models use, so the exported
-    files themselves (not just the PyTorch modules) are evaluated without onnxruntime."""
-
-    def __init__(self, path):
-        import onnx
-        from onnx import numpy_helper
-        self.model = onnx.load(path)
-        self.inits = {t.name: numpy_helper.to_array(t) for t in self.model.graph.initializer}
-        self.numpy_helper = numpy_helper
-
-    @staticmethod
-    def _attrs(node):
-        from onnx import helper
-        return {a.name: helper.get_attribute_value(a) for a in node.attribute}
-
-    @staticmethod
-    def _conv(x, w, b, strides, pads):
-        n, c, h, wd = x.shape
-        k, _, kh, kw = w.shape
-        x = np.pad(x, ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])))
-        oh = (x.shape[2] - kh) // strides[0] + 1
-        ow = (x.shape[3] - kw) // strides[1] + 1
-        cols = np.empty((n, c, kh, kw, oh, ow), dtype=np.float32)
-        for i in range(kh):
-            for j in range(kw):
-                cols[:, :, i, j] = x[:, :, i:i + strides[0] * oh:strides[0], j:j + strides[1] * ow:strides[1]]
-        out = np.einsum("nckhij,dckh->ndij", cols.reshape(n, c, kh, kw, oh, ow), w, optimize=True)
-        if b is not None:
-            out = out + b[None, :, None, None]
-        return out.astype(np.float32)
-
-    @staticmethod
-    def _pool(x, k, s, op):
-        n, c, h, w = x.shape
-        oh, ow = (h - k[0]) // s[0] + 1, (w - k[1]) // s[1] + 1
-        windows = np.stack([x[:, :, i:i + s[0] * oh:s[0], j:j + s[1] * ow:s[1]]
-                            for i in range(k[0]) for j in range(k[1])])
-        return op(windows, axis=0)
-
-    def run(self, x):
-        env = dict(self.inits)
-        env[self.model.graph.input[0].name] = x.astype(np.float32)
-        for node in self.model.graph.node:
-            a = self._attrs(node)
-            ins = [env[i] if i else None for i in node.input]
-            op = node.op_type
-            if op == "Constant":
-                out = self.numpy_helper.to_array(a["value"])
-            elif op == "Conv":
-                out = self._conv(ins[0], ins[1], ins[2] if len(ins) > 2 else None,
-                                 a.get("strides", [1, 1]), a.get("pads", [0, 0, 0, 0]))
-            elif op == "BatchNormalization":
-                xx, scale, bias, mean, var = ins
-                eps = a.get("epsilon", 1e-5)
-                inv = scale / np.sqrt(var + eps)
-                out = (xx - mean[None, :, None, None]) * inv[None, :, None, None] + bias[None, :, None, None]
-            elif op == "Relu":
-                out = np.maximum(ins[0], 0)
-            elif op == "MaxPool":
-                out = self._pool(ins[0], a["kernel_shape"], a.get("strides", a["kernel_shape"]), np.max)
-            elif op == "AveragePool":
-                out = self._pool(ins[0], a["kernel_shape"], a.get("strides", a["kernel_shape"]), np.mean)
-            elif op == "GlobalAveragePool":
-                out = ins[0].mean(axis=(2, 3), keepdims=True)
-            elif op == "Flatten":
-                axis = a.get("axis", 1)
-                out = ins[0].reshape(int(np.prod(ins[0].shape[:axis])), -1)
-            elif op == "Gemm":
-                aa = ins[0].T if a.get("transA", 0) else ins[0]
-                bb = ins[1].T if a.get("transB", 0) else ins[1]
-                out = a.get("alpha", 1.0) * aa @ bb
-                if len(ins) > 2 and ins[2] is not None:
-                    out = out + a.get("beta", 1.0) * ins[2]
-            elif op == "Div":
-                out = ins[0] / ins[1]
-            elif op == "Mul":
-                out = ins[0] * ins[1]
-            elif op == "Add":
-                out = ins[0] + ins[1]
-            elif op == "Clip":
-                lo = ins[1] if len(ins) > 1 and ins[1] is not None else -np.inf
-                hi = ins[2] if len(ins) > 2 and ins[2] is not None else np.inf
-                out = np.clip(ins[0], lo, hi)
-            elif op == "Floor":
-                out = np.floor(ins[0])
-            else:
-                raise NotImplementedError(op)
-            env[node.output[0]] = np.asarray(out, dtype=np.float32)
-        return env[self.model.graph.output[0].name]
-
-    def accuracy(self, images_u8, labels, batch=250):
-        correct = 0
-        for i in range(0, len(labels), batch):
-            logits = self.run(to_input(images_u8[i:i + batch]).numpy())
-            correct += int((logits.argmax(1) == labels[i:i + batch]).sum())
-        return correct / len(labels)
-
-
-# ---- main ---------------------------------------------------------------------------------------
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--n-train", type=int, default=30000)
-    p.add_argument("--n-test", type=int, default=5000)
-    p.add_argument("--epochs", type=int, default=8)
-    p.add_argument("--qcfs-epochs", type=int, default=4)
+    p.add_argument("--n-train", type=int, default=DEFAULTS["n_train"])
+    p.add_argument("--n-test", type=int, default=DEFAULTS["n_test"])
+    p.add_argument("--epochs", type=int, default=DEFAULTS["epochs"], help="ReLU CNN epochs")
+    p.add_argument("--qcfs-epochs", type=int, default=DEFAULTS["qcfs_epochs"], help="fine-tuning epochs per QCFS CNN")
+    p.add_argument("--levels", default=DEFAULTS["levels"], help="QCFS L values, comma-separated")
     p.add_argument("--out", default=ms.ASSETS_DIR)
     p.add_argument("--no-md", action="store_true", help="do not (re)write MODELS.md")
     args = p.parse_args()
+    levels = [int(v) for v in args.levels.split(",") if v.strip()]
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -313,61 +100,56 @@ def main():
     x_test, y_test = ms.make_dataset(args.n_test, ms.TEST_SEED)
     ms.write_png_set(images_dir)
     x_png, y_png, _ = ms.load_png_set(images_dir)
-    log("data: %d train, %d test, %d PNGs (%.0fs)" % (len(y_train), len(y_test), len(y_png), time.time() - t0))
+    data_seconds = time.time() - t0
+    log("data: %d train, %d test, %d PNGs (%.0fs)" % (len(y_train), len(y_test), len(y_png), data_seconds))
     val = (x_test[:1000], y_test[:1000])
 
-    results = {}
-
-    # a. ReLU CNN.
-    log("training shapes-cnn (ReLU, MaxPool), %d epochs" % args.epochs)
+    models = []  # (levels, module, training seconds)
+    log("training %s (ReLU, MaxPool), %d epochs" % (file_name(None), args.epochs))
     torch.manual_seed(10)
     t0 = time.time()
-    relu = train(ShapesNet(qcfs=False), x_train, y_train, args.epochs, lr=3e-3, seed=11, log=log, val=val)
-    relu_time = time.time() - t0
-    relu_path = os.path.join(args.out, "shapes-cnn.onnx")
-    export(relu, relu_path)
+    relu = train(ShapesNet(None), x_train, y_train, args.epochs, lr=RELU_LR, seed=11, log=log, val=val)
+    models.append((None, relu, time.time() - t0))
 
-    # b. QCFS CNN: fine-tuned from the ReLU weights (lambda starts at QCFS_LAMBDA_INIT).
-    log("fine-tuning shapes-qcfs-l7 (QCFS L=%d, AvgPool), %d epochs" % (QCFS_LEVELS, args.qcfs_epochs))
-    torch.manual_seed(20)
-    t0 = time.time()
-    qcfs = ShapesNet(qcfs=True)
-    missing, unexpected = qcfs.load_state_dict(relu.state_dict(), strict=False)
-    assert not unexpected and all(k.endswith(".lam") for k in missing), (missing, unexpected)
-    qcfs = train(qcfs, x_train, y_train, args.qcfs_epochs, lr=1e-3, seed=21, log=log, val=val)
-    qcfs_time = time.time() - t0
-    qcfs_path = os.path.join(args.out, "shapes-qcfs-l7.onnx")
-    export(qcfs, qcfs_path)
-    lambdas = [float(m.lam) for m in qcfs.modules() if isinstance(m, Qcfs)]
+    for lv in levels:
+        # Fine-tuned from the ReLU weights; every lambda starts at QCFS_LAMBDA_INIT.
+        log("fine-tuning %s (QCFS L=%d, AvgPool), %d epochs" % (file_name(lv), lv, args.qcfs_epochs))
+        torch.manual_seed(20)
+        t0 = time.time()
+        qcfs = ShapesNet(lv)
+        missing, unexpected = qcfs.load_state_dict(relu.state_dict(), strict=False)
+        assert not unexpected and all(k.endswith(".lam") for k in missing), (missing, unexpected)
+        qcfs = train(qcfs, x_train, y_train, args.qcfs_epochs, lr=QCFS_LR, seed=21, log=log, val=val)
+        models.append((lv, qcfs, time.time() - t0))
 
-    for name, model, path, secs in (("shapes-cnn.onnx", relu, relu_path, relu_time),
-                                    ("shapes-qcfs-l7.onnx", qcfs, qcfs_path, qcfs_time)):
-        ops, dims = check_onnx(path)
+    results, failures = [], []
+    for lv, model, secs in models:
+        name = file_name(lv)
+        path = os.path.join(args.out, name)
+        export_onnx.export(model, path)
+        ops, dims, diff, diff32, flips = check_file(path, model, x_png)
         runner = OnnxNumpyRunner(path)
-        r = {
-            "torch_test": accuracy(model, x_test, y_test),
-            "torch_png": accuracy(model, x_png, y_png),
-            "onnx_test": runner.accuracy(x_test, y_test),
-            "onnx_png": runner.accuracy(x_png, y_png),
-            "ops": ops,
-            "dims": dims,
-            "size": os.path.getsize(path),
-            "seconds": secs,
-        }
-        # The exported file must compute what the module computes.
-        with torch.no_grad():
-            ref = model(to_input(x_png[:50])).numpy()
-        r["max_abs_diff"] = float(np.abs(runner.run(to_input(x_png[:50]).numpy()) - ref).max())
-        results[name] = r
-        log("%s: test %.4f (onnx %.4f), PNGs %.4f (onnx %.4f), %d bytes, input %s, max |onnx-torch| %.2e"
-            % (name, r["torch_test"], r["onnx_test"], r["torch_png"], r["onnx_png"], r["size"], dims,
-               r["max_abs_diff"]))
+        r = {"name": name, "levels": lv, "ops": ops, "dims": dims, "max_abs_diff": diff, "max_abs_diff32": diff32,
+             "argmax_flips": flips,
+             "size": os.path.getsize(path), "seconds": secs,
+             "lambdas": [float(m.lam) for m in model.modules() if isinstance(m, Qcfs)],
+             "torch_test": accuracy(model, x_test, y_test), "torch_png": accuracy(model, x_png, y_png),
+             "onnx_test": runner.accuracy(x_test, y_test), "onnx_png": runner.accuracy(x_png, y_png)}
+        results.append(r)
+        if diff > MAX_ABS_DIFF:
+            failures.append("%s: max |onnx - torch| = %.3g > %g" % (name, diff, MAX_ABS_DIFF))
+        log("%s: test %.4f (torch %.4f), PNGs %.4f (torch %.4f), %d bytes, input %s, max |onnx-torch| %.1e"
+            " (float32: %.1e, %d PNG predictions differ)%s"
+            % (name, r["onnx_test"], r["torch_test"], r["onnx_png"], r["torch_png"], r["size"], dims, diff, diff32, flips,
+               "" if lv is None else ", lambda " + ", ".join("%.3f" % v for v in r["lambdas"])))
         log("  ops: %s" % " ".join(ops))
-    log("QCFS lambdas: %s" % ", ".join("%.3f" % v for v in lambdas))
-    log("total %.0fs" % (time.time() - t_start))
+    total = time.time() - t_start
+    log("total %.0fs" % total)
 
     if not args.no_md:
-        write_models_md(os.path.join(args.out, "MODELS.md"), args, results, lambdas)
+        write_models_md(os.path.join(args.out, "MODELS.md"), args, results, data_seconds, total)
+    if failures:
+        raise SystemExit("\n".join(failures))
 
 
 def _op_summary(ops):
@@ -377,25 +159,43 @@ def _op_summary(ops):
     return ", ".join("%s ×%d" % (k, v) for k, v in counts.items())
 
 
-def write_models_md(path, args, results, lambdas):
-    cnn, q = results["shapes-cnn.onnx"], results["shapes-qcfs-l7.onnx"]
+def _command(args):
+    extra = []
+    for key, flag in (("n_train", "--n-train"), ("n_test", "--n-test"), ("epochs", "--epochs"),
+                      ("qcfs_epochs", "--qcfs-epochs"), ("levels", "--levels")):
+        if getattr(args, key) != DEFAULTS[key]:
+            extra.append("%s %s" % (flag, getattr(args, key)))
+    return " ".join(["/usr/bin/python3 eng/demo-model/train.py"] + extra)
+
+
+def write_models_md(path, args, results, data_seconds, total_seconds):
+    cnn, qs = results[0], results[1:]
     png_bytes = sum(os.path.getsize(os.path.join(dp, f))
                     for dp, _, fs in os.walk(os.path.join(os.path.dirname(path), "images")) for f in fs)
+    names = [r["name"] for r in results]
+    act = ["ReLU"] + ["QCFS L=%d" % r["levels"] for r in qs]
+    pool = ["MaxPool"] + ["AveragePool"] * len(qs)
+
+    def row(label, cells):
+        return "| %s | %s |" % (label, " | ".join(cells))
+
     lines = [
         "# Demo models",
         "",
-        "The ImageClassification sample embeds two small ONNX image classifiers and 300 images, all made by",
-        "this repository from a synthetic dataset; nothing is downloaded. Regenerate them with",
+        "The ImageClassification sample ships %d small ONNX image classifiers and 300 images, all made by"
+        % len(results),
+        "this repository from a synthetic dataset; nothing is downloaded. `shapes-cnn.onnx` is embedded in the",
+        "sample as its default model; the QCFS models are for the QCFS-aware methods (rate coding with",
+        "QCFS, bit-serial coding: L = 2^T − 1 gives T = log2(L + 1) bits). Regenerate them with",
         "",
         "```",
-        "/usr/bin/python3 eng/demo-model/train.py" + (
-            "" if (args.n_train, args.n_test, args.epochs, args.qcfs_epochs) == (30000, 5000, 8, 4)
-            else " --n-train %d --n-test %d --epochs %d --qcfs-epochs %d"
-            % (args.n_train, args.n_test, args.epochs, args.qcfs_epochs)),
+        _command(args),
         "```",
         "",
         "(Debian's `python3-torch` 1.13 CPU, `python3-onnx`, `python3-numpy`; see `eng/demo-model/README.md`).",
-        "Seeds are fixed; training runs on one CPU thread.",
+        "Seeds are fixed; training runs on one CPU thread; %.0f s in all on the project's 2-core machine"
+        % total_seconds,
+        "(shared with other work while it ran).",
         "",
         "## Data",
         "",
@@ -405,8 +205,8 @@ def write_models_md(path, args, results, lambdas):
         "foreground/background colours, a background gradient, 0–3 thin distractor strokes and Gaussian",
         "pixel noise. Training set: %d images (seed %d); test set: %d images (seed %d);"
         % (args.n_train, ms.TRAIN_SEED, args.n_test, ms.TEST_SEED),
-        "`images/<class>/NNNN.png`: %d held-out images per class (seed %d), %d bytes in all."
-        % (ms.PNGS_PER_CLASS, ms.PNG_SEED, png_bytes),
+        "`images/<class>/NNNN.png`: %d held-out images per class (seed %d), %d bytes in all (generated in %.0f s)."
+        % (ms.PNGS_PER_CLASS, ms.PNG_SEED, png_bytes, data_seconds),
         "",
         "## Input",
         "",
@@ -415,49 +215,66 @@ def write_models_md(path, args, results, lambdas):
         "",
         "## Architecture",
         "",
-        "| layer | shapes-cnn.onnx | shapes-qcfs-l7.onnx |",
-        "|---|---|---|",
-        "| Conv 3→16, 3×3, pad 1 + BatchNorm | ReLU | QCFS |",
-        "| Conv 16→32, 3×3, pad 1, stride 2 + BatchNorm | ReLU | QCFS |",
-        "| Conv 32→32, 3×3, pad 1 + BatchNorm | ReLU | QCFS |",
-        "| pool 2×2, stride 2 | MaxPool | AveragePool |",
-        "| Conv 32→64, 3×3, pad 1, stride 2 + BatchNorm | ReLU | QCFS |",
-        "| GlobalAveragePool, Flatten, Linear 64→10 (Gemm) | | |",
+        row("layer", names),
+        "|---|" + "---|" * len(results),
+        row("Conv 3→16, 3×3, pad 1 + BatchNorm", act),
+        row("Conv 16→32, 3×3, pad 1, stride 2 + BatchNorm", act),
+        row("Conv 32→32, 3×3, pad 1 + BatchNorm", act),
+        row("pool 2×2, stride 2", pool),
+        row("Conv 32→64, 3×3, pad 1, stride 2 + BatchNorm", act),
+        row("GlobalAveragePool, Flatten, Linear 64→10 (Gemm)", [""] * len(results)),
+        row("learned λ per QCFS layer", ["–"] + [", ".join("%.3f" % v for v in r["lambdas"]) for r in qs]),
         "",
-        "Convolutions have no bias (BatchNorm follows); BatchNormalization nodes are kept in the files",
-        "(exported with `do_constant_folding=False` and `training=TrainingMode.PRESERVE` on the eval-mode\n"
-        "module; PyTorch 1.13 folds them into the Conv otherwise). QCFS (Bu et al., ICLR 2022) with L = %d and one"
-        % QCFS_LEVELS,
-        "trainable λ per layer: `y = λ · floor(clip(x / λ, 0, 1) · L + 0.5) / L`, exported as the chain",
-        "Div λ → Clip(0, 1) → Mul L → Add 0.5 → Floor → Div L → Mul λ (floor trained with a straight-through",
-        "gradient). Learned λ: " + ", ".join("%.3f" % v for v in lambdas) + ".",
+        "Convolutions have no bias (BatchNorm follows); BatchNormalization nodes are kept in the files, not",
+        "folded (the converter folds them itself). QCFS (Bu et al., ICLR 2022) with one trainable λ per layer:",
+        "`y = λ · floor(clip(x / λ, 0, 1) · L + 0.5) / L`, written as the chain",
+        "Div λ → Clip(0, 1) → Mul L → Add 0.5 → Floor → Div L → Mul λ with the scalars in Constant nodes,",
+        "as `torch.onnx.export` writes it (floor trained with a straight-through gradient). The QCFS models",
+        "use AveragePool where the ReLU one has MaxPool (max-pool → avg-pool before QCFS training).",
         "",
-        "Training: AdamW, one-cycle learning rate, batch 128, random flips. shapes-cnn: %d epochs from scratch"
-        % args.epochs,
-        "(max lr 3e-3, %.0f s on one core); shapes-qcfs-l7: initialized from shapes-cnn (λ = %.1f), %d epochs"
-        % (cnn["seconds"], QCFS_LAMBDA_INIT, args.qcfs_epochs),
-        "(max lr 1e-3, %.0f s)." % q["seconds"],
+        "Training: AdamW (weight decay 5e-4 on weights), one-cycle learning rate, batch 128, random flips.",
+        "shapes-cnn: %d epochs from scratch (max lr %g, %.0f s on one thread). Each QCFS model: initialized"
+        % (args.epochs, RELU_LR, cnn["seconds"]),
+        "from shapes-cnn (every λ = %.1f), %d epochs (max lr %g; %s)."
+        % (QCFS_LAMBDA_INIT, args.qcfs_epochs, QCFS_LR,
+           ", ".join("L = %d %.0f s" % (r["levels"], r["seconds"]) for r in qs)),
         "",
         "## Accuracy",
         "",
-        "Measured by running the exported ONNX files (a small numpy interpreter in `train.py`); the PNGs are",
-        "read back from disk with the same pixel pipeline (RGB, / 255, CHW).",
+        "Measured by running the ONNX files as written (the numpy interpreter in `eng/demo-model/onnx_numpy.py`);",
+        "the PNGs are read back from disk with the same pixel pipeline (RGB, / 255, CHW).",
         "",
         "| model | test set (%d) | shipped PNGs (%d) | size (bytes) |" % (args.n_test, 10 * ms.PNGS_PER_CLASS),
         "|---|---|---|---|",
-        "| shapes-cnn.onnx | %.2f%% | %.2f%% | %d |" % (100 * cnn["onnx_test"], 100 * cnn["onnx_png"], cnn["size"]),
-        "| shapes-qcfs-l7.onnx | %.2f%% | %.2f%% | %d |" % (100 * q["onnx_test"], 100 * q["onnx_png"], q["size"]),
+    ]
+    for r in results:
+        lines.append("| %s | %.2f%% | %.2f%% | %d |" % (r["name"], 100 * r["onnx_test"], 100 * r["onnx_png"], r["size"]))
+    lines += [
         "",
         "## ONNX",
         "",
-        "Opset %d, exported by PyTorch %s (`torch.onnx.export`, eval mode, input `input` `[N, 3, 32, 32]`,"
-        % (OPSET, torch.__version__),
-        "output `logits`, dynamic batch axis `N`). Both pass `onnx.checker.check_model`.",
-        "",
-        "- shapes-cnn.onnx: " + _op_summary(cnn["ops"]),
-        "- shapes-qcfs-l7.onnx: " + _op_summary(q["ops"]),
+        "Opset %d, IR version 7, written by the project's own protobuf writer `eng/demo-model/onnx_writer.py`"
+        % export_onnx.OPSET,
+        "(producer `%s`), input `input` `[N, 3, 32, 32]`, output `logits`, dynamic batch axis `N`."
+        % export_onnx.PRODUCER_NAME,
+        "`train.py` checks every file: it passes `onnx.checker.check_model`; its bytes are protobuf's own",
+        "encoding of the model; its graph (nodes, names, attributes, initializers) is identical to the one",
+        "`torch.onnx.export` (PyTorch %s, eval mode, `do_constant_folding=False`," % torch.__version__,
+        "`training=TrainingMode.PRESERVE`) writes for the same module; and its logits on the 300 PNGs are",
+        "within %g of the PyTorch module's, both evaluated in float64 (max |Δ|: %s)." % (MAX_ABS_DIFF, ", ".join(
+            "%s %.1e" % (r["name"], r["max_abs_diff"]) for r in results)),
+        "In float32 the numpy interpreter and PyTorch sum the convolutions in different orders, and a QCFS",
+        "pre-activation that lands within rounding of a level boundary can round to the neighbouring level",
+        "(max |Δ| in float32: %s; PNGs whose predicted class differs: %d)." % (", ".join(
+            "%s %.1e" % (r["name"], r["max_abs_diff32"]) for r in results), sum(r["argmax_flips"] for r in results)),
+        "The C# side: `test/Microsoft.ML.Spiking.Tests/Import/DemoModelImportTests.cs` imports every file, checks",
+        "that preparation finds each QCFS chain as a QCFS layer with its L and λ, and that the network it lowers",
+        "gives ONNX Runtime's logits for the original file on the 300 PNGs (decoded by ML.NET's image pipeline).",
         "",
     ]
+    for r in results:
+        lines.append("- %s: %s" % (r["name"], _op_summary(r["ops"])))
+    lines.append("")
     with open(path, "w", newline="\n", encoding="utf-8") as f:
         f.write("\n".join(lines))
 
