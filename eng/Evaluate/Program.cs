@@ -242,7 +242,8 @@ namespace Microsoft.ML.Spiking.Evaluate
                     Console.WriteLine($"  quantized ANN {100.0 * subset.Count(r => r[spikesColumn + 1] == r[1]) / subset.Count:F2} %, SNN = quantized ANN on {subset.Count(r => r[spikesColumn + 1] == r[snnColumn])}/{subset.Count} images, bit mismatches {subset.Sum(r => long.Parse(r[spikesColumn + 2], CultureInfo.InvariantCulture))}");
                 }
             }
-            Report("All evaluated images (calibration files 0500-0549 excluded)", rows);
+            Report("All evaluated images", rows);
+            Report("Calibration files 0500-0549 excluded", rows.Where(r => int.Parse(r[0].Split('/')[1], CultureInfo.InvariantCulture) is < 500 or >= 550).ToList());
             Report("Peer-figures subset (files 0000-0099 of each class)", rows.Where(r => int.Parse(r[0].Split('/')[1], CultureInfo.InvariantCulture) < 100).ToList());
         }
     }

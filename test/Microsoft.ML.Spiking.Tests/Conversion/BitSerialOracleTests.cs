@@ -190,3 +190,42 @@ namespace Microsoft.ML.Spiking.Tests.Conversion
         }
     }
 }
+
+namespace Microsoft.ML.Spiking.Tests.Conversion
+{
+    using Microsoft.ML.Spiking.Graph.Passes;
+    using Microsoft.ML.Spiking.Onnx;
+    using Microsoft.ML.Spiking.Tests.Import;
+
+    /// <summary>The project's QCFS demo models (L = 3, 7, 15) converted bit-serially (T = 2, 3, 4) equal their QCFS ANN on every shipped image.</summary>
+    [TestClass]
+    public sealed class BitSerialDemoModelTests
+    {
+        [TestMethod]
+        [DataRow("shapes-qcfs-l3.onnx", 2)]
+        [DataRow("shapes-qcfs-l7.onnx", 3)]
+        [DataRow("shapes-qcfs-l15.onnx", 4)]
+        public void DemoModelEqualsItsQcfsAnnOnEveryShippedImage(string file, int bits)
+        {
+            (float[][] pixels, int[] labels) = DemoModelImportTests.s_images.Value;
+            Network ann = NetworkPreparation.Prepare(OnnxImporter.Load(DemoModelImportTests.AssetPath(file)));
+            SpikingNetwork snn = BitSerialConverter.Convert(ann, null);
+            Assert.AreEqual(bits, snn.FixedTimeSteps, "T from the model's L");
+            float[] batch = pixels.SelectMany(p => p).ToArray();
+            using var annRunner = new AnnRunner(ann);
+            float[] expected = annRunner.Run(batch, pixels.Length);
+            using var simulator = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = bits });
+            SimulationResult result = simulator.Run(batch, pixels.Length);
+            int agree = 0, correct = 0;
+            for (int i = 0; i < pixels.Length; i++)
+            {
+                CollectionAssert.AreEqual(expected.AsSpan(i * 10, 10).ToArray(), result.GetEstimate(bits, i).ToArray(), $"{file}, image {i}");
+                agree += result.Predict(bits, i) == SimulationResult.ArgMax(expected.AsSpan(i * 10, 10)) ? 1 : 0;
+                correct += result.Predict(bits, i) == labels[i] ? 1 : 0;
+            }
+            Assert.AreEqual(pixels.Length, agree);
+            Assert.AreEqual(0, BitSerialCheck.Run(snn, batch, pixels.Length).Mismatches);
+            Console.WriteLine($"{file}: T = {bits}, SNN = QCFS ANN on {agree}/{pixels.Length} images, accuracy {100.0 * correct / pixels.Length:F2} %");
+        }
+    }
+}

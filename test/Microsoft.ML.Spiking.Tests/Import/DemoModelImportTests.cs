@@ -24,7 +24,7 @@ namespace Microsoft.ML.Spiking.Tests.Import
     {
         private const int ImagesPerClass = 30;
 
-        private static readonly Lazy<(float[][] Pixels, int[] Labels)> s_images = new Lazy<(float[][], int[])>(LoadShippedImages);
+        internal static readonly Lazy<(float[][] Pixels, int[] Labels)> s_images = new Lazy<(float[][], int[])>(LoadShippedImages);
 
         public sealed class ImageRow
         {
@@ -93,7 +93,7 @@ namespace Microsoft.ML.Spiking.Tests.Import
         }
 
         /// <summary>samples/ImageClassification/assets/<paramref name="file"/> in the repository this test was built from.</summary>
-        private static string AssetPath(string file)
+        internal static string AssetPath(string file)
         {
             string path = Path.Combine(RepositoryRoot(), "samples", "ImageClassification", "assets", file);
             Assert.IsTrue(File.Exists(path), $"{path} is missing (eng/demo-model/train.py writes it)");

@@ -1,0 +1,155 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.ML.Spiking.Conversion;
+using Microsoft.ML.Spiking.Graph;
+using Microsoft.ML.Spiking.Onnx;
+using static Microsoft.ML.Spiking.Onnx.OnnxGraphBuilder;
+
+namespace Microsoft.ML.Spiking.Simulation
+{
+    /// <summary>What a block neuron layer produces in the lowered graph.</summary>
+    /// <param name="Value">[B, ...] the value the next layers integrate over the block (bit-serial: the level's value; parallel: the mean rate).</param>
+    /// <param name="Planes">[T·B, ...] 1 where a neuron spikes at step t, else 0 (spike and synaptic-operation counts).</param>
+    /// <param name="Readout">[T·B, ...] the value the output layer sees at step t (bit-serial: cumulative; parallel: the step's spikes × amplitude).</param>
+    /// <param name="Level">[B, ...] the neuron's integer state (bit-serial level k; parallel spike count N), for max-pooling.</param>
+    internal sealed record BlockNeuronOutput(string Value, string Planes, string Readout, string Level);
+
+    /// <summary>A neuron whose whole T-step block is computed at once, without a sequential loop over t (bit-serial, parallel).</summary>
+    internal interface IBlockNeuronEmitter
+    {
+        /// <summary>True when the analog input is presented at every step (its synaptic operations count every step), false for once.</summary>
+        bool AnalogInputEveryStep { get; }
+
+        /// <summary>True when the read-out at step t is already the estimate (cumulative), false when it is the step's output (averaged over steps).</summary>
+        bool ReadoutIsCumulative { get; }
+
+        bool Handles(Layer layer);
+
+        BlockNeuronOutput Emit(OnnxGraphBuilder b, Network network, SpikingNeuronLayer layer, int[] shape, string input, int steps, int index);
+
+        /// <summary>The spike planes of a max-pool over neuron outputs, given the pooled level and the max-pool of the input planes.</summary>
+        string PooledPlanes(OnnxGraphBuilder b, string pooledLevel, string pooledInputPlanes, int steps);
+    }
+
+    /// <summary>
+    /// Lowers a network of block neurons to one ONNX graph for its T steps. Values are computed once per batch ([B, ...])
+    /// by linearity: a layer integrates the block's input Σ_t W·x[t] + b as W·(Σ_t x[t]) + b. Beside them the graph
+    /// builds [T·B, ...] spike planes (for spike counts, and synaptic operations: every non-zero input × fan-out, per
+    /// step) and the output layer's value per step. Outputs: <c>output_steps</c> [T·B, K], <c>spikes_i</c> [T·B],
+    /// <c>sops_j</c> [T·B, ...].
+    /// </summary>
+    internal static class BlockLowering
+    {
+        public static SnnChunkGraph Build(SpikingNetwork snn, int steps, IReadOnlyList<SynapticLayerPlan>? synapticLayers, IBlockNeuronEmitter neurons)
+        {
+            Network network = snn.Network;
+            var b = new OnnxGraphBuilder($"{snn.Method}_{steps}");
+            b.AddInput(SnnGraphBuilder.InputName, Batched("B", network.InputShape));
+            var values = new Dictionary<string, string>(StringComparer.Ordinal) { [network.InputName] = SnnGraphBuilder.InputName };
+            var planes = new Dictionary<string, string>(StringComparer.Ordinal);
+            var readouts = new Dictionary<string, string>(StringComparer.Ordinal);
+            var levels = new Dictionary<string, string>(StringComparer.Ordinal);
+            HashSet<string> tail = OutputTail(network);
+            int neuronIndex = 0;
+            int synapticIndex = 0;
+            foreach (Layer layer in network.Layers)
+            {
+                if (neurons.Handles(layer))
+                {
+                    var neuron = (SpikingNeuronLayer)layer;
+                    int[] shape = network.GetShape(neuron.Output);
+                    BlockNeuronOutput o = neurons.Emit(b, network, neuron, shape, values[neuron.Inputs[0]], steps, neuronIndex);
+                    values[neuron.Output] = o.Value;
+                    levels[neuron.Output] = o.Level;
+                    planes[neuron.Output] = o.Planes;
+                    readouts[neuron.Output] = o.Readout;
+                    string axes = b.Ints(Enumerable.Range(1, shape.Length).Select(a => (long)a).ToArray());
+                    b.Node("ReduceSum", new[] { o.Planes, axes }, SnnGraphBuilder.SpikeOutput(neuronIndex), Attr("keepdims", 0L));
+                    b.AddOutput(SnnGraphBuilder.SpikeOutput(neuronIndex), new[] { "KB" });
+                    neuronIndex++;
+                    continue;
+                }
+                if (SnnGraphBuilder.IsStateful(layer))
+                {
+                    throw new InvalidOperationException($"Layer '{layer.Name}' ({layer.GetType().Name}) cannot be simulated in a {snn.Method} network.");
+                }
+                if (synapticLayers != null && layer is ConvLayer or DenseLayer)
+                {
+                    SynapticLayerPlan plan = synapticLayers[synapticIndex];
+                    string output = SnnGraphBuilder.SynapticOutput(synapticIndex);
+                    if (planes.TryGetValue(layer.Inputs[0], out string? input))
+                    {
+                        SnnGraphBuilder.EmitIndicatorCount(b, plan, input, output);
+                    }
+                    else
+                    {
+                        // An analog current (the image): presented at every step, or received once at step 1.
+                        string once = SnnGraphBuilder.EmitIndicatorCount(b, plan, values[layer.Inputs[0]], null);
+                        string later = neurons.AnalogInputEveryStep ? once : b.Node("Mul", new[] { once, b.Scalar(0f) });
+                        b.Node("Concat", new[] { once }.Concat(Enumerable.Repeat(later, steps - 1)), output, Attr("axis", 0L));
+                    }
+                    b.AddOutput(output, Batched("KB", plan.KeptShape));
+                    synapticIndex++;
+                }
+                values[layer.Output] = LayerEmitter.Emit(b, network, layer, layer.Inputs.Select(i => values[i]).ToList());
+                if (layer is PoolLayer { Kind: PoolKind.Max } && levels.TryGetValue(layer.Inputs[0], out string? inputLevel))
+                {
+                    string level = LayerEmitter.Emit(b, network, layer, new[] { inputLevel });
+                    levels[layer.Output] = level;
+                    planes[layer.Output] = neurons.PooledPlanes(b, level, LayerEmitter.Emit(b, network, layer, new[] { planes[layer.Inputs[0]] }), steps);
+                }
+                else if (layer.Inputs.All(planes.ContainsKey) && CarriesPlanes(layer))
+                {
+                    planes[layer.Output] = LayerEmitter.Emit(b, network, layer, layer.Inputs.Select(i => planes[i]).ToList());
+                }
+                if (tail.Contains(layer.Output))
+                {
+                    var inputs = layer.Inputs.Select(i => readouts.TryGetValue(i, out string? p) ? p : Repeat(b, values[i], steps)).ToList();
+                    readouts[layer.Output] = LayerEmitter.Emit(b, network, layer, inputs);
+                }
+            }
+            string readout = readouts.TryGetValue(network.OutputName, out string? perStep) ? perStep : Repeat(b, values[network.OutputName], steps);
+            b.Node("Identity", new[] { readout }, SnnGraphBuilder.OutputName);
+            b.AddOutput(SnnGraphBuilder.OutputName, Batched("KB", network.OutputShape));
+            return new SnnChunkGraph(b.ToModelBytes("Microsoft.ML.Spiking"), Array.Empty<StateSpec>(), Differential: false);
+        }
+
+        /// <summary>True for linear layers without constants, whose spike planes are the layer applied to the input's planes.</summary>
+        private static bool CarriesPlanes(Layer layer) => layer switch
+        {
+            PoolLayer { Kind: PoolKind.Average } => true,
+            GlobalAveragePoolLayer or ReshapeLayer or TransposeLayer or ConcatLayer => true,
+            BinaryLayer { Op: BinaryOp.Add } => true,
+            ConstBinaryLayer { Op: BinaryOp.Mul or BinaryOp.Div, ConstantOnLeft: false } => true,
+            _ => false,
+        };
+
+        /// <summary>The values between the last neuron layers and the output: layers whose output reaches the network output without another neuron.</summary>
+        private static HashSet<string> OutputTail(Network network)
+        {
+            var tail = new HashSet<string>(StringComparer.Ordinal);
+            var pending = new Stack<string>();
+            pending.Push(network.OutputName);
+            while (pending.Count > 0)
+            {
+                string value = pending.Pop();
+                Layer? producer = network.GetProducer(value);
+                if (producer == null || producer is SpikingNeuronLayer || !tail.Add(value))
+                {
+                    continue;
+                }
+                foreach (string input in producer.Inputs)
+                {
+                    pending.Push(input);
+                }
+            }
+            return tail;
+        }
+
+        private static string Repeat(OnnxGraphBuilder b, string value, int times) =>
+            times == 1 ? value : b.Node("Concat", Enumerable.Repeat(value, times), null, Attr("axis", 0L));
+    }
+}
