@@ -23,7 +23,7 @@ namespace Microsoft.ML.Spiking.Samples
         {
             new("rate", "rate coding: integrate-and-fire neurons, reset by subtraction", o => o.Method = ConversionMethod.RateCoding),
             new("differential", "differential coding (DCGS): multi-threshold neurons (--levels n), ReLU gate, step-0 bias", o => o.Method = ConversionMethod.DifferentialCoding),
-            new("parallel", "parallel conversion", null),
+            new("parallel", "parallel conversion: each layer's T-step block at once; QCFS lossless at T = L, ReLU by threshold recording", o => o.Method = ConversionMethod.Parallel),
             new("bitserial", "bit-serial error-free conversion: ReLUs quantized to L = 2^T - 1 levels (T = --steps), T bits MSB first", o => o.Method = ConversionMethod.BitSerial),
         };
 
@@ -106,9 +106,9 @@ namespace Microsoft.ML.Spiking.Samples
         {
             ArgumentNullException.ThrowIfNull(options, nameof(options));
             thresholds ??= DefaultThresholds(method);
-            if (thresholds == "iteration" && method == "rate")
+            if (thresholds == "iteration" && method is "rate" or "parallel")
             {
-                throw new UsageException("--thresholds iteration applies to differential coding only; rate coding uses max or percentile");
+                throw new UsageException($"--thresholds iteration applies to differential and bit-serial conversion; {method} uses max or percentile");
             }
             (Find(method).Configure ?? throw new InvalidOperationException(NotAvailable("method", method)))(options);
             ThresholdEntry entry = ThresholdMethods.First(m => m.Name == thresholds);
@@ -117,13 +117,19 @@ namespace Microsoft.ML.Spiking.Samples
 
         /// <summary>The threshold method a method uses when --thresholds is not given: iteration for differential coding (the reference CNN configuration), else the 99.9th percentile.</summary>
         /// <param name="method">A method name.</param>
-        public static string DefaultThresholds(string method) => method is "differential" or "bitserial" ? "iteration" : "percentile";
+        public static string DefaultThresholds(string method) => method switch
+        {
+            "differential" or "bitserial" => "iteration",
+            "parallel" => "max",
+            _ => "percentile",
+        };
 
         /// <summary>T when --steps is not given: 32 for rate coding, 8 for differential coding, 4 bits (L = 15) for bit-serial.</summary>
         /// <param name="method">A method name.</param>
         public static int DefaultSteps(string method) => method switch
         {
             "differential" => 8,
+            "parallel" => 8,
             "bitserial" => 4,
             _ => SampleOptions.DefaultTimeSteps,
         };

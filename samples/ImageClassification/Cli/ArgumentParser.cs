@@ -76,7 +76,9 @@ namespace Microsoft.ML.Spiking.Samples.Cli
             (options.Methods, options.SkippedMethods) = MethodCatalog.Select(options.RequestedMethods);
             foreach (string method in options.Methods)
             {
+                // Combinations that cannot run fail here, before any image is read.
                 MethodCatalog.StepsFor(method, options);
+                MethodCatalog.Configure(method, options.Thresholds, new SpikingConversionOptions());
             }
             return options;
         }

@@ -25,6 +25,13 @@ namespace Microsoft.ML.Spiking.Conversion
         /// the network equals the quantized ANN exactly.
         /// </summary>
         BitSerial = 2,
+
+        /// <summary>
+        /// Parallel conversion (algorithms.md §3): parallel spiking neurons compute each layer's whole block of T steps
+        /// at once; QCFS networks convert losslessly at T = L, ReLU networks training-free with threshold recording and
+        /// distribution-aware calibration.
+        /// </summary>
+        Parallel = 3,
     }
 
     /// <summary>
@@ -73,6 +80,9 @@ namespace Microsoft.ML.Spiking.Conversion
         /// differences, and the output is decoded as r[t] = x_out[0] + Σ_(i ≤ t) (x_out[i] − x_out[0])/i.
         /// </summary>
         public bool IsDifferential => OutputBias != null;
+
+        /// <summary>True when every T-step block is computed in one graph call (bit-serial and parallel networks), so the simulation is not split into chunks.</summary>
+        public bool SimulatesWholeBlock => Method is ConversionMethod.BitSerial or ConversionMethod.Parallel;
 
         /// <summary>
         /// The number of steps the network must be simulated for, when the method fixes it (bit-serial conversion: T,

@@ -22,7 +22,7 @@ namespace Microsoft.ML.Spiking.Persistence
         {
             "Conv", "Dense", "BatchNorm", "ChannelAffine", "Relu", "Clip", "Floor", "Qcfs", "Softmax", "Pool",
             "GlobalAveragePool", "Binary", "ConstBinary", "Concat", "Reshape", "Transpose", "IfNeuron",
-            "MultiThresholdNeuron", "GradedUnit", "MaxPoolNeuron", "BitSerialNeuron",
+            "MultiThresholdNeuron", "GradedUnit", "MaxPoolNeuron", "BitSerialNeuron", "ParallelNeuron",
         };
 
         public static JsonObject Write(Layer layer, TensorWriter tensors)
@@ -119,6 +119,13 @@ namespace Microsoft.ML.Spiking.Persistence
                     p["initialMembrane"] = JsonScope.FloatNode(neuron.InitialMembrane);
                     p["reset"] = neuron.Reset.ToString();
                     break;
+                case ParallelNeuronLayer parallel:
+                    tag = "ParallelNeuron";
+                    p["threshold"] = tensors.Add(parallel.Threshold);
+                    p["amplitude"] = tensors.Add(parallel.Amplitude);
+                    p["stepShift"] = tensors.Add(parallel.StepShift);
+                    p["order"] = parallel.Order.ToString();
+                    break;
                 case BitSerialNeuronLayer bitSerial:
                     tag = "BitSerialNeuron";
                     p["lambda"] = tensors.Add(bitSerial.Lambda);
@@ -209,6 +216,7 @@ namespace Microsoft.ML.Spiking.Persistence
                     "IfNeuron" => new IfNeuronLayer(name, op, input, output, tensors.Vector(p, "threshold"), p.Float("initialMembrane"), p.Enum<ResetMode>("reset")),
                     "MultiThresholdNeuron" => new MultiThresholdNeuronLayer(name, op, input, output, tensors.Vector(p, "threshold"), p.Int("levels"), p.Bool("gated"),
                         p.Enum<FiringRule>("rule"), p.Bool("differential"), tensors.OptionalVector(p, "bias")),
+                    "ParallelNeuron" => new ParallelNeuronLayer(name, op, input, output, tensors.Vector(p, "threshold"), tensors.Vector(p, "amplitude"), tensors.Vector(p, "stepShift"), p.Enum<SpikeOrder>("order")),
                     "BitSerialNeuron" => new BitSerialNeuronLayer(name, op, input, output, tensors.Vector(p, "lambda"), p.Int("bits"), p.Bool("shift")),
                     "GradedUnit" => ReadGradedUnit(p, tensors, name, inputs, output),
                     "MaxPoolNeuron" => new MaxPoolNeuronLayer(Nested(p, "pool", tensors, name, inputs, output) as PoolLayer

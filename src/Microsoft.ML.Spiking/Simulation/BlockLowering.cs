@@ -43,13 +43,20 @@ namespace Microsoft.ML.Spiking.Simulation
     /// </summary>
     internal static class BlockLowering
     {
-        public static SnnChunkGraph Build(SpikingNetwork snn, int steps, IReadOnlyList<SynapticLayerPlan>? synapticLayers, IBlockNeuronEmitter neurons)
+        public static SnnChunkGraph Build(SpikingNetwork snn, int steps, IReadOnlyList<SynapticLayerPlan>? synapticLayers, IBlockNeuronEmitter neurons, bool timeVaryingInput = false)
         {
             Network network = snn.Network;
             var b = new OnnxGraphBuilder($"{snn.Method}_{steps}");
-            b.AddInput(SnnGraphBuilder.InputName, Batched("B", network.InputShape));
+            b.AddInput(SnnGraphBuilder.InputName, Batched(timeVaryingInput ? "KB" : "B", network.InputShape));
             var values = new Dictionary<string, string>(StringComparer.Ordinal) { [network.InputName] = SnnGraphBuilder.InputName };
             var planes = new Dictionary<string, string>(StringComparer.Ordinal);
+            if (timeVaryingInput)
+            {
+                // A different input at every step [T·B, ...]: the layers integrate its block mean; each step's input counts.
+                string blocks = b.Node("Reshape", new[] { SnnGraphBuilder.InputName, b.Ints(new long[] { steps, -1 }.Concat(network.InputShape.Select(d => (long)d)).ToArray()) });
+                values[network.InputName] = b.Node("ReduceMean", new[] { blocks, b.Ints(0) }, null, Attr("keepdims", 0L));
+                planes[network.InputName] = SnnGraphBuilder.InputName;
+            }
             var readouts = new Dictionary<string, string>(StringComparer.Ordinal);
             var levels = new Dictionary<string, string>(StringComparer.Ordinal);
             HashSet<string> tail = OutputTail(network);

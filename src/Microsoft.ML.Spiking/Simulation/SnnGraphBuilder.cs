@@ -79,6 +79,10 @@ namespace Microsoft.ML.Spiking.Simulation
             {
                 throw new ArgumentOutOfRangeException(nameof(steps), steps, "A chunk needs at least one step.");
             }
+            if (snn.Method == ConversionMethod.Parallel)
+            {
+                return ParallelLowering.Build(snn, steps, synapticLayers, timeVaryingInput);
+            }
             if (snn.Method == ConversionMethod.BitSerial)
             {
                 if (timeVaryingInput)

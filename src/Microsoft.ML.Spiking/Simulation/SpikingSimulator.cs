@@ -113,9 +113,9 @@ namespace Microsoft.ML.Spiking.Simulation
         /// <param name="batchSize">Samples per batch.</param>
         public int GetChunkSteps(int batchSize)
         {
-            if (_network.FixedTimeSteps is int fixedSteps)
+            if (_network.SimulatesWholeBlock)
             {
-                return fixedSteps;
+                return _options.TimeSteps;
             }
             if (_options.ChunkSteps > 0)
             {

@@ -9,6 +9,7 @@ using Microsoft.ML.Spiking.Calibration;
 using Microsoft.ML.Spiking.Conversion;
 using Microsoft.ML.Spiking.Conversion.BitSerial;
 using Microsoft.ML.Spiking.Conversion.Differential;
+using Microsoft.ML.Spiking.Conversion.ParallelConversion;
 using Microsoft.ML.Spiking.Conversion.RateCoding;
 using Microsoft.ML.Spiking.Graph;
 using Microsoft.ML.Spiking.Graph.Passes;
@@ -86,6 +87,12 @@ namespace Microsoft.ML.Spiking
                         throw new ArgumentOutOfRangeException(nameof(options), options.Thresholds, "Threshold iteration belongs to differential coding; rate coding uses Max or Percentile thresholds.");
                     }
                     break;
+                case ConversionMethod.Parallel:
+                    if (options.Thresholds == ThresholdMethod.Iteration)
+                    {
+                        throw new ArgumentOutOfRangeException(nameof(options), options.Thresholds, "Parallel conversion records thresholds with Max (the paper's threshold recording) or Percentile, not Iteration.");
+                    }
+                    break;
                 case ConversionMethod.BitSerial:
                     if (options.TimeSteps > BitSerialNeuronLayer.MaxBits)
                     {
@@ -148,7 +155,9 @@ namespace Microsoft.ML.Spiking
             _log?.Invoke($"Calibrating {_ann.Source} on column '{column.Name}' ({Calibrator.FindActivationSites(_ann).Count} activation sites, {_options.Granularity} {_options.Thresholds} thresholds).");
             CalibrationResult stats = Calibrator.Collect(_ann, ReadColumn(input, column), calibration);
             var execution = new ExecutionOptions { GpuDeviceId = _options.GpuDeviceId, FallbackToCpu = _options.FallbackToCpu };
-            SpikingNetwork snn = _options.Method == ConversionMethod.BitSerial
+            SpikingNetwork snn = _options.Method == ConversionMethod.Parallel
+                ? ConvertParallel(input, column, stats, execution)
+                : _options.Method == ConversionMethod.BitSerial
                 ? BitSerialConverter.Convert(_ann, stats, new BitSerialOptions
                 {
                     Bits = _options.TimeSteps,
@@ -175,12 +184,31 @@ namespace Microsoft.ML.Spiking
                     InitialMembrane = _options.InitialMembrane,
                     Reset = _options.Reset,
                 });
-            _log?.Invoke($"Calibrated on {stats.SampleCount} rows; converted {snn.NeuronLayers.Count} activations to {_options.Method switch { ConversionMethod.DifferentialCoding => "differential multi-threshold", ConversionMethod.BitSerial => "bit-serial", _ => "IF" }} neurons, T = {_options.TimeSteps}.");
+            _log?.Invoke($"Calibrated on {stats.SampleCount} rows; converted {snn.NeuronLayers.Count} activations to {_options.Method switch { ConversionMethod.DifferentialCoding => "differential multi-threshold", ConversionMethod.BitSerial => "bit-serial", ConversionMethod.Parallel => "parallel", _ => "IF" }} neurons, T = {_options.TimeSteps}.");
             foreach (string note in snn.Notes)
             {
                 _log?.Invoke(note);
             }
             return new SpikingTransformer(snn, _ann, _options, classNames);
+        }
+
+        private SpikingNetwork ConvertParallel(IDataView input, DataViewSchema.Column column, CalibrationResult stats, ExecutionOptions execution)
+        {
+            var options = new ParallelOptions
+            {
+                Thresholds = _options.Thresholds,
+                Percentile = _options.Percentile,
+                TimeSteps = _options.TimeSteps,
+                BatchSize = _options.BatchSize,
+                Execution = execution,
+            };
+            SpikingNetwork snn = ParallelConverter.Convert(_ann, stats, options);
+            if (_options.DistributionAwareCalibration)
+            {
+                _log?.Invoke("Distribution-aware calibration: a second pass over the calibration rows.");
+                snn = ParallelConverter.Calibrate(snn, _ann, ReadColumn(input, column), options);
+            }
+            return snn;
         }
 
         private IEnumerable<float[]> ReadColumn(IDataView data, DataViewSchema.Column column)

@@ -79,7 +79,8 @@ namespace Microsoft.ML.Spiking
         /// <summary>
         /// Conversion method: <see cref="ConversionMethod.RateCoding"/> (default), <see cref="ConversionMethod.DifferentialCoding"/> or
         /// <see cref="ConversionMethod.BitSerial"/> (then <see cref="TimeSteps"/> is T, the bits per activation, L = 2^T − 1, and
-        /// <see cref="Thresholds"/> chooses λ when ReLUs are quantized after training).
+        /// <see cref="Thresholds"/> chooses λ when ReLUs are quantized after training) or <see cref="ConversionMethod.Parallel"/>
+        /// (<see cref="Thresholds"/> Max or Percentile records ReLU thresholds; see <see cref="DistributionAwareCalibration"/>).
         /// </summary>
         public ConversionMethod Method { get; set; }
 
@@ -97,6 +98,12 @@ namespace Microsoft.ML.Spiking
 
         /// <summary>One threshold per channel (default), per layer, or per neuron (threshold iteration only).</summary>
         public StatisticsGranularity Granularity { get; set; }
+
+        /// <summary>
+        /// Parallel conversion: run the distribution-aware calibration (a second pass over the Fit data) after threshold
+        /// recording (default false).
+        /// </summary>
+        public bool DistributionAwareCalibration { get; set; }
 
         /// <summary>Bit-serial conversion: re-quantize QCFS activations whose L is not 2^T − 1 to L = 2^T − 1 (default false: such a model is an error).</summary>
         public bool Requantize { get; set; }

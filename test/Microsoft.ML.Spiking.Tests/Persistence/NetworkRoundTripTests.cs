@@ -66,6 +66,7 @@ namespace Microsoft.ML.Spiking.Tests.Persistence
                 new GradedUnitLayer(new ClipLayer("dgu", "Clip", "mtr", "dgu0", 0f, 6f), new[] { Rand(36) }),
                 new GradedUnitLayer(new BinaryLayer("prod", "Mul", "dgu0", "mt", "dgu", BinaryOp.Mul), new[] { null, Rand(36) }),
                 new BitSerialNeuronLayer("bsn", "QCFS", "mt", "bsn", Positive(4), 5, false),
+                new ParallelNeuronLayer("pn", "Relu", "bsn", "pn", Positive(4), Positive(4), Rand(4), SpikeOrder.LastSteps),
                 new MaxPoolNeuronLayer(new PoolLayer("mpn", "MaxPool", "dgu", "mpn", PoolKind.Max, new[] { 2, 2 }, new[] { 2, 2 }, new[] { 0, 0, 0, 0 }, false, false), null),
                 new ConcatLayer("cat", "Concat", new[] { "n2", "s" }, "cat", 0),
                 new TransposeLayer("tr", "Transpose", "cat", "tr", new[] { 0, 2, 1 }),
@@ -76,7 +77,7 @@ namespace Microsoft.ML.Spiking.Tests.Persistence
             };
             if (rateCodedOnly)
             {
-                layers = layers.Where(l => l is not (MultiThresholdNeuronLayer or GradedUnitLayer or MaxPoolNeuronLayer or BitSerialNeuronLayer)).ToArray();
+                layers = layers.Where(l => l is not (MultiThresholdNeuronLayer or GradedUnitLayer or MaxPoolNeuronLayer or BitSerialNeuronLayer or ParallelNeuronLayer)).ToArray();
             }
             return new Network("x", new[] { 2, 6, 6 }, layers, "y", "every-layer-type");
         }
@@ -101,7 +102,7 @@ namespace Microsoft.ML.Spiking.Tests.Persistence
                 AssertSameLayer(network.Layers[i], back.Layers[i]);
             }
             Assert.AreEqual(network.Describe(), back.Describe());
-            Assert.AreEqual(21, tensorEntries, "one entry per float array");
+            Assert.AreEqual(24, tensorEntries, "one entry per float array");
         }
 
         [TestMethod]

@@ -31,6 +31,7 @@ namespace Microsoft.ML.Spiking.Tests.Persistence
         [DataRow(ConversionMethod.RateCoding)]
         [DataRow(ConversionMethod.DifferentialCoding)]
         [DataRow(ConversionMethod.BitSerial)]
+        [DataRow(ConversionMethod.Parallel)]
         public void ApplyOnnxModelOnTheExportReproducesScore(ConversionMethod method)
         {
             var ml = new MLContext(seed: 1);

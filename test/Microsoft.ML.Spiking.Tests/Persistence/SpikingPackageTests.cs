@@ -36,6 +36,7 @@ namespace Microsoft.ML.Spiking.Tests.Persistence
         {
             Method = method,
             Thresholds = method == ConversionMethod.DifferentialCoding ? ThresholdMethod.Iteration : ThresholdMethod.Percentile,
+            DistributionAwareCalibration = method == ConversionMethod.Parallel,
             ModelBytes = SpikingEstimatorTests.FixtureModel(),
             TimeSteps = 8,
             BatchSize = batchSize,
@@ -48,6 +49,7 @@ namespace Microsoft.ML.Spiking.Tests.Persistence
         [DataRow(ConversionMethod.RateCoding)]
         [DataRow(ConversionMethod.DifferentialCoding)]
         [DataRow(ConversionMethod.BitSerial)]
+        [DataRow(ConversionMethod.Parallel)]
         public void ReloadedTransformerGivesBitIdenticalOutputs(ConversionMethod method)
         {
             var ml = new MLContext(seed: 1);

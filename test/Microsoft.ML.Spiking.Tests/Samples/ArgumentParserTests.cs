@@ -26,8 +26,8 @@ namespace Microsoft.ML.Spiking.Tests.Samples
             Assert.IsNull(o.Mean);
             Assert.IsNull(o.Std);
             CollectionAssert.AreEqual(new[] { "all" }, o.RequestedMethods.ToArray());
-            CollectionAssert.AreEqual(new[] { "rate", "differential", "bitserial" }, o.Methods.ToArray());
-            CollectionAssert.AreEqual(new[] { "parallel" }, o.SkippedMethods.ToArray());
+            CollectionAssert.AreEqual(new[] { "rate", "differential", "parallel", "bitserial" }, o.Methods.ToArray());
+            Assert.AreEqual(0, o.SkippedMethods.Count);
             CollectionAssert.AreEqual(new[] { 32 }, o.Steps.ToArray());
             Assert.IsFalse(o.StepsGiven);
             CollectionAssert.AreEqual(new[] { 32 }, MethodCatalog.StepsFor("rate", o).ToArray());
@@ -87,7 +87,7 @@ namespace Microsoft.ML.Spiking.Tests.Samples
         {
             SampleOptions o = ArgumentParser.Parse(new[] { "--steps", "16, 4,8,4", "--method", "rate,all", "--classes", "b, a ,c" });
             CollectionAssert.AreEqual(new[] { 4, 8, 16 }, o.Steps.ToArray());
-            CollectionAssert.AreEqual(new[] { "rate", "differential", "bitserial" }, o.Methods.ToArray());
+            CollectionAssert.AreEqual(new[] { "rate", "differential", "parallel", "bitserial" }, o.Methods.ToArray());
             CollectionAssert.AreEqual(new[] { "b", "a", "c" }, o.Classes!.ToArray(), "class order is the model's: kept as given");
         }
 
@@ -138,12 +138,12 @@ namespace Microsoft.ML.Spiking.Tests.Samples
         }
 
         [TestMethod]
-        [DataRow("parallel")]
-        public void MethodsNotInThisVersionAreUsageErrorsWhenAskedByName(string method)
+        public void EveryMethodIsAvailable()
         {
-            Assert.IsFalse(MethodCatalog.IsAvailable(method));
-            var e = Assert.ThrowsExactly<UsageException>(() => ArgumentParser.Parse(new[] { "--method", method }));
-            Assert.AreEqual($"method '{method}' is not available in this version of Microsoft.ML.Spiking", e.Message);
+            foreach (string method in MethodCatalog.MethodNames)
+            {
+                Assert.IsTrue(MethodCatalog.IsAvailable(method), method);
+            }
         }
 
         [TestMethod]
@@ -151,7 +151,9 @@ namespace Microsoft.ML.Spiking.Tests.Samples
         {
             Assert.AreEqual("iteration", ArgumentParser.Parse(new[] { "--thresholds=iteration", "--method", "differential" }).Thresholds);
             var e = Assert.ThrowsExactly<UsageException>(() => MethodCatalog.Configure("rate", "iteration", new SpikingConversionOptions()));
-            Assert.AreEqual("--thresholds iteration applies to differential coding only; rate coding uses max or percentile", e.Message);
+            Assert.AreEqual("--thresholds iteration applies to differential and bit-serial conversion; rate uses max or percentile", e.Message);
+            var all = Assert.ThrowsExactly<UsageException>(() => ArgumentParser.Parse(new[] { "--thresholds=iteration", "--method", "parallel" }));
+            Assert.AreEqual("--thresholds iteration applies to differential and bit-serial conversion; parallel uses max or percentile", all.Message);
         }
 
         [TestMethod]

@@ -28,7 +28,7 @@ namespace Microsoft.ML.Spiking.Tests.Samples
                 Assert.AreEqual(string.Empty, errors);
                 StringAssert.Contains(output, "shapes-cnn.onnx (embedded)");
                 StringAssert.Contains(output, "100 calibrate, 30 are evaluated");
-                StringAssert.Contains(output, "Skipped methods: parallel (not available in this version of Microsoft.ML.Spiking)");
+                Assert.IsFalse(output.Contains("Skipped methods", StringComparison.Ordinal), "every method is available");
                 StringAssert.Contains(output, "SNN acc");
 
                 using JsonDocument document = JsonDocument.Parse(File.ReadAllText(reportFile));
@@ -46,7 +46,7 @@ namespace Microsoft.ML.Spiking.Tests.Samples
                 JsonElement options = root.GetProperty("options");
                 Assert.AreEqual("all", options.GetProperty("method")[0].GetString());
                 Assert.AreEqual(4, options.GetProperty("steps")[0].GetInt32());
-                Assert.AreEqual("per method: rate percentile, differential iteration, bitserial iteration", options.GetProperty("thresholds").GetString());
+                Assert.AreEqual("per method: rate percentile, differential iteration, parallel max, bitserial iteration", options.GetProperty("thresholds").GetString());
                 Assert.AreEqual("channel", options.GetProperty("granularity").GetString());
                 Assert.AreEqual("32x32", options.GetProperty("size").GetString());
                 Assert.AreEqual(30, options.GetProperty("limit").GetInt32());
@@ -55,10 +55,10 @@ namespace Microsoft.ML.Spiking.Tests.Samples
                 {
                     Assert.IsFalse(string.IsNullOrEmpty(versions.GetProperty(name).GetString()), name);
                 }
-                Assert.AreEqual(1, root.GetProperty("skippedMethods").GetArrayLength());
+                Assert.AreEqual(0, root.GetProperty("skippedMethods").GetArrayLength());
 
-                Assert.AreEqual(3, root.GetProperty("results").GetArrayLength());
-                CollectionAssert.AreEqual(new[] { "rate", "differential", "bitserial" }, root.GetProperty("results").EnumerateArray().Select(r => r.GetProperty("method").GetString()).ToArray());
+                Assert.AreEqual(4, root.GetProperty("results").GetArrayLength());
+                CollectionAssert.AreEqual(new[] { "rate", "differential", "parallel", "bitserial" }, root.GetProperty("results").EnumerateArray().Select(r => r.GetProperty("method").GetString()).ToArray());
                 foreach (JsonElement result in root.GetProperty("results").EnumerateArray())
                 {
                     Assert.AreEqual(4, result.GetProperty("timeSteps").GetInt32());
@@ -112,7 +112,7 @@ namespace Microsoft.ML.Spiking.Tests.Samples
 
         [TestMethod]
         [DataRow(2, "error: unknown option '--bogus' (see --help)", "--bogus")]
-        [DataRow(2, "error: method 'parallel' is not available in this version of Microsoft.ML.Spiking", "--method", "parallel")]
+        [DataRow(2, "error: --thresholds iteration applies to differential and bit-serial conversion; parallel uses max or percentile", "--method", "parallel", "--thresholds", "iteration")]
         [DataRow(2, "error: --steps expects a whole number, got 'x'", "--steps=x")]
         [DataRow(1, "error: ONNX model file 'no-such-model.onnx' does not exist.", "--model", "no-such-model.onnx")]
         [DataRow(1, "error: image folder 'no-such-folder' does not exist", "--images", "no-such-folder")]

@@ -1,0 +1,68 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.ML.Spiking.Conversion;
+using Microsoft.ML.Spiking.Graph;
+using Microsoft.ML.Spiking.Onnx;
+using static Microsoft.ML.Spiking.Onnx.OnnxGraphBuilder;
+
+namespace Microsoft.ML.Spiking.Simulation
+{
+    /// <summary>
+    /// The parallel neuron in <see cref="BlockLowering"/> (algorithms.md §3.2): each layer's block of T steps is computed at
+    /// once, with no sequential loop over t. The next layer integrates Σ_t (W·s[t]·A + b) = T·(W·r + b) with r = A·N/T, so
+    /// values are the mean rates; N = clip(floor((T·z + ψ)/θ), 0, T) is computed as floor(z/θ·T + ψ/θ), which for
+    /// ψ = θ/2 is exactly the QCFS activation's op order (x/λ·L + ½), so T = L reproduces a QCFS ANN bit for bit. The
+    /// spike at step t is N ≥ t (first steps) or N ≥ T − t + 1 (last steps); max-pooling of sorted trains is the train of
+    /// the largest N. The image is presented at every step; the read-out is the output layer's value at each step.
+    /// </summary>
+    internal sealed class ParallelLowering : IBlockNeuronEmitter
+    {
+        private ParallelLowering()
+        {
+        }
+
+        public bool AnalogInputEveryStep => true;
+
+        public bool ReadoutIsCumulative => false;
+
+        public static SnnChunkGraph Build(SpikingNetwork snn, int steps, IReadOnlyList<SynapticLayerPlan>? synapticLayers, bool timeVaryingInput) =>
+            BlockLowering.Build(snn, steps, synapticLayers, new ParallelLowering(), timeVaryingInput);
+
+        public bool Handles(Layer layer) => layer is ParallelNeuronLayer;
+
+        public BlockNeuronOutput Emit(OnnxGraphBuilder b, Network network, SpikingNeuronLayer layer, int[] shape, string input, int steps, int index)
+        {
+            var neuron = (ParallelNeuronLayer)layer;
+            string Vector(string hint, float[] values) => values.Length == 1
+                ? b.Scalar(values[0])
+                : b.Initializer(hint, LayerEmitter.ChannelShape(values.Length, shape.Length), values);
+            string theta = Vector("theta", neuron.Threshold);
+            string amplitude = Vector("amplitude", neuron.Amplitude);
+            // ψ/θ = ½ + T·ψ_DA/θ: exactly ½ without calibration.
+            float[] shift = neuron.Threshold.Select((t, c) => (float)(0.5 + steps * (double)neuron.StepShift[c] / t)).ToArray();
+            string u = b.Node("Add", new[] { b.Node("Mul", new[] { b.Node("Div", new[] { input, theta }), b.Scalar(steps) }), Vector("shift", shift) });
+            string count = b.Node("Clip", new[] { b.Node("Floor", new[] { u }), b.Scalar(0f), b.Scalar(steps) });
+            string value = b.Node("Mul", new[] { b.Node("Div", new[] { count, b.Scalar(steps) }), amplitude });
+            string planes = Trains(b, count, steps, neuron.Order);
+            return new BlockNeuronOutput(value, planes, b.Node("Mul", new[] { planes, amplitude }), count);
+        }
+
+        /// <summary>Max over sorted trains: the train of the largest count, which is the max-pool of the trains.</summary>
+        public string PooledPlanes(OnnxGraphBuilder b, string pooledLevel, string pooledInputPlanes, int steps) => pooledInputPlanes;
+
+        /// <summary>The spike trains [T·B, ...] of counts N: step t (1-based) fires iff N ≥ t (first steps) or N ≥ T − t + 1 (last steps).</summary>
+        private static string Trains(OnnxGraphBuilder b, string count, int steps, SpikeOrder order)
+        {
+            var trains = new string[steps];
+            for (int t = 1; t <= steps; t++)
+            {
+                float needed = order == SpikeOrder.FirstSteps ? t : steps - t + 1;
+                trains[t - 1] = b.Node("Cast", new[] { b.Node("GreaterOrEqual", new[] { count, b.Scalar(needed) }) }, null, Attr("to", 1L));
+            }
+            return steps == 1 ? trains[0] : b.Node("Concat", trains, null, Attr("axis", 0L));
+        }
+    }
+}

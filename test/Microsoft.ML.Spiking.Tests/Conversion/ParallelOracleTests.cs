@@ -1,0 +1,167 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+
+using System;
+using System.Linq;
+using Microsoft.ML.Spiking.Calibration;
+using Microsoft.ML.Spiking.Conversion;
+using Microsoft.ML.Spiking.Conversion.ParallelConversion;
+using Microsoft.ML.Spiking.Conversion.RateCoding;
+using Microsoft.ML.Spiking.Graph;
+using Microsoft.ML.Spiking.Graph.Passes;
+using Microsoft.ML.Spiking.Onnx;
+using Microsoft.ML.Spiking.Simulation;
+using Microsoft.ML.Spiking.Tests.Import;
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+
+namespace Microsoft.ML.Spiking.Tests.Conversion
+{
+    /// <summary>
+    /// The parallel-neuron oracles of algorithms.md §6 (cases 7–12: θ = 1, ψ = 0.5, T = 4) through the lowered
+    /// simulator, and the lossless QCFS pipeline (T = L reproduces the QCFS ANN exactly).
+    /// </summary>
+    [TestClass]
+    public sealed class ParallelOracleTests
+    {
+        private static SpikingNetwork Single(SpikeOrder order, float amplitude = 1f, float stepShift = 0f) => new SpikingNetwork(
+            new Network("x", new[] { 1 }, new Layer[] { new ParallelNeuronLayer("p", "Relu", "x", "y", new[] { 1f }, new[] { amplitude }, new[] { stepShift }, order) }, "y", "oracle"),
+            ConversionMethod.Parallel, Array.Empty<string>());
+
+        private static float[] Train(SimulationResult result) => Enumerable.Range(1, result.TimeSteps).Select(t => result.GetStepOutput(t, 0)[0]).ToArray();
+
+        private static SimulationResult Run(SpikingNetwork snn, float[] perStep)
+        {
+            using var simulator = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = perStep.Length });
+            return simulator.RunSequence(perStep, 1);
+        }
+
+        [TestMethod]
+        [DataRow(new[] { 0.3f, 0.3f, 0.3f, 0.3f }, new[] { 1f, 0f, 0f, 0f }, new[] { 0f, 0f, 0f, 1f }, DisplayName = "Case 7: constant 0.3, N = 1")]
+        [DataRow(new[] { 0f, 0f, 0f, 1.6f }, new[] { 1f, 1f, 0f, 0f }, new[] { 0f, 0f, 1f, 1f }, DisplayName = "Case 8: late input, N = 2 (sequential IF gives 1)")]
+        [DataRow(new[] { 1.0f, 0f, 0f, 0.2f }, new[] { 1f, 0f, 0f, 0f }, new[] { 0f, 0f, 0f, 1f }, DisplayName = "Case 9a: N = 1")]
+        [DataRow(new[] { -1f, 0.5f, 0.5f, 0.5f }, new[] { 1f, 0f, 0f, 0f }, new[] { 0f, 0f, 0f, 1f }, DisplayName = "Case 9b: negative first input, N = 1")]
+        [DataRow(new[] { 2f, 2f, 2f, 2f }, new[] { 1f, 1f, 1f, 1f }, new[] { 1f, 1f, 1f, 1f }, DisplayName = "Case 9c: clipped at T")]
+        [DataRow(new[] { 0.6f, 0.6f, 0.6f, 0.6f }, new[] { 1f, 1f, 0f, 0f }, new[] { 0f, 0f, 1f, 1f }, DisplayName = "Case 9d: constant 0.6, N = 2")]
+        public void ParallelNeuronOracle(float[] input, float[] codeOrder, float[] paperOrder)
+        {
+            CollectionAssert.AreEqual(codeOrder, Train(Run(Single(SpikeOrder.FirstSteps), input)), "first steps (code)");
+            CollectionAssert.AreEqual(paperOrder, Train(Run(Single(SpikeOrder.LastSteps), input)), "last steps (paper)");
+            SimulationResult result = Run(Single(SpikeOrder.FirstSteps), input);
+            Assert.AreEqual((long)codeOrder.Sum(), Enumerable.Range(1, 4).Sum(t => result.GetSpikeCount(0, t, 0)));
+        }
+
+        /// <summary>Case 9d's sequential IF equivalent (θ = 1, v(0) = θ/2) spikes [1,0,1,0]: the same count, another order.</summary>
+        [TestMethod]
+        public void SequentialIfGivesTheSameCountInAnotherOrder()
+        {
+            var ifNet = new SpikingNetwork(new Network("x", new[] { 1 }, new Layer[] { new IfNeuronLayer("p", "Relu", "x", "y", new[] { 1f }, 0.5f, ResetMode.Subtract) }, "y", "if"),
+                ConversionMethod.RateCoding, Array.Empty<string>());
+            CollectionAssert.AreEqual(new[] { 1f, 0f, 1f, 0f }, Train(Run(ifNet, new[] { 0.6f, 0.6f, 0.6f, 0.6f })));
+        }
+
+        /// <summary>Case 10: distribution-aware neuron θ = 1, φ = 0.1, ψ_DA = 0.05, T = 4, mean input 0.3 → N = 1, [1.1, 0, 0, 0], rate 0.275.</summary>
+        [TestMethod]
+        public void Case10DistributionAwareNeuron()
+        {
+            SimulationResult result = Run(Single(SpikeOrder.FirstSteps, amplitude: 1.1f, stepShift: 0.05f), new[] { 0.3f, 0.3f, 0.3f, 0.3f });
+            CollectionAssert.AreEqual(new[] { 1.1f, 0f, 0f, 0f }, Train(result));
+            Assert.AreEqual(0.275f, result.GetEstimate(4, 0)[0], 1e-7);
+        }
+
+        /// <summary>Case 11: max over sorted trains with counts 1 and 3 is [1,1,1,0] (count 3).</summary>
+        [TestMethod]
+        public void Case11MaxPoolOfSortedTrains()
+        {
+            var net = new SpikingNetwork(new Network("x", new[] { 1, 1, 2 }, new Layer[]
+            {
+                new ParallelNeuronLayer("p", "Relu", "x", "s", new[] { 1f }, null, null, SpikeOrder.FirstSteps),
+                new PoolLayer("mp", "MaxPool", "s", "y", PoolKind.Max, new[] { 1, 2 }, new[] { 1, 2 }, new[] { 0, 0, 0, 0 }, false, false),
+            }, "y", "maxpool"), ConversionMethod.Parallel, Array.Empty<string>());
+            using var simulator = new SpikingSimulator(net, new SimulationOptions { TimeSteps = 4 });
+            SimulationResult result = simulator.Run(new[] { 0.3f, 0.8f }, 1);   // counts floor(1.7) = 1 and floor(3.7) = 3
+            CollectionAssert.AreEqual(new[] { 1f, 1f, 1f, 0f }, Train(result));
+            Assert.AreEqual(4L, Enumerable.Range(1, 4).Sum(t => result.GetSpikeCount(0, t, 0)), "1 + 3 spikes before pooling");
+        }
+
+        /// <summary>Case 12: x = 0.4 → Linear(1, 0.1) → parallel neuron → Linear(2, 0): spikes [1,1,0,0], outputs [2,2,0,0], mean 1.0 = QCFS(L = 4) ANN.</summary>
+        [TestMethod]
+        public void Case12TwoLayerNetwork()
+        {
+            var net = new SpikingNetwork(new Network("x", new[] { 1 }, new Layer[]
+            {
+                new DenseLayer("l1", "Gemm", "x", "h", new FloatTensor(new[] { 1, 1 }, new[] { 1f }), new[] { 0.1f }),
+                new ParallelNeuronLayer("p", "Relu", "h", "s", new[] { 1f }, null, null, SpikeOrder.FirstSteps),
+                new DenseLayer("l2", "Gemm", "s", "y", new FloatTensor(new[] { 1, 1 }, new[] { 2f }), new[] { 0f }),
+            }, "y", "two-layer"), ConversionMethod.Parallel, Array.Empty<string>());
+            using var simulator = new SpikingSimulator(net, new SimulationOptions { TimeSteps = 4 });
+            SimulationResult result = simulator.Run(new[] { 0.4f }, 1);
+            CollectionAssert.AreEqual(new[] { 2f, 2f, 0f, 0f }, Train(result));
+            CollectionAssert.AreEqual(new long[] { 1, 1, 0, 0 }, Enumerable.Range(1, 4).Select(t => result.GetSpikeCount(0, t, 0)).ToArray());
+            Assert.AreEqual(1.0f, result.GetEstimate(4, 0)[0]);
+            Assert.AreEqual(1.0, 2 * QcfsLayer.Evaluate(0.5, 1, 4), 1e-12);
+        }
+
+        /// <summary>T = L: the parallel network reproduces the QCFS ANN bit for bit on a fixture and on the project's QCFS demo models.</summary>
+        [TestMethod]
+        [DataRow(4)]
+        [DataRow(7)]
+        public void QcfsFixtureAtTEqualsLIsLossless(int levels)
+        {
+            Network ann = BitSerialOracleTests.QcfsFixture(levels);
+            SpikingNetwork snn = ParallelConverter.Convert(ann, null);
+            const int batch = 40;
+            float[] inputs = Enumerable.Range(0, batch * 72).Select(i => (float)new Random(i + 17).NextDouble()).ToArray();
+            using var annRunner = new AnnRunner(ann);
+            float[] expected = annRunner.Run(inputs, batch);
+            using var simulator = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = levels });
+            SimulationResult result = simulator.Run(inputs, batch);
+            for (int b = 0; b < batch; b++)
+            {
+                Assert.AreEqual(SimulationResult.ArgMax(expected.AsSpan(b * 5, 5)), result.Predict(levels, b), $"sample {b}");
+                float[] logits = result.GetEstimate(levels, b).ToArray();
+                for (int k = 0; k < 5; k++)
+                {
+                    Assert.AreEqual(expected[b * 5 + k], logits[k], 1e-5, $"sample {b}, class {k}: the mean over T steps of the per-step output");
+                }
+            }
+        }
+
+        [TestMethod]
+        [DataRow("shapes-qcfs-l3.onnx", 3)]
+        [DataRow("shapes-qcfs-l7.onnx", 7)]
+        [DataRow("shapes-qcfs-l15.onnx", 15)]
+        public void DemoModelAtTEqualsLEqualsItsQcfsAnnOnEveryShippedImage(string file, int levels)
+        {
+            (float[][] pixels, int[] labels) = DemoModelImportTests.s_images.Value;
+            Network ann = NetworkPreparation.Prepare(OnnxImporter.Load(DemoModelImportTests.AssetPath(file)));
+            SpikingNetwork snn = ParallelConverter.Convert(ann, null);
+            float[] batch = pixels.SelectMany(p => p).ToArray();
+            using var annRunner = new AnnRunner(ann);
+            float[] expected = annRunner.Run(batch, pixels.Length);
+            using var simulator = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = levels });
+            SimulationResult result = simulator.Run(batch, pixels.Length);
+            int agree = Enumerable.Range(0, pixels.Length).Count(i => result.Predict(levels, i) == SimulationResult.ArgMax(expected.AsSpan(i * 10, 10)));
+            Assert.AreEqual(pixels.Length, agree, $"{file}: predictions identical to the QCFS ANN on every image");
+            Console.WriteLine($"{file}: T = L = {levels}: SNN = QCFS ANN on {agree}/{pixels.Length}, accuracy {100.0 * Enumerable.Range(0, pixels.Length).Count(i => result.Predict(levels, i) == labels[i]) / pixels.Length:F2} %");
+        }
+
+        /// <summary>Training-free ReLU pipeline with distribution-aware calibration: the corrections move, stay finite, and the calibrated network runs.</summary>
+        [TestMethod]
+        public void DistributionAwareCalibrationMovesTheCorrections()
+        {
+            Network relu = BitSerialOracleTests.QcfsFixture(7).WithLayers(BitSerialOracleTests.QcfsFixture(7).Layers.Select(l => l is QcfsLayer q ? new ReluLayer(q.Name, "Relu", q.Inputs[0], q.Output) : l).ToList());
+            float[][] samples = Enumerable.Range(0, 64).Select(i => Enumerable.Range(0, 72).Select(j => (float)new Random(i * 100 + j).NextDouble()).ToArray()).ToArray();
+            CalibrationResult stats = Calibrator.Collect(relu, samples);
+            var options = new ParallelOptions { TimeSteps = 4, BatchSize = 8 };
+            SpikingNetwork plain = ParallelConverter.Convert(relu, stats, options);
+            SpikingNetwork calibrated = ParallelConverter.Calibrate(plain, relu, samples, options);
+            var neurons = calibrated.Network.Layers.OfType<ParallelNeuronLayer>().ToList();
+            Assert.AreEqual(3, neurons.Count);
+            Assert.IsTrue(neurons.All(n => n.StepShift.All(float.IsFinite) && n.Amplitude.All(float.IsFinite)));
+            Assert.IsTrue(neurons.Any(n => n.StepShift.Any(v => v != 0) && n.Amplitude.Where((a, c) => a != n.Threshold[c]).Any()), "ψ_DA and φ_DA moved");
+            StringAssert.Contains(calibrated.Notes.Last(), "8 batch(es)");
+            using var simulator = new SpikingSimulator(calibrated, new SimulationOptions { TimeSteps = 4 });
+            SimulationResult result = simulator.Run(samples[0], 1);
+            Assert.IsTrue(result.GetEstimate(4, 0).ToArray().All(float.IsFinite));
+        }
+    }
+}
