@@ -9,6 +9,9 @@ using System.Linq;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.Spiking.Calibration;
 using Microsoft.ML.Spiking.Conversion;
+using Microsoft.ML.Spiking.Conversion.BitSerial;
+using Microsoft.ML.Spiking.Conversion.Differential;
+using Microsoft.ML.Spiking.Conversion.ParallelConversion;
 using Microsoft.ML.Spiking.Conversion.RateCoding;
 using Microsoft.ML.Spiking.Graph;
 using Microsoft.ML.Spiking.Graph.Passes;
@@ -78,15 +81,49 @@ namespace Microsoft.ML.Spiking.Benchmark
             double calibrationSeconds = Best(repeats, () => Calibrator.Collect(ann, samples, new CalibrationOptions { BatchSize = batch }));
             Console.WriteLine($"Calibration ({batch} images): {calibrationSeconds * 1000:F0} ms = {calibrationSeconds / annSeconds:F2} x one ANN pass over the same images");
 
-            SpikingNetwork snn = RateCodingConverter.Convert(ann, Calibrator.Collect(ann, samples));
-            Console.WriteLine("  method        T   images/s   efficiency = images/s x T / ANN images/s");
+            CalibrationResult stats = Calibrator.Collect(ann, samples, new CalibrationOptions { IncludePreActivations = true });
+            SpikingNetwork snn = RateCodingConverter.Convert(ann, stats);
+            Network swapped = NetworkPreparation.Prepare(imported, new PreparationOptions { InputMean = mean, InputStd = std, SwapReluMaxPool = true });
+            CalibrationResult swappedStats = Calibrator.Collect(swapped, samples, new CalibrationOptions { IncludePreActivations = true });
+            SpikingNetwork parallel = ParallelConverter.Convert(ann, stats);
+            Console.WriteLine("  method         T   images/s   efficiency = images/s x T / ANN images/s");
             foreach (int t in steps)
             {
-                using var simulator = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = t });
-                simulator.Run(inputs, batch);
-                double seconds = Best(repeats, () => simulator.Run(inputs, batch));
-                double rate = batch / seconds;
-                Console.WriteLine($"  rate coding {t,4} {rate,10:F1}   {rate * t / annRate,6:F3}");
+                var networks = new List<(string Method, SpikingNetwork Network)>
+                {
+                    ("rate coding", snn),
+                    ("differential", DifferentialCodingConverter.Convert(swapped, swappedStats, new DifferentialCodingOptions { TimeSteps = t })),
+                    ("parallel", parallel),
+                };
+                if (t <= BitSerialNeuronLayer.MaxBits)
+                {
+                    networks.Add(("bit-serial", BitSerialConverter.Convert(ann, stats, new BitSerialOptions { Bits = t })));
+                }
+                foreach ((string method, SpikingNetwork network) in networks)
+                {
+                    using var simulator = new SpikingSimulator(network, new SimulationOptions { TimeSteps = t });
+                    simulator.Run(inputs, batch);
+                    double seconds = Best(repeats, () => simulator.Run(inputs, batch));
+                    double rate = batch / seconds;
+                    Console.WriteLine($"  {method,-12} {t,4} {rate,10:F1}   {rate * t / annRate,6:F3}");
+                }
+            }
+
+            // Parallel neuron against the sequential IF simulation of the same network (same θ), one batch size per T
+            // so that T·B stays at most 1,024 rows in the parallel block.
+            SpikingNetwork sequential = ParallelConverter.SequentialEquivalent(parallel);
+            Console.WriteLine("  parallel vs sequential IF (same θ):  T  batch  parallel img/s  sequential img/s  ratio");
+            foreach (int t in new[] { 8, 32, 128 })
+            {
+                int rows = Math.Max(1, Math.Min(batch, 1024 / t));
+                float[] part = inputs.AsSpan(0, rows * size).ToArray();
+                using var p = new SpikingSimulator(parallel, new SimulationOptions { TimeSteps = t });
+                using var s = new SpikingSimulator(sequential, new SimulationOptions { TimeSteps = t });
+                p.Run(part, rows);
+                s.Run(part, rows);
+                double parallelRate = rows / Best(repeats, () => p.Run(part, rows));
+                double sequentialRate = rows / Best(repeats, () => s.Run(part, rows));
+                Console.WriteLine($"  {string.Empty,36}{t,3} {rows,6} {parallelRate,15:F1} {sequentialRate,17:F1} {parallelRate / sequentialRate,6:F2}");
             }
             if (longT > 0)
             {

@@ -12,6 +12,7 @@ using Microsoft.ML.Spiking.Calibration;
 using Microsoft.ML.Spiking.Conversion;
 using Microsoft.ML.Spiking.Conversion.BitSerial;
 using Microsoft.ML.Spiking.Conversion.Differential;
+using Microsoft.ML.Spiking.Conversion.ParallelConversion;
 using Microsoft.ML.Spiking.Conversion.RateCoding;
 using Microsoft.ML.Spiking.Graph;
 using Microsoft.ML.Spiking.Graph.Passes;
@@ -60,12 +61,14 @@ namespace Microsoft.ML.Spiking.Evaluate
             string method = Get(options, "method", "rate");
             bool differential = method == "differential";
             bool bitSerial = method == "bitserial";
+            bool parallel = method == "parallel";
+            bool distributionAware = Get(options, "da", "false") == "true";
             bool everyRow = Get(options, "every-row", "false") == "true";
-            string thresholds = Get(options, "thresholds", differential ? "iteration" : "p99.9");
+            string thresholds = Get(options, "thresholds", differential ? "iteration" : parallel ? "max" : "p99.9");
             int levels = int.Parse(Get(options, "n", "4"), CultureInfo.InvariantCulture);
             string neuron = Get(options, "neuron", "mt");
             string iteration = Get(options, "iteration", "converge");
-            string tag = differential ? $"diff-{neuron}-n{levels}-{thresholds}{(iteration == "reference" ? "-ref" : string.Empty)}" : bitSerial ? "bitserial-" + thresholds : "rate-" + thresholds;
+            string tag = differential ? $"diff-{neuron}-n{levels}-{thresholds}{(iteration == "reference" ? "-ref" : string.Empty)}" : bitSerial ? "bitserial-" + thresholds : parallel ? $"parallel-{thresholds}{(distributionAware ? "-da" : string.Empty)}" : "rate-" + thresholds;
             string output = Get(options, "out", Path.Combine("artifacts", $"{tag}-{granularity}-T{timeSteps}.csv"));
             int limit = int.Parse(Get(options, "limit", "100000"), CultureInfo.InvariantCulture);
             string folder = Path.Combine(data, "cifar10", "test");
@@ -127,7 +130,9 @@ namespace Microsoft.ML.Spiking.Evaluate
             Console.WriteLine($"Calibrated on {stats.SampleCount} images in {sw.Elapsed.TotalSeconds:F1} s.");
             ThresholdMethod thresholdMethod = thresholds switch { "max" => ThresholdMethod.Max, "iteration" => ThresholdMethod.Iteration, _ => ThresholdMethod.Percentile };
             double percentile = thresholds.StartsWith('p') ? double.Parse(thresholds[1..], CultureInfo.InvariantCulture) : 99.9;
-            SpikingNetwork snn = bitSerial
+            SpikingNetwork snn = parallel
+                ? ParallelConverter.Convert(ann, stats, new ParallelOptions { Thresholds = thresholdMethod, Percentile = percentile, TimeSteps = timeSteps })
+                : bitSerial
                 ? BitSerialConverter.Convert(ann, stats, new BitSerialOptions { Bits = timeSteps, Quantization = thresholdMethod, Percentile = percentile })
                 : differential
                 ? DifferentialCodingConverter.Convert(ann, stats, new DifferentialCodingOptions
@@ -140,6 +145,12 @@ namespace Microsoft.ML.Spiking.Evaluate
                     IterationMode = iteration == "reference" ? ThresholdIterationMode.Reference : ThresholdIterationMode.Converge,
                 })
                 : RateCodingConverter.Convert(ann, stats, new RateCodingOptions { Thresholds = thresholdMethod, Percentile = percentile });
+            if (parallel && distributionAware)
+            {
+                sw.Restart();
+                snn = ParallelConverter.Calibrate(snn, ann, Load(calibration).Select(r => r.Pixels), new ParallelOptions { TimeSteps = timeSteps, BatchSize = 50 });
+                Console.WriteLine($"Distribution-aware calibration in {sw.Elapsed.TotalSeconds:F1} s.");
+            }
             foreach (string note in snn.Notes)
             {
                 Console.WriteLine("note: " + note);

@@ -58,6 +58,18 @@ namespace Microsoft.ML.Spiking.Tests.Conversion
             CollectionAssert.AreEqual(new[] { 1f, 0f, 1f, 0f }, Train(Run(ifNet, new[] { 0.6f, 0.6f, 0.6f, 0.6f })));
         }
 
+        /// <summary>The sequential equivalent keeps θ and gives the same counts on a constant input; a calibrated network has none.</summary>
+        [TestMethod]
+        public void SequentialEquivalentOfAParallelNetwork()
+        {
+            SpikingNetwork parallel = Single(SpikeOrder.FirstSteps);
+            SpikingNetwork sequential = ParallelConverter.SequentialEquivalent(parallel);
+            Assert.AreEqual(ConversionMethod.RateCoding, sequential.Method);
+            CollectionAssert.AreEqual(new[] { 1f, 0f, 1f, 0f }, Train(Run(sequential, new[] { 0.6f, 0.6f, 0.6f, 0.6f })));
+            Assert.AreEqual(2f, Train(Run(parallel, new[] { 0.6f, 0.6f, 0.6f, 0.6f })).Sum(), "same count");
+            StringAssert.Contains(Assert.ThrowsExactly<NotSupportedException>(() => ParallelConverter.SequentialEquivalent(Single(SpikeOrder.FirstSteps, amplitude: 1.1f))).Message, "distribution-aware");
+        }
+
         /// <summary>Case 10: distribution-aware neuron θ = 1, φ = 0.1, ψ_DA = 0.05, T = 4, mean input 0.3 → N = 1, [1.1, 0, 0, 0], rate 0.275.</summary>
         [TestMethod]
         public void Case10DistributionAwareNeuron()

@@ -152,6 +152,37 @@ namespace Microsoft.ML.Spiking.Conversion.ParallelConversion
             return DistributionAwareCalibration.Run(snn, ann, samples, options);
         }
 
+        /// <summary>
+        /// The sequential equivalent of a parallel network: every parallel neuron replaced by an IF neuron with the same θ,
+        /// v(0) = θ/2 and reset by subtraction, simulated step by step (rate coding). Same spike counts for constant
+        /// inputs; without the parallel neuron's look-ahead otherwise (algorithms.md §6 case 8). For comparisons of
+        /// accuracy and speed.
+        /// </summary>
+        /// <param name="parallel">A parallel network without distribution-aware corrections.</param>
+        /// <exception cref="NotSupportedException">The network was calibrated (an IF neuron emits θ, not θ + φ_DA).</exception>
+        public static SpikingNetwork SequentialEquivalent(SpikingNetwork parallel)
+        {
+            ArgumentNullException.ThrowIfNull(parallel, nameof(parallel));
+            if (parallel.Method != ConversionMethod.Parallel)
+            {
+                throw new ArgumentException($"The network was converted with {parallel.Method}, not {ConversionMethod.Parallel}.", nameof(parallel));
+            }
+            var layers = parallel.Network.Layers.Select(l =>
+            {
+                if (l is not ParallelNeuronLayer n)
+                {
+                    return l;
+                }
+                if (n.StepShift.Any(v => v != 0) || n.Amplitude.Where((a, c) => a != n.Threshold[c]).Any())
+                {
+                    throw new NotSupportedException($"Parallel neuron '{n.Name}' carries distribution-aware corrections, which an IF neuron cannot express; take the sequential equivalent before calibrating.");
+                }
+                return (Layer)new IfNeuronLayer(n.Name, n.SourceOpType, n.Inputs[0], n.Output, (float[])n.Threshold.Clone(), 0.5f, ResetMode.Subtract);
+            }).ToList();
+            return new SpikingNetwork(parallel.Network.WithLayers(layers), ConversionMethod.RateCoding,
+                parallel.Notes.Append("Sequential equivalent: the parallel neurons replaced by IF neurons (same θ, v(0) = θ/2, reset by subtraction).").ToList());
+        }
+
         private static float[] Threshold(Network ann, Layer site, CalibrationResult? statistics, ParallelOptions options, float cap, List<string> notes)
         {
             if (statistics == null || !statistics.Sites.TryGetValue(site.Name, out SiteStatistics? stats))
