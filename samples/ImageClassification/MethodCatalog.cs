@@ -31,8 +31,8 @@ namespace Microsoft.ML.Spiking.Samples
         private static readonly ThresholdEntry[] ThresholdMethods =
         {
             new("max", "the largest activation seen in calibration", o => o.Thresholds = ThresholdMethod.Max),
-            new("percentile", "the 99.9th percentile of the activations (default for rate)", o => o.Thresholds = ThresholdMethod.Percentile),
-            new("iteration", "threshold iteration on the ReLU inputs' mean and variance, N = T*2^n levels (differential) or the error-minimising lambda of L = 2^T - 1 levels (bitserial); their default", o => o.Thresholds = ThresholdMethod.Iteration),
+            new("percentile", "the 99.9th percentile of the activations (default for rate and bitserial)", o => o.Thresholds = ThresholdMethod.Percentile),
+            new("iteration", "threshold iteration on the ReLU inputs' mean and variance, N = T*2^n levels (differential, its default) or the error-minimising lambda of a Gaussian fit for L = 2^T - 1 levels (bitserial)", o => o.Thresholds = ThresholdMethod.Iteration),
         };
 
         /// <summary>Method names, in catalog order.</summary>
@@ -119,7 +119,7 @@ namespace Microsoft.ML.Spiking.Samples
         /// <param name="method">A method name.</param>
         public static string DefaultThresholds(string method) => method switch
         {
-            "differential" or "bitserial" => "iteration",
+            "differential" => "iteration",
             "parallel" => "max",
             _ => "percentile",
         };

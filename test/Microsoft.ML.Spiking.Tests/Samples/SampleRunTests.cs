@@ -46,7 +46,7 @@ namespace Microsoft.ML.Spiking.Tests.Samples
                 JsonElement options = root.GetProperty("options");
                 Assert.AreEqual("all", options.GetProperty("method")[0].GetString());
                 Assert.AreEqual(4, options.GetProperty("steps")[0].GetInt32());
-                Assert.AreEqual("per method: rate percentile, differential iteration, parallel max, bitserial iteration", options.GetProperty("thresholds").GetString());
+                Assert.AreEqual("per method: rate percentile, differential iteration, parallel max, bitserial percentile", options.GetProperty("thresholds").GetString());
                 Assert.AreEqual("channel", options.GetProperty("granularity").GetString());
                 Assert.AreEqual("32x32", options.GetProperty("size").GetString());
                 Assert.AreEqual(30, options.GetProperty("limit").GetInt32());

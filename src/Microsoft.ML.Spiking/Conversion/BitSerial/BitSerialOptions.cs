@@ -8,7 +8,7 @@ namespace Microsoft.ML.Spiking.Conversion.BitSerial
         /// <summary>Creates options with the defaults.</summary>
         public BitSerialOptions()
         {
-            Quantization = ThresholdMethod.Iteration;
+            Quantization = ThresholdMethod.Percentile;
             Percentile = 99.9;
             Shift = true;
         }
@@ -21,9 +21,10 @@ namespace Microsoft.ML.Spiking.Conversion.BitSerial
 
         /// <summary>
         /// How λ of a ReLU is chosen when it is quantized after training to QCFS with L = 2^T − 1:
-        /// <see cref="ThresholdMethod.Iteration"/> (default: the λ that minimises the expected quantization error of
-        /// a Gaussian fitted to the ReLU input's mean and variance, algorithms.md §2.11 with N = L), or the
-        /// <see cref="ThresholdMethod.Percentile"/> / <see cref="ThresholdMethod.Max"/> of the ReLU output.
+        /// the <see cref="ThresholdMethod.Percentile"/> of the ReLU output (default, 99.9), its <see cref="ThresholdMethod.Max"/>,
+        /// or <see cref="ThresholdMethod.Iteration"/>: the λ that minimises the expected quantization error of a Gaussian
+        /// fitted to the ReLU input's mean and variance (algorithms.md §2.11 with N = L). On ResNet-20 the percentile
+        /// keeps 4–10 points more accuracy at 3–5 bits: the Gaussian fit under-weights the activations' long tail.
         /// </summary>
         public ThresholdMethod Quantization { get; set; }
 
