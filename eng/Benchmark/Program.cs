@@ -36,6 +36,11 @@ namespace Microsoft.ML.Spiking.Benchmark
             int[] steps = (options.GetValueOrDefault("T") ?? "4,8,32").Split(',').Select(t => int.Parse(t, CultureInfo.InvariantCulture)).ToArray();
             int repeats = int.Parse(options.GetValueOrDefault("repeats") ?? "3", CultureInfo.InvariantCulture);
             int longT = int.Parse(options.GetValueOrDefault("memory-T") ?? "0", CultureInfo.InvariantCulture);
+            if (options.TryGetValue("memory-only", out string? budget))
+            {
+                // A fresh process for the long-T memory figure alone: resnet20, rate coding, batch B, the given memory budget (MiB).
+                return MemoryOnly(data, batch, longT > 0 ? longT : 1024, long.Parse(budget == "true" ? "1024" : budget, CultureInfo.InvariantCulture));
+            }
             string repo = FindRepositoryRoot();
 
             Console.WriteLine($"Microsoft.ML.Spiking benchmark: {Environment.ProcessorCount} logical cores, batch {batch}, best of {repeats} runs per figure.");
@@ -136,6 +141,22 @@ namespace Microsoft.ML.Spiking.Benchmark
         }
 
         /// <summary>ONNX Runtime on the unmodified file; models that fix batch 1 are called once per image.</summary>
+        private static int MemoryOnly(string data, int batch, int steps, long budgetMiB)
+        {
+            string path = Path.Combine(data, "cifar10", "resnet20.onnx");
+            Network ann = NetworkPreparation.Prepare(OnnxImporter.Load(path), new PreparationOptions { InputMean = new[] { 0.4914f, 0.4822f, 0.4465f }, InputStd = new[] { 0.2023f, 0.1994f, 0.2010f } });
+            int size = ann.InputShape.Aggregate(1, (a, d) => a * d);
+            var random = new Random(1);
+            float[] inputs = Enumerable.Range(0, batch * size).Select(_ => (float)random.NextDouble()).ToArray();
+            float[][] samples = Enumerable.Range(0, batch).Select(i => inputs.AsSpan(i * size, size).ToArray()).ToArray();
+            SpikingNetwork snn = RateCodingConverter.Convert(ann, Calibrator.Collect(ann, samples));
+            using var simulator = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, MemoryBudgetBytes = budgetMiB << 20 });
+            var sw = Stopwatch.StartNew();
+            simulator.Run(inputs, batch);
+            Console.WriteLine($"resnet20, rate coding, T = {steps}, batch {batch}, memory budget {budgetMiB} MiB (chunks of {simulator.GetChunkSteps(batch)} steps): {sw.Elapsed.TotalSeconds:F1} s, peak working set of the process {Process.GetCurrentProcess().PeakWorkingSet64 / (1 << 20)} MiB");
+            return 0;
+        }
+
         private static double OriginalAnnImagesPerSecond(string path, Network imported, float[][] samples, float[]? mean, float[]? std, int repeats)
         {
             using var session = new InferenceSession(path);

@@ -15,7 +15,7 @@ namespace Microsoft.ML.Spiking.Simulation
         public SimulationOptions()
         {
             TimeSteps = 32;
-            MemoryBudgetBytes = 1L << 30;
+            MemoryBudgetBytes = 512L << 20;
             Execution = new ExecutionOptions();
             CountSynapticOperations = true;
         }
@@ -26,7 +26,7 @@ namespace Microsoft.ML.Spiking.Simulation
         /// <summary>Steps simulated per ONNX Runtime call; 0 (default) picks the most that fit <see cref="MemoryBudgetBytes"/>, at most <see cref="SpikingSimulator.MaxAutomaticChunkSteps"/>.</summary>
         public int ChunkSteps { get; set; }
 
-        /// <summary>Activation memory one chunk may use, for the automatic chunk length (default 1 GiB).</summary>
+        /// <summary>Activation memory one chunk may use, for the automatic chunk length (default 512 MiB; on ResNet-20 at batch 64 that is 16 steps, and T = 1024 peaks at 2.5 GiB and runs faster than with 1 GiB).</summary>
         public long MemoryBudgetBytes { get; set; }
 
         /// <summary>Where ONNX Runtime runs.</summary>
