@@ -28,6 +28,9 @@ namespace Microsoft.ML.Spiking.Benchmark
     /// </summary>
     internal static class Program
     {
+        /// <summary>--count=false: simulate without synaptic-operation counting (to see what counting costs).</summary>
+        private static bool s_count = true;
+
         public static int Main(string[] args)
         {
             var options = args.Select(a => a.Split('=', 2)).ToDictionary(p => p[0].TrimStart('-'), p => p.Length > 1 ? p[1] : "true");
@@ -35,6 +38,7 @@ namespace Microsoft.ML.Spiking.Benchmark
             int batch = int.Parse(options.GetValueOrDefault("batch") ?? "64", CultureInfo.InvariantCulture);
             int[] steps = (options.GetValueOrDefault("T") ?? "4,8,32").Split(',').Select(t => int.Parse(t, CultureInfo.InvariantCulture)).ToArray();
             int repeats = int.Parse(options.GetValueOrDefault("repeats") ?? "3", CultureInfo.InvariantCulture);
+            s_count = (options.GetValueOrDefault("count") ?? "true") == "true";
             int longT = int.Parse(options.GetValueOrDefault("memory-T") ?? "0", CultureInfo.InvariantCulture);
             if (options.TryGetValue("memory-only", out string? budget))
             {
@@ -106,7 +110,7 @@ namespace Microsoft.ML.Spiking.Benchmark
                 }
                 foreach ((string method, SpikingNetwork network) in networks)
                 {
-                    using var simulator = new SpikingSimulator(network, new SimulationOptions { TimeSteps = t });
+                    using var simulator = new SpikingSimulator(network, new SimulationOptions { TimeSteps = t, CountSynapticOperations = s_count });
                     simulator.Run(inputs, batch);
                     double seconds = Best(repeats, () => simulator.Run(inputs, batch));
                     double rate = batch / seconds;
