@@ -89,7 +89,7 @@ namespace Microsoft.ML.Spiking.Persistence
             graph.Initializer.Add(ConstValue.ToProto(stepAxis, new[] { 1 }, new long[] { 0 }));
             string mean = names.Fresh("mean_logits");
             var suffix = new List<NodeProto> { Node(names, "Reshape", new[] { SnnGraphBuilder.OutputName, stepsShape }, steps) };
-            if (chunk.Differential || network.Method == ConversionMethod.BitSerial)
+            if (chunk.OutputsAreEstimates)
             {
                 // The graph already decodes r[t] (or accumulates the bits); the score is the estimate after the last step.
                 string last = names.Fresh("last_step");

@@ -121,7 +121,7 @@ namespace Microsoft.ML.Spiking.Simulation
             string readout = readouts.TryGetValue(network.OutputName, out string? perStep) ? perStep : Repeat(b, values[network.OutputName], steps);
             b.Node("Identity", new[] { readout }, SnnGraphBuilder.OutputName);
             b.AddOutput(SnnGraphBuilder.OutputName, Batched("KB", network.OutputShape));
-            return new SnnChunkGraph(b.ToModelBytes("Microsoft.ML.Spiking"), Array.Empty<StateSpec>(), Differential: false);
+            return new SnnChunkGraph(b.ToModelBytes("Microsoft.ML.Spiking"), Array.Empty<StateSpec>(), Differential: false, OutputsAreEstimates: neurons.ReadoutIsCumulative);
         }
 
         /// <summary>True for linear layers without constants, whose spike planes are the layer applied to the input's planes.</summary>

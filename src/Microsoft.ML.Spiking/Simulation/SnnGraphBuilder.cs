@@ -172,7 +172,7 @@ namespace Microsoft.ML.Spiking.Simulation
                 b.Node("Identity", new[] { Tiled(network.OutputName) }, OutputName);
             }
             b.AddOutput(OutputName, Batched("KB", network.OutputShape));
-            return new SnnChunkGraph(b.ToModelBytes("Microsoft.ML.Spiking"), ctx.States, differential);
+            return new SnnChunkGraph(b.ToModelBytes("Microsoft.ML.Spiking"), ctx.States, differential, OutputsAreEstimates: differential);
         }
 
         /// <summary>
@@ -264,5 +264,9 @@ namespace Microsoft.ML.Spiking.Simulation
     }
 
     /// <summary>A chunk graph and the state tensors it carries, in the order of its state inputs.</summary>
-    internal sealed record SnnChunkGraph(byte[] Model, IReadOnlyList<StateSpec> States, bool Differential);
+    /// <param name="Model">The ONNX model.</param>
+    /// <param name="States">The state tensors, in the order of the state inputs.</param>
+    /// <param name="Differential">True when the graph takes <c>step_offset</c> (differential coding).</param>
+    /// <param name="OutputsAreEstimates">True when <c>output_steps</c> holds the estimate after each step (decoded or accumulated), false when it holds the step outputs to be averaged.</param>
+    internal sealed record SnnChunkGraph(byte[] Model, IReadOnlyList<StateSpec> States, bool Differential, bool OutputsAreEstimates);
 }

@@ -170,7 +170,8 @@ namespace Microsoft.ML.Spiking.Simulation
             // the input becomes the sequence [image, 0, 0, ...].
             bool perStep = varying || _inputPerStep;
             var neurons = _network.NeuronLayers;
-            IReadOnlyList<StateSpec> specs = GetSession(Math.Min(chunk, total), perStep, count).Graph.States;
+            SnnChunkGraph first = GetSession(Math.Min(chunk, total), perStep, count).Graph;
+            IReadOnlyList<StateSpec> specs = first.States;
             var states = new float[specs.Count][];
             var stateShapes = new long[specs.Count][];
             for (int i = 0; i < specs.Count; i++)
@@ -239,7 +240,7 @@ namespace Microsoft.ML.Spiking.Simulation
             }
             return new SimulationResult(total, batchSize, _outputSize, stepOutputs, spikes, neurons.Select(n => n.Name).ToList(), _network.NeuronCounts, states,
                 _synapticLayers.Select(p => p.Name).ToList(), _synapticLayers.Select(p => p.DenseMacs).ToList(), synapticOperations,
-                outputsAreEstimates: _network.IsDifferential || _network.Method == ConversionMethod.BitSerial);
+                outputsAreEstimates: first.OutputsAreEstimates);
         }
 
         private static float[] Repeat(float[] perSample, int batchSize)
