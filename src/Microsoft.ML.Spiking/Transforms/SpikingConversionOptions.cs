@@ -52,7 +52,7 @@ namespace Microsoft.ML.Spiking
         /// <summary>Class names in the model's output order. When the label column is a key whose values are these names in another order, Fit fails (the MapValueToKey ordering trap).</summary>
         public string[]? ClassNames { get; set; }
 
-        /// <summary>Output: softmax of the spiking network's mean logits after T steps (default "Score").</summary>
+        /// <summary>Output: softmax of the spiking network's logit estimate after T steps (the mean output for rate coding and parallel conversion, the decoded or accumulated output for differential and bit-serial conversion; default "Score").</summary>
         public string ScoreColumnName { get; set; }
 
         /// <summary>Output: the arg-max of Score as a key (default "PredictedLabel").</summary>

@@ -119,7 +119,7 @@ namespace Microsoft.ML.Spiking
             return rows;
         }
 
-        /// <summary>Softmax of the mean logits; monotone, so its arg-max (ties to the lowest index) is the prediction.</summary>
+        /// <summary>Softmax of the logit estimate; monotone, so its arg-max (ties to the lowest index) is the prediction.</summary>
         internal static float[] Softmax(ReadOnlySpan<float> logits)
         {
             float max = float.NegativeInfinity;

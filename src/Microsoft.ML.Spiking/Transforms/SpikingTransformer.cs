@@ -27,7 +27,7 @@ namespace Microsoft.ML.Spiking
     /// <summary>
     /// A calibrated, converted spiking network as an ML.NET transformer. <see cref="Transform"/> is lazy:
     /// its cursor reads a batch of rows ahead, simulates them in one call, and serves the rows with these columns added:
-    /// Score (softmax of the mean logits after T steps; arg-max ties go to the lowest class index, as in ML.NET's
+    /// Score (softmax of the logit estimate after T steps; arg-max ties go to the lowest class index, as in ML.NET's
     /// evaluator), PredictedLabel (key), ScorePerStep (T×K running logit estimates), SpikeCount (per neuron layer,
     /// over T steps) and, unless switched off, AnnScore (the original network's logits on the same row).
     /// </summary>
