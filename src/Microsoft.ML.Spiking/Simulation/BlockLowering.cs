@@ -89,7 +89,9 @@ namespace Microsoft.ML.Spiking.Simulation
                     string output = SnnGraphBuilder.SynapticOutput(synapticIndex);
                     if (planes.TryGetValue(layer.Inputs[0], out string? input))
                     {
-                        SnnGraphBuilder.EmitIndicatorCount(b, plan, input, output);
+                        // Spike planes hold 0 or 1: convolutions reading them straight from a neuron (or a max-pool
+                        // of one) are planned with the MatMul forms (θ = 1), the others with the indicator form.
+                        SnnGraphBuilder.EmitCount(b, plan, input, output);
                     }
                     else
                     {

@@ -187,12 +187,7 @@ namespace Microsoft.ML.Spiking.Simulation
             string output = SynapticOutput(index);
             bool tile = !varying && (steps > 1 || ctx.Differential);
             string? target = tile ? null : output;
-            string sums = plan.Mode switch
-            {
-                SynapticCountMode.SpikeChannels => EmitSpikeChannelCount(b, plan, input, target),
-                SynapticCountMode.SpikeRows => EmitSpikeRowCount(b, plan, input, target),
-                _ => EmitIndicatorCount(b, plan, input, target),
-            };
+            string sums = EmitCount(b, plan, input, target);
             if (tile && ctx.Differential)
             {
                 // Presented once: the input is non-zero at step 1 only.
@@ -207,6 +202,14 @@ namespace Microsoft.ML.Spiking.Simulation
         }
 
         /// <summary>Where(x = 0, 0, F) summed over the trailing axes: three passes over the input, valid for any values.</summary>
+        /// <summary>The plan's counting graph on <paramref name="input"/>: the MatMul forms for spike inputs, else the indicator form.</summary>
+        internal static string EmitCount(OnnxGraphBuilder b, SynapticLayerPlan plan, string input, string? output) => plan.Mode switch
+        {
+            SynapticCountMode.SpikeChannels => EmitSpikeChannelCount(b, plan, input, output),
+            SynapticCountMode.SpikeRows => EmitSpikeRowCount(b, plan, input, output),
+            _ => EmitIndicatorCount(b, plan, input, output),
+        };
+
         internal static string EmitIndicatorCount(OnnxGraphBuilder b, SynapticLayerPlan plan, string input, string? output)
         {
             string zero = b.Scalar(0f);

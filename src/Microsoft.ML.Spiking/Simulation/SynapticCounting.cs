@@ -137,6 +137,16 @@ namespace Microsoft.ML.Spiking.Simulation
                         }
                         break;
                     }
+                    case BitSerialNeuronLayer or ParallelNeuronLayer:
+                    {
+                        // Block neurons are counted on their spike planes, which hold 0 or 1 (θ = 1 for the count).
+                        int[] shape = network.GetShape(layer.Output);
+                        if (shape.Length == 3)
+                        {
+                            spikeThresholds[layer.Output] = Enumerable.Repeat(1f, shape[0]).ToArray();
+                        }
+                        break;
+                    }
                     case PoolLayer { Kind: PoolKind.Max } pool when spikeThresholds.TryGetValue(pool.Inputs[0], out float[]? theta):
                         spikeThresholds[pool.Output] = theta;
                         break;

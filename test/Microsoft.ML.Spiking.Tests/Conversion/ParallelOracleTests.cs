@@ -177,3 +177,50 @@ namespace Microsoft.ML.Spiking.Tests.Conversion
         }
     }
 }
+
+namespace Microsoft.ML.Spiking.Tests.Conversion
+{
+    using Microsoft.ML.Spiking.Conversion.BitSerial;
+
+    /// <summary>Block methods count synaptic operations on 0/1 spike planes with the MatMul forms; the indicator form must agree exactly.</summary>
+    [TestClass]
+    public sealed class BlockSynapticCountTests
+    {
+        [TestMethod]
+        [DataRow(ConversionMethod.Parallel, false)]
+        [DataRow(ConversionMethod.Parallel, true)]
+        [DataRow(ConversionMethod.BitSerial, false)]
+        [DataRow(ConversionMethod.BitSerial, true)]
+        public void MatMulCountsEqualIndicatorCounts(ConversionMethod method, bool maxPool)
+        {
+            Network ann = BitSerialOracleTests.QcfsFixture(7);
+            if (maxPool)
+            {
+                ann = ann.WithLayers(ann.Layers.Select(l => l is PoolLayer p
+                    ? new PoolLayer(p.Name, "MaxPool", p.Inputs[0], p.Output, PoolKind.Max, new[] { 2, 2 }, new[] { 2, 2 }, new[] { 0, 0, 0, 0 }, false, false)
+                    : l).ToList());
+            }
+            SpikingNetwork snn = method == ConversionMethod.Parallel ? ParallelConverter.Convert(ann, null) : BitSerialConverter.Convert(ann, null);
+            int steps = method == ConversionMethod.Parallel ? 5 : 3;
+            const int batch = 12;
+            float[] inputs = Enumerable.Range(0, batch * 72).Select(i => (float)new Random(i + 3).NextDouble()).ToArray();
+            using var fast = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps });
+            using var reference = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, IndicatorCountingOnly = true });
+            SimulationResult a = fast.Run(inputs, batch);
+            SimulationResult b = reference.Run(inputs, batch);
+            long total = 0;
+            for (int layer = 0; layer < a.SynapticLayers.Count; layer++)
+            {
+                for (int t = 1; t <= steps; t++)
+                {
+                    for (int s = 0; s < batch; s++)
+                    {
+                        Assert.AreEqual(b.GetSynapticOperations(layer, t, s), a.GetSynapticOperations(layer, t, s), $"{method}, layer {a.SynapticLayers[layer]}, t {t}, sample {s}");
+                        total += a.GetSynapticOperations(layer, t, s);
+                    }
+                }
+            }
+            Assert.IsTrue(total > 0);
+        }
+    }
+}
