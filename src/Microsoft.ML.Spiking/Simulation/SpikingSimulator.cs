@@ -23,7 +23,12 @@ namespace Microsoft.ML.Spiking.Simulation
         /// <summary>T, the number of time steps (default 32).</summary>
         public int TimeSteps { get; set; }
 
-        /// <summary>Steps simulated per ONNX Runtime call; 0 (default) picks the most that fit <see cref="MemoryBudgetBytes"/>, at most <see cref="SpikingSimulator.MaxAutomaticChunkSteps"/>.</summary>
+        /// <summary>
+        /// Steps simulated per ONNX Runtime call; 0 (default) picks the most that fit <see cref="MemoryBudgetBytes"/>, at most
+        /// <see cref="SpikingSimulator.MaxAutomaticChunkSteps"/>. Bit-serial and parallel networks always run their whole block of T
+        /// steps in one call (<see cref="Conversion.SpikingNetwork.SimulatesWholeBlock"/>); a batch whose block would not fit
+        /// <see cref="MemoryBudgetBytes"/> is simulated in parts of fewer samples instead.
+        /// </summary>
         public int ChunkSteps { get; set; }
 
         /// <summary>Activation memory one chunk may use, for the automatic chunk length (default 512 MiB; on ResNet-20 at batch 64 that is 16 steps, and T = 1024 peaks at 2.5 GiB and runs faster than with 1 GiB).</summary>
@@ -163,6 +168,76 @@ namespace Microsoft.ML.Spiking.Simulation
 
         private SimulationResult Simulate(float[] inputs, int batchSize, bool varying)
         {
+            int rows = BlockRows(batchSize);
+            Raw raw = rows >= batchSize ? SimulateRaw(inputs, batchSize, varying) : SimulateInParts(inputs, batchSize, varying, rows);
+            return new SimulationResult(_options.TimeSteps, batchSize, _outputSize, raw.StepOutputs, raw.Spikes, _network.NeuronLayers.Select(n => n.Name).ToList(), _network.NeuronCounts, raw.States,
+                _synapticLayers.Select(p => p.Name).ToList(), _synapticLayers.Select(p => p.DenseMacs).ToList(), raw.SynapticOperations, raw.OutputsAreEstimates);
+        }
+
+        /// <summary>What one simulation call leaves, laid out step-major as <see cref="SimulationResult"/> expects.</summary>
+        private sealed record Raw(float[] StepOutputs, long[] Spikes, long[]? SynapticOperations, float[][] States, bool OutputsAreEstimates);
+
+        /// <summary>
+        /// Samples per call for a network that runs its whole T-step block in one call: the most whose block fits
+        /// <see cref="SimulationOptions.MemoryBudgetBytes"/> (at least 1). Other networks bound memory by their chunk length instead.
+        /// </summary>
+        private int BlockRows(int batchSize)
+        {
+            if (!_network.SimulatesWholeBlock)
+            {
+                return batchSize;
+            }
+            long largest = _network.Network.Layers.Max(l => ShapeUtil.Product(_network.Network.GetShape(l.Output)));
+            long perSample = Math.Max(1, largest * sizeof(float) * LiveTensorFactor * _options.TimeSteps);
+            return (int)Math.Clamp(_options.MemoryBudgetBytes / perSample, 1, batchSize);
+        }
+
+        /// <summary>Simulates a whole-block network in parts of <paramref name="rows"/> samples and puts the results back together.</summary>
+        private Raw SimulateInParts(float[] inputs, int batchSize, bool varying, int rows)
+        {
+            int total = _options.TimeSteps;
+            int layers = _network.NeuronLayers.Count;
+            var stepOutputs = new float[(long)total * batchSize * _outputSize];
+            var spikes = new long[(long)layers * total * batchSize];
+            long[]? synapticOperations = _options.CountSynapticOperations ? new long[(long)_synapticLayers.Count * total * batchSize] : null;
+            bool estimates = false;
+            for (int start = 0; start < batchSize; start += rows)
+            {
+                int n = Math.Min(rows, batchSize - start);
+                float[] part;
+                if (varying)
+                {
+                    // [T, B, input...] → [T, n, input...]
+                    part = new float[(long)total * n * _inputSize];
+                    for (int t = 0; t < total; t++)
+                    {
+                        Array.Copy(inputs, ((long)t * batchSize + start) * _inputSize, part, (long)t * n * _inputSize, (long)n * _inputSize);
+                    }
+                }
+                else
+                {
+                    part = inputs.AsSpan(start * _inputSize, n * _inputSize).ToArray();
+                }
+                Raw raw = SimulateRaw(part, n, varying);
+                estimates = raw.OutputsAreEstimates;
+                for (int t = 0; t < total; t++)
+                {
+                    Array.Copy(raw.StepOutputs, (long)t * n * _outputSize, stepOutputs, ((long)t * batchSize + start) * _outputSize, (long)n * _outputSize);
+                    for (int l = 0; l < layers; l++)
+                    {
+                        Array.Copy(raw.Spikes, ((long)l * total + t) * n, spikes, ((long)l * total + t) * batchSize + start, n);
+                    }
+                    for (int l = 0; synapticOperations != null && l < _synapticLayers.Count; l++)
+                    {
+                        Array.Copy(raw.SynapticOperations!, ((long)l * total + t) * n, synapticOperations, ((long)l * total + t) * batchSize + start, n);
+                    }
+                }
+            }
+            return new Raw(stepOutputs, spikes, synapticOperations, Array.Empty<float[]>(), estimates);
+        }
+
+        private Raw SimulateRaw(float[] inputs, int batchSize, bool varying)
+        {
             int total = _options.TimeSteps;
             int chunk = GetChunkSteps(batchSize);
             bool count = _options.CountSynapticOperations;
@@ -238,9 +313,7 @@ namespace Microsoft.ML.Spiking.Simulation
                     }
                 }
             }
-            return new SimulationResult(total, batchSize, _outputSize, stepOutputs, spikes, neurons.Select(n => n.Name).ToList(), _network.NeuronCounts, states,
-                _synapticLayers.Select(p => p.Name).ToList(), _synapticLayers.Select(p => p.DenseMacs).ToList(), synapticOperations,
-                outputsAreEstimates: first.OutputsAreEstimates);
+            return new Raw(stepOutputs, spikes, synapticOperations, states, first.OutputsAreEstimates);
         }
 
         private static float[] Repeat(float[] perSample, int batchSize)

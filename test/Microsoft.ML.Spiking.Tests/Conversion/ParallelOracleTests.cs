@@ -222,5 +222,37 @@ namespace Microsoft.ML.Spiking.Tests.Conversion
             }
             Assert.IsTrue(total > 0);
         }
+
+        /// <summary>A block that does not fit the memory budget is simulated in parts of the batch, with results identical to one call.</summary>
+        [TestMethod]
+        [DataRow(ConversionMethod.Parallel, false)]
+        [DataRow(ConversionMethod.Parallel, true)]
+        [DataRow(ConversionMethod.BitSerial, false)]
+        public void BlocksOverTheMemoryBudgetRunInPartsWithTheSameResults(ConversionMethod method, bool perStepInput)
+        {
+            Network ann = BitSerialOracleTests.QcfsFixture(7);
+            SpikingNetwork snn = method == ConversionMethod.Parallel ? ParallelConverter.Convert(ann, null) : BitSerialConverter.Convert(ann, null);
+            int steps = method == ConversionMethod.Parallel ? 6 : 3;
+            const int batch = 7;
+            int size = 72;
+            float[] inputs = Enumerable.Range(0, (perStepInput ? steps : 1) * batch * size).Select(i => (float)new Random(i + 5).NextDouble()).ToArray();
+            using var whole = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps });
+            using var parts = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, MemoryBudgetBytes = 3L * 4 * 4 * 36 * 8 * steps });
+            SimulationResult a = perStepInput ? whole.RunSequence(inputs, batch) : whole.Run(inputs, batch);
+            SimulationResult b = perStepInput ? parts.RunSequence(inputs, batch) : parts.Run(inputs, batch);
+            for (int t = 1; t <= steps; t++)
+            {
+                for (int s = 0; s < batch; s++)
+                {
+                    CollectionAssert.AreEqual(a.GetEstimate(t, s).ToArray(), b.GetEstimate(t, s).ToArray(), $"t {t}, sample {s}");
+                    CollectionAssert.AreEqual(a.GetStepOutput(t, s).ToArray(), b.GetStepOutput(t, s).ToArray(), $"t {t}, sample {s}");
+                    for (int l = 0; l < a.NeuronLayers.Count; l++)
+                    {
+                        Assert.AreEqual(a.GetSpikeCount(l, t, s), b.GetSpikeCount(l, t, s));
+                    }
+                    Assert.AreEqual(a.GetTotalSynapticOperations(t, s), b.GetTotalSynapticOperations(t, s));
+                }
+            }
+        }
     }
 }
