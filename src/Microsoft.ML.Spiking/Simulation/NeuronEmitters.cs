@@ -57,16 +57,12 @@ namespace Microsoft.ML.Spiking.Simulation
             string theta = ctx.Broadcastable("theta", neuron.Threshold, shape);
             var value = new string[neuron.Levels];
             var positive = new string[neuron.Levels];
-            var negative = new string[neuron.Levels];
-            var negativeValue = new string[neuron.Levels];
             for (int k = 0; k < neuron.Levels; k++)
             {
                 float scale = MathF.Pow(2f, -k);
                 float fraction = (float)neuron.FiringFraction(k);
                 value[k] = k == 0 ? theta : b.Node("Mul", new[] { theta, b.Scalar(scale) });
                 positive[k] = b.Node("Mul", new[] { theta, b.Scalar(fraction * scale) });
-                negative[k] = b.Node("Mul", new[] { theta, b.Scalar(-fraction * scale) });
-                negativeValue[k] = b.Node("Mul", new[] { theta, b.Scalar(-scale) });
             }
             string zero = b.Scalar(0f);
             string m = ctx.BeginState("m", shape, new float[size]);
@@ -96,17 +92,12 @@ namespace Microsoft.ML.Spiking.Simulation
                         cumulative = b.Node("Add", new[] { cumulative!, rOut! });
                     }
                 }
-                string s = zero;
-                for (int k = neuron.Levels - 1; k >= 0; k--)
-                {
-                    s = b.Node("Where", new[] { b.Node("GreaterOrEqual", new[] { m, positive[k] }), value[k], s });
-                    string fall = b.Node("LessOrEqual", new[] { m, negative[k] });
-                    if (neuron.Gated)
-                    {
-                        fall = b.Node("And", new[] { fall, b.Node("GreaterOrEqual", new[] { cumulative!, value[k] }) });
-                    }
-                    s = b.Node("Where", new[] { fall, negativeValue[k], s });
-                }
+                // The thresholds are symmetric: θ_k fires when |m| ≥ f_k·θ_k, the sign of m chooses ±. The gate allows −θ_k
+                // only while C ≥ θ_k, so a negative spike is −θ of the later of the two first qualifying k, i.e. −min of the
+                // two selected thresholds (θ_k decreases with k; 0 where none qualifies). Selections only: exact.
+                string magnitude = Select(b, b.Node("Abs", new[] { m }), positive, value, zero);
+                string fall = b.Node("Neg", new[] { neuron.Gated ? b.Node("Min", new[] { magnitude, Select(b, cumulative!, value, value, zero) }) : magnitude });
+                string s = b.Node("Where", new[] { b.Node("GreaterOrEqual", new[] { m, zero }), magnitude, fall });
                 outputs[t] = s;
                 m = b.Node("Sub", new[] { m, s });
                 if (neuron.Gated)
@@ -137,6 +128,17 @@ namespace Microsoft.ML.Spiking.Simulation
                 ctx.EndState(rOutStart, rOut!);
             }
             return outputs;
+        }
+
+        /// <summary>The largest value[k] whose point[k] ≤ x, scanning k = n−1 … 0 (point and value decrease with k); <paramref name="none"/> if none.</summary>
+        private static string Select(OnnxGraphBuilder b, string x, string[] point, string[] value, string none)
+        {
+            string selected = none;
+            for (int k = point.Length - 1; k >= 0; k--)
+            {
+                selected = b.Node("Where", new[] { b.Node("GreaterOrEqual", new[] { x, point[k] }), value[k], selected });
+            }
+            return selected;
         }
 
         /// <summary>
