@@ -138,10 +138,7 @@ namespace Microsoft.ML.Spiking.Conversion.BitSerial
 
         private static float[] Lambda(Layer site, CalibrationResult? statistics, BitSerialOptions options, int levels, float cap, List<string> notes)
         {
-            if (statistics == null || !statistics.Sites.TryGetValue(site.Name, out SiteStatistics? stats))
-            {
-                throw new ArgumentException($"No calibration statistics for ReLU '{site.Name}' ({site.SourceOpType}); post-training quantization needs them. Calibrate the same prepared network before converting.", nameof(statistics));
-            }
+            SiteStatistics stats = SiteThresholds.Of(site, statistics, "ReLU", "post-training quantization needs them");
             float[] values;
             if (options.Quantization == ThresholdMethod.Iteration)
             {
@@ -154,14 +151,7 @@ namespace Microsoft.ML.Spiking.Conversion.BitSerial
                 values = options.Quantization == ThresholdMethod.Max ? stats.Output.GetMax() : stats.Output.GetPercentile(options.Percentile);
             }
             values = values.Select(v => Math.Min(v, cap)).ToArray();
-            float fallback = values.Where(v => v > 0 && float.IsFinite(v)).DefaultIfEmpty(1f).Max();
-            int dead = values.Count(v => !(v > 0) || !float.IsFinite(v));
-            if (dead > 0)
-            {
-                notes.Add($"'{site.Name}': {dead} of {values.Length} λ came out zero (never active during calibration); set to the layer's largest ({fallback.ToString("G4", CultureInfo.InvariantCulture)}).");
-                values = values.Select(v => v > 0 && float.IsFinite(v) ? v : fallback).ToArray();
-            }
-            return values;
+            return SiteThresholds.ReplaceDead(site, values, "λ", notes);
         }
 
         private static string Describe(BitSerialOptions options, CalibrationResult? statistics)

@@ -144,10 +144,7 @@ namespace Microsoft.ML.Spiking.Conversion.Differential
 
         private static float[] Thresholds(Layer site, CalibrationResult? statistics, DifferentialCodingOptions options, int levels, List<string> notes)
         {
-            if (statistics == null || !statistics.Sites.TryGetValue(site.Name, out SiteStatistics? stats))
-            {
-                throw new ArgumentException($"No calibration statistics for ReLU '{site.Name}' ({site.SourceOpType}); calibrate the same prepared network before converting.", nameof(statistics));
-            }
+            SiteStatistics stats = SiteThresholds.Of(site, statistics, "ReLU");
             float[] values;
             if (options.Thresholds == ThresholdMethod.Iteration)
             {
@@ -159,14 +156,7 @@ namespace Microsoft.ML.Spiking.Conversion.Differential
             {
                 values = options.Thresholds == ThresholdMethod.Max ? stats.Output.GetMax() : stats.Output.GetPercentile(options.Percentile);
             }
-            float fallback = values.Where(v => v > 0 && float.IsFinite(v)).DefaultIfEmpty(1f).Max();
-            int dead = values.Count(v => !(v > 0) || !float.IsFinite(v));
-            if (dead > 0)
-            {
-                notes.Add($"'{site.Name}': {dead} of {values.Length} threshold(s) came out zero (never active during calibration); set to the layer's largest ({fallback.ToString("G4", CultureInfo.InvariantCulture)}).");
-                values = values.Select(v => v > 0 && float.IsFinite(v) ? v : fallback).ToArray();
-            }
-            return values;
+            return SiteThresholds.ReplaceDead(site, values, "threshold(s)", notes);
         }
     }
 }

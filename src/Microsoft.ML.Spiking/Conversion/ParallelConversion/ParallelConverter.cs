@@ -185,10 +185,7 @@ namespace Microsoft.ML.Spiking.Conversion.ParallelConversion
 
         private static float[] Threshold(Network ann, Layer site, CalibrationResult? statistics, ParallelOptions options, float cap, List<string> notes)
         {
-            if (statistics == null || !statistics.Sites.TryGetValue(site.Name, out SiteStatistics? stats))
-            {
-                throw new ArgumentException($"No calibration statistics for ReLU '{site.Name}' ({site.SourceOpType}); threshold recording needs them. Calibrate the same prepared network before converting.", nameof(statistics));
-            }
+            SiteStatistics stats = SiteThresholds.Of(site, statistics, "ReLU", "threshold recording needs them");
             float[] values = options.Thresholds == ThresholdMethod.Percentile ? stats.Output.GetPercentile(options.Percentile) : stats.Output.GetMax();
             if (ann.GetShape(site.Output).Length == 1 && values.Length > 1)
             {
@@ -196,14 +193,7 @@ namespace Microsoft.ML.Spiking.Conversion.ParallelConversion
                 values = new[] { values.Max() };
             }
             values = values.Select(v => Math.Min(v, cap)).ToArray();
-            float fallback = values.Where(v => v > 0 && float.IsFinite(v)).DefaultIfEmpty(1f).Max();
-            int dead = values.Count(v => !(v > 0) || !float.IsFinite(v));
-            if (dead > 0)
-            {
-                notes.Add($"'{site.Name}': {dead} of {values.Length} threshold(s) came out zero (never active during calibration); set to the layer's largest ({fallback.ToString("G4", CultureInfo.InvariantCulture)}).");
-                values = values.Select(v => v > 0 && float.IsFinite(v) ? v : fallback).ToArray();
-            }
-            return values;
+            return SiteThresholds.ReplaceDead(site, values, "threshold(s)", notes);
         }
     }
 }

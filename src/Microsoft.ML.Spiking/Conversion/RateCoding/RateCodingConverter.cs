@@ -113,10 +113,7 @@ namespace Microsoft.ML.Spiking.Conversion.RateCoding
 
         private static float[] Threshold(Layer site, CalibrationResult? statistics, RateCodingOptions options, float cap, List<string> notes)
         {
-            if (statistics == null || !statistics.Sites.TryGetValue(site.Name, out SiteStatistics? stats))
-            {
-                throw new ArgumentException($"No calibration statistics for activation '{site.Name}' ({site.SourceOpType}); calibrate the same prepared network before converting.", nameof(statistics));
-            }
+            SiteStatistics stats = SiteThresholds.Of(site, statistics, "activation");
             if (stats.Output.Granularity == StatisticsGranularity.Neuron)
             {
                 throw new ArgumentException($"The statistics of activation '{site.Name}' are per neuron, but rate-coding thresholds (max or percentile) are per layer or per channel; calibrate with {nameof(StatisticsGranularity.Layer)} or {nameof(StatisticsGranularity.Channel)} granularity.", nameof(statistics));
@@ -127,14 +124,7 @@ namespace Microsoft.ML.Spiking.Conversion.RateCoding
                 _ => stats.Output.GetPercentile(options.Percentile),
             };
             values = values.Select(v => Math.Min(v, cap)).ToArray();
-            float fallback = values.Where(v => v > 0).DefaultIfEmpty(1f).Max();
-            int dead = values.Count(v => !(v > 0));
-            if (dead > 0)
-            {
-                notes.Add($"'{site.Name}': {dead} channel(s) never activated during calibration; their threshold is set to the layer's largest ({fallback:G4}).");
-                values = values.Select(v => v > 0 ? v : fallback).ToArray();
-            }
-            return values;
+            return SiteThresholds.ReplaceDead(site, values, "threshold(s)", notes);
         }
     }
 }
