@@ -80,10 +80,10 @@ namespace Microsoft.ML.Spiking.Calibration
     /// </summary>
     public static class Calibrator
     {
-        /// <summary>The layers conversion replaces by neurons: ReLU, Clip and QCFS activations.</summary>
+        /// <summary>The layers conversion replaces by neurons: ReLU, Clip and QCFS activations, and a transformer's marked neuron sites.</summary>
         /// <param name="network">The network.</param>
         public static IReadOnlyList<Layer> FindActivationSites(Network network) =>
-            network.Layers.Where(l => l is ReluLayer or ClipLayer or QcfsLayer).ToList();
+            network.Layers.Where(l => l is ReluLayer or ClipLayer or QcfsLayer or NeuronSiteLayer).ToList();
 
         /// <summary>Collects statistics over <paramref name="samples"/>, each one input sample of the network's input size.</summary>
         /// <param name="network">The ANN (input normalization already applied if any).</param>

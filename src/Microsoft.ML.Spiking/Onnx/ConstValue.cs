@@ -37,7 +37,8 @@ namespace Microsoft.ML.Spiking.Onnx
 
         public float[] ToFloats() => Data.Select(d => (float)d).ToArray();
 
-        public long[] ToLongs() => Data.Select(d => (long)d).ToArray();
+        /// <summary>The values as integers; ±2^63 (how INT64_MAX/MIN read back as doubles, e.g. Slice's "to the end") saturate.</summary>
+        public long[] ToLongs() => Data.Select(d => d >= 9.2e18 ? long.MaxValue : d <= -9.2e18 ? long.MinValue : (long)d).ToArray();
 
         public FloatTensor ToTensor() => new FloatTensor((int[])Shape.Clone(), ToFloats());
 

@@ -18,6 +18,7 @@ namespace Microsoft.ML.Spiking.Onnx
         {
             "Identity", "Dropout", "Reshape", "Flatten", "Transpose", "Add", "Sub", "Mul", "Div", "Neg",
             "Sqrt", "Reciprocal", "Unsqueeze", "Squeeze", "Concat", "Gather", "Cast", "Floor", "Relu", "Clip",
+            "Equal", "Where", "ConstantOfShape", "Expand", "Slice",
         };
 
         /// <summary>Folds a node, or returns null when the op is not foldable.</summary>
@@ -107,6 +108,50 @@ namespace Microsoft.ML.Spiking.Onnx
                     return Concat(inputs.Select(i => i!).ToList(), (int)attributes.GetInt("axis", 0), where);
                 case "Gather":
                     return Gather(x, inputs[1]!, (int)attributes.GetInt("axis", 0), where);
+                case "Equal":
+                {
+                    int[] shape = ShapeUtil.Broadcast(x.Shape, inputs[1]!.Shape)
+                        ?? throw new OnnxImportException($"{where}: constants {ShapeUtil.Format(x.Shape)} and {ShapeUtil.Format(inputs[1]!.Shape)} do not broadcast.");
+                    double[] a = BroadcastTo(x, shape);
+                    double[] b = BroadcastTo(inputs[1]!, shape);
+                    return new ConstValue(shape, a.Select((v, i) => v == b[i] ? 1.0 : 0.0).ToArray(), true);
+                }
+                case "Where":
+                {
+                    ConstValue t = inputs[1]!;
+                    ConstValue f = inputs[2]!;
+                    int[] shape = ShapeUtil.Broadcast(ShapeUtil.Broadcast(x.Shape, t.Shape) ?? x.Shape, f.Shape)
+                        ?? throw new OnnxImportException($"{where}: Where inputs {ShapeUtil.Format(x.Shape)}, {ShapeUtil.Format(t.Shape)}, {ShapeUtil.Format(f.Shape)} do not broadcast.");
+                    double[] c = BroadcastTo(x, shape);
+                    double[] tv = BroadcastTo(t, shape);
+                    double[] fv = BroadcastTo(f, shape);
+                    return new ConstValue(shape, c.Select((v, i) => v != 0 ? tv[i] : fv[i]).ToArray(), t.IsInteger && f.IsInteger);
+                }
+                case "ConstantOfShape":
+                {
+                    long[] dims = x.ToLongs();
+                    if (dims.Any(d => d < 0 || d > int.MaxValue))
+                    {
+                        throw new OnnxImportException($"{where}: shape [{string.Join(",", dims)}] is not a fixed non-negative shape (a dimension depends on the batch size?).");
+                    }
+                    int[] shape = dims.Select(d => (int)d).ToArray();
+                    Proto.TensorProto? value = attributes.GetTensor("value");
+                    ConstValue fill = value != null ? ConstValue.FromTensor(value, where) : new ConstValue(new[] { 1 }, new[] { 0.0 }, false);
+                    return new ConstValue(shape, Enumerable.Repeat(fill.Data[0], (int)ShapeUtil.Product(shape)).ToArray(), fill.IsInteger);
+                }
+                case "Expand":
+                {
+                    long[] target = inputs[1]!.ToLongs();
+                    if (target.Any(d => d < 0 || d > int.MaxValue))
+                    {
+                        throw new OnnxImportException($"{where}: expand target [{string.Join(",", target)}] is not a fixed shape.");
+                    }
+                    int[] shape = ShapeUtil.Broadcast(x.Shape, target.Select(d => (int)d).ToArray())
+                        ?? throw new OnnxImportException($"{where}: {ShapeUtil.Format(x.Shape)} does not expand to [{string.Join(",", target)}].");
+                    return new ConstValue(shape, BroadcastTo(x, shape), x.IsInteger);
+                }
+                case "Slice":
+                    return SliceConstant(x, inputs, attributes, opset, where);
                 default:
                     return null;
             }
@@ -291,6 +336,51 @@ namespace Microsoft.ML.Spiking.Onnx
                 }
             }
             return new ConstValue(shape, result.ToArray(), parts.All(p => p.IsInteger));
+        }
+
+        /// <summary>Reads a Slice node's starts, ends, axes and steps (inputs from opset 10, attributes before).</summary>
+        public static (long[] Starts, long[] Ends, long[] Axes, long[] Steps) SliceArguments(IReadOnlyList<ConstValue?> inputs, NodeAttributes attributes, int opset, int rank, string where)
+        {
+            long[] starts = (opset >= 10 ? inputs.ElementAtOrDefault(1)?.ToLongs() : attributes.GetInts("starts"))
+                ?? throw new OnnxImportException($"{where}: Slice needs constant starts.");
+            long[] ends = (opset >= 10 ? inputs.ElementAtOrDefault(2)?.ToLongs() : attributes.GetInts("ends"))
+                ?? throw new OnnxImportException($"{where}: Slice needs constant ends.");
+            long[] axes = (opset >= 10 ? inputs.ElementAtOrDefault(3)?.ToLongs() : attributes.GetInts("axes"))
+                ?? Enumerable.Range(0, starts.Length).Select(i => (long)i).ToArray();
+            long[] steps = (opset >= 10 ? inputs.ElementAtOrDefault(4)?.ToLongs() : null) ?? Enumerable.Repeat(1L, starts.Length).ToArray();
+            if (ends.Length != starts.Length || axes.Length != starts.Length || steps.Length != starts.Length)
+            {
+                throw new OnnxImportException($"{where}: Slice starts, ends, axes and steps have different lengths.");
+            }
+            return (starts, ends, axes.Select(a => (long)NormalizeAxis((int)a, rank, where)).ToArray(), steps);
+        }
+
+        /// <summary>Clamps a Slice range for step 1 the way ONNX does; returns [start, end) with 0 ≤ start ≤ end ≤ dim.</summary>
+        public static (int Start, int End) ClampRange(long start, long end, int dim)
+        {
+            long s = start < 0 ? start + dim : start;
+            long e = end < 0 ? end + dim : end;
+            s = Math.Clamp(s, 0, dim);
+            e = Math.Clamp(e, 0, dim);
+            return ((int)s, (int)Math.Max(s, e));
+        }
+
+        private static ConstValue SliceConstant(ConstValue x, IReadOnlyList<ConstValue?> inputs, NodeAttributes attributes, int opset, string where)
+        {
+            (long[] starts, long[] ends, long[] axes, long[] steps) = SliceArguments(inputs, attributes, opset, x.Shape.Length, where);
+            if (steps.Any(s => s != 1))
+            {
+                throw new OnnxImportException($"{where}: only step 1 is supported when slicing constants.");
+            }
+            ConstValue result = x;
+            for (int i = 0; i < starts.Length; i++)
+            {
+                int axis = (int)axes[i];
+                (int start, int end) = ClampRange(starts[i], ends[i], result.Shape[axis]);
+                var indices = new ConstValue(new[] { end - start }, Enumerable.Range(start, end - start).Select(v => (double)v).ToArray(), true);
+                result = Gather(result, indices, axis, where);
+            }
+            return result;
         }
 
         private static ConstValue Gather(ConstValue data, ConstValue indices, int axis, string where)

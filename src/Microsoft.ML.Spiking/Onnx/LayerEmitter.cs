@@ -31,6 +31,10 @@ namespace Microsoft.ML.Spiking.Onnx
                         Attr("strides", conv.Strides), Attr("pads", conv.Pads), Attr("dilations", conv.Dilations),
                         Attr("group", conv.Group));
                 }
+                case DenseLayer dense when network.GetShape(dense.Inputs[0]).Length > 1:
+                    return TransformerEmitter.TokenDense(b, dense, x);
+                case LayerNormLayer or GeluLayer or MatMulLayer or GatherLayer or SliceLayer or BroadcastConstantLayer:
+                    return TransformerEmitter.Emit(b, layer, inputs);
                 case DenseLayer dense:
                 {
                     var ins = new List<string> { x, b.Initializer("W", dense.Weight.Shape, dense.Weight.Data) };
@@ -57,6 +61,8 @@ namespace Microsoft.ML.Spiking.Onnx
                 }
                 case ReluLayer:
                     return b.Node("Relu", new[] { x });
+                case NeuronSiteLayer:
+                    return b.Node("Identity", new[] { x });
                 case ClipLayer clip:
                     return b.Node("Clip", new[] { x, b.Scalar(clip.Min), b.Scalar(clip.Max) });
                 case FloorLayer:

@@ -27,8 +27,9 @@ namespace Microsoft.ML.Spiking.Onnx
         public static IReadOnlyList<string> SupportedOps { get; } = new[]
         {
             "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout",
-            "Flatten", "Floor", "Gemm", "GlobalAveragePool", "Identity", "LogSoftmax", "MatMul", "MaxPool", "Mul",
-            "Relu", "Reshape", "Shape", "Softmax", "Sub", "Transpose",
+            "Expand", "Flatten", "Floor", "Gather", "Gelu", "Gemm", "GlobalAveragePool", "Identity", "LayerNormalization",
+            "LogSoftmax", "MatMul", "MaxPool", "Mul", "Relu", "Reshape", "Shape", "Slice", "Softmax", "Split", "Squeeze",
+            "Sub", "Transpose", "Unsqueeze",
         };
 
         /// <summary>Reads and imports an ONNX file.</summary>
@@ -86,6 +87,8 @@ namespace Microsoft.ML.Spiking.Onnx
         private readonly HashSet<string> _poisoned;
         private readonly List<Layer> _layers;
         private readonly List<UnsupportedNode> _unsupported;
+        private readonly Dictionary<string, PendingTranspose> _pending = new(StringComparer.Ordinal);
+        private readonly HashSet<string> _batchBroadcast = new(StringComparer.Ordinal);
         private int _opset;
         private bool _batchFixedToOne;
 
@@ -113,7 +116,7 @@ namespace Microsoft.ML.Spiking.Onnx
             _activations[inputName] = inputName;
             _shapes[inputName] = inputShape;
 
-            foreach (NodeProto node in graph.Node)
+            foreach (NodeProto node in PatternFusion.Apply(graph))
             {
                 ImportNode(node);
             }
@@ -126,16 +129,13 @@ namespace Microsoft.ML.Spiking.Onnx
                 throw new OnnxImportException($"{_source}: the model has {graph.Output.Count} outputs ({string.Join(", ", graph.Output.Select(o => o.Name))}); a classifier with exactly one output (the logits) is expected.");
             }
             string output = graph.Output[0].Name;
+            if (_pending.TryGetValue(output, out PendingTranspose? pendingOutput))
+            {
+                throw new OnnxImportException($"{_source}: the output '{output}' has its batch axis moved by {pendingOutput.Source}; the output must keep the batch axis first.");
+            }
             if (!_activations.TryGetValue(output, out string? outputValue))
             {
                 throw new OnnxImportException($"{_source}: the output '{output}' does not depend on the input '{inputName}'.");
-            }
-            foreach (SoftmaxLayer softmax in _layers.OfType<SoftmaxLayer>())
-            {
-                if (softmax.Output != outputValue)
-                {
-                    throw new OnnxImportException($"{_source}: node '{softmax.Name}' ({softmax.SourceOpType}) is not at the output; Softmax and LogSoftmax are supported only as the last node.");
-                }
             }
             try
             {
@@ -212,7 +212,12 @@ namespace Microsoft.ML.Spiking.Onnx
             bool knownOp = OnnxImporter.SupportedOps.Contains(opType) || ConstantFolding.FoldableOps.Contains(opType);
             if (!knownOp)
             {
-                Reject(node, nodeName, opType, "this op is not supported");
+                Reject(node, nodeName, opType, opType switch
+                {
+                    "Erf" => "Erf is supported only inside exact GELU, x·½·(1 + erf(x/√2)), which the importer fuses into one GELU",
+                    "ReduceMean" or "Pow" => $"{opType} is supported only inside LayerNorm's decomposed form (ReduceMean → Sub → Pow 2 → ReduceMean → Add ε → Sqrt → Div over the last axis), which the importer fuses",
+                    _ => "this op is not supported",
+                });
                 return;
             }
             if (dependsOnPoison)
@@ -248,6 +253,10 @@ namespace Microsoft.ML.Spiking.Onnx
                 if (allConstant && opType != "Shape")
                 {
                     var inputs = node.Input.Select(i => i.Length == 0 ? null : _constants[i]).ToList();
+                    if (opType == "Expand" && TryExpandOverBatch(node, inputs, where))
+                    {
+                        return;
+                    }
                     ConstValue? folded = ConstantFolding.TryFold(opType, inputs, attributes, _opset, where);
                     if (folded == null)
                     {
@@ -259,7 +268,7 @@ namespace Microsoft.ML.Spiking.Onnx
                 }
                 foreach (string input in node.Input.Where(i => i.Length > 0))
                 {
-                    if (!_constants.ContainsKey(input) && !_activations.ContainsKey(input))
+                    if (!_constants.ContainsKey(input) && !_activations.ContainsKey(input) && !_pending.ContainsKey(input))
                     {
                         throw new OnnxImportException($"{where}: input '{input}' is not produced by any earlier node (the graph is not topologically sorted or is incomplete).");
                     }
@@ -281,7 +290,9 @@ namespace Microsoft.ML.Spiking.Onnx
         private int RequiredInputs(string opType) => opType switch
         {
             "Constant" => 0,
-            "Add" or "Sub" or "Mul" or "Div" or "MatMul" or "Gemm" or "Conv" or "Reshape" or "Gather" => 2,
+            "Add" or "Sub" or "Mul" or "Div" or "MatMul" or "Gemm" or "Conv" or "Reshape" or "Gather" or "Expand" or "Equal" => 2,
+            "Slice" when _opset >= 10 => 3,
+            "Where" => 3,
             "BatchNormalization" => 5,
             "Unsqueeze" when _opset >= 13 => 2,
             _ => 1,
@@ -293,9 +304,10 @@ namespace Microsoft.ML.Spiking.Onnx
             "Constant" => 0,
             "Concat" => int.MaxValue,
             "BatchNormalization" => 5,
-            "Gemm" or "Conv" or "Clip" or "Dropout" => 3,
-            "Add" or "Sub" or "Mul" or "Div" or "MatMul" or "Reshape" or "Gather" => 2,
-            "Unsqueeze" or "Squeeze" => _opset >= 13 ? 2 : 1,
+            "Gemm" or "Conv" or "Clip" or "Dropout" or "LayerNormalization" or "Where" => 3,
+            "Add" or "Sub" or "Mul" or "Div" or "MatMul" or "Reshape" or "Gather" or "Expand" or "Equal" => 2,
+            "Unsqueeze" or "Squeeze" or "Split" => _opset >= 13 ? 2 : 1,
+            "Slice" => _opset >= 10 ? 5 : 1,
             _ => 1,
         };
 

@@ -14,6 +14,10 @@ namespace Microsoft.ML.Spiking.Onnx
         /// <summary>Converts one node; returns null on success or why this form is not supported.</summary>
         private string? ConvertNode(NodeProto node, string name, string op, NodeAttributes a, string where)
         {
+            if (node.Input.Any(i => _pending.ContainsKey(i)))
+            {
+                return ConvertOnPending(node, name, op, a, where);
+            }
             bool takesEitherOrder = op is "Add" or "Sub" or "Mul" or "Div" or "MatMul" or "Concat" or "Shape";
             if (!takesEitherOrder && !IsActivation(node, 0))
             {
@@ -77,7 +81,23 @@ namespace Microsoft.ML.Spiking.Onnx
                 case "Reshape":
                     return ConvertReshape(node, name, op, a);
                 case "Transpose":
-                    return ConvertTranspose(node, name, op, a);
+                    return ConvertTransposeAny(node, name, op, a, where);
+                case "Gather":
+                    return ConvertGather(node, name, op, a, where);
+                case "Split":
+                    return ConvertSplit(node, name, op, a, where);
+                case "Slice":
+                    return ConvertSlice(node, name, op, a, where);
+                case "Squeeze":
+                    return ConvertSqueeze(node, name, op, a, where);
+                case "Unsqueeze":
+                    return ConvertUnsqueeze(node, name, op, a, where);
+                case "Expand":
+                    return ConvertExpand(node, name, op);
+                case "LayerNormalization":
+                    return ConvertLayerNorm(node, name, op, a, where);
+                case "Gelu":
+                    return ConvertGelu(node, name, op, a);
                 case "Softmax":
                 case "LogSoftmax":
                     return ConvertSoftmax(node, name, op, a, where);
@@ -201,7 +221,8 @@ namespace Microsoft.ML.Spiking.Onnx
         {
             if (IsActivation(node, 0) && IsActivation(node, 1))
             {
-                return "a product of two activations is not supported by rate coding";
+                AddLayer(new MatMulLayer(name, op, In(node, 0), In(node, 1), node.Output[0]));
+                return null;
             }
             if (!IsActivation(node, 0))
             {
@@ -209,9 +230,9 @@ namespace Microsoft.ML.Spiking.Onnx
             }
             ConstValue w = ConstInput(node, 1)!;
             int[] x = ShapeOf(node, 0);
-            if (x.Length != 1 || w.Shape.Length != 2)
+            if (x.Length < 1 || w.Shape.Length != 2 || x[^1] != w.Shape[0])
             {
-                return $"only [N,F] @ [F,K] with constant weights is supported (activation [N,{string.Join(",", x)}], weights {ShapeUtil.Format(w.Shape)})";
+                return $"only [N,...,F] @ [F,K] with constant weights is supported (activation [N,{string.Join(",", x)}], weights {ShapeUtil.Format(w.Shape)})";
             }
             int inFeatures = w.Shape[0];
             int outFeatures = w.Shape[1];
@@ -342,17 +363,19 @@ namespace Microsoft.ML.Spiking.Onnx
 
         private string? ConvertConcat(NodeProto node, string name, string op, NodeAttributes a, string where)
         {
-            if (!node.Input.All(i => _activations.ContainsKey(i)))
-            {
-                return "mixing constants and activations in a Concat is not supported";
-            }
-            int rank = ShapeOf(node, 0).Length + 1;
+            string reference = node.Input.First(i => _activations.ContainsKey(i));
+            int rank = _shapes[_activations[reference]].Length + 1;
             int axis = ConstantFolding.NormalizeAxis((int)a.GetInt("axis", 1), rank, where);
             if (axis == 0)
             {
                 return "concatenation along the batch axis is not supported";
             }
-            AddLayer(new ConcatLayer(name, op, node.Input.Select(i => _activations[i]).ToList(), node.Output[0], axis - 1));
+            List<string>? parts = ConcatParts(node, name, out string? problem);
+            if (parts == null)
+            {
+                return problem;
+            }
+            AddLayer(new ConcatLayer(name, op, parts, node.Output[0], axis - 1));
             return null;
         }
 
@@ -433,18 +456,6 @@ namespace Microsoft.ML.Spiking.Onnx
         /// <summary>A Reshape target for messages, with the free batch size shown as N.</summary>
         private static string FormatTarget(long[] target) =>
             "[" + string.Join(",", target.Select(d => d == (long)ConstValue.DynamicBatch ? "N" : d.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]";
-
-        private string? ConvertTranspose(NodeProto node, string name, string op, NodeAttributes a)
-        {
-            int[] x = ShapeOf(node, 0);
-            int[] perm = a.GetInts("perm")?.Select(p => (int)p).ToArray() ?? Enumerable.Range(0, x.Length + 1).Reverse().ToArray();
-            if (perm.Length != x.Length + 1 || perm[0] != 0)
-            {
-                return $"permutation [{string.Join(",", perm)}] moves the batch axis";
-            }
-            AddLayer(new TransposeLayer(name, op, In(node, 0), node.Output[0], perm.Skip(1).Select(p => p - 1).ToArray()));
-            return null;
-        }
 
         private string? ConvertSoftmax(NodeProto node, string name, string op, NodeAttributes a, string where)
         {

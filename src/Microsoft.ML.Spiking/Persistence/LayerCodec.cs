@@ -22,7 +22,8 @@ namespace Microsoft.ML.Spiking.Persistence
         {
             "Conv", "Dense", "BatchNorm", "ChannelAffine", "Relu", "Clip", "Floor", "Qcfs", "Softmax", "Pool",
             "GlobalAveragePool", "Binary", "ConstBinary", "Concat", "Reshape", "Transpose", "IfNeuron",
-            "MultiThresholdNeuron", "GradedUnit", "MaxPoolNeuron", "BitSerialNeuron", "ParallelNeuron",
+            "MultiThresholdNeuron", "GradedUnit", "MaxPoolNeuron", "BitSerialNeuron", "ParallelNeuron", "LayerNorm", "Gelu",
+            "MatMul", "Gather", "Slice", "BroadcastConstant", "NeuronSite",
         };
 
         public static JsonObject Write(Layer layer, TensorWriter tensors)
@@ -154,6 +155,37 @@ namespace Microsoft.ML.Spiking.Persistence
                     p["pool"] = Write(pool.Pool, tensors);
                     p["bias"] = tensors.AddOptional(pool.Bias);
                     break;
+                case LayerNormLayer norm:
+                    tag = "LayerNorm";
+                    p["scale"] = tensors.Add(norm.Scale);
+                    p["bias"] = tensors.AddOptional(norm.Bias);
+                    p["epsilon"] = JsonScope.FloatNode(norm.Epsilon);
+                    break;
+                case GeluLayer gelu:
+                    tag = "Gelu";
+                    p["tanhApproximation"] = gelu.TanhApproximation;
+                    break;
+                case MatMulLayer:
+                    tag = "MatMul";
+                    break;
+                case GatherLayer gather:
+                    tag = "Gather";
+                    p["axis"] = gather.Axis;
+                    p["index"] = gather.Index;
+                    break;
+                case SliceLayer slice:
+                    tag = "Slice";
+                    p["axis"] = slice.Axis;
+                    p["start"] = slice.Start;
+                    p["end"] = slice.End;
+                    break;
+                case NeuronSiteLayer:
+                    tag = "NeuronSite";
+                    break;
+                case BroadcastConstantLayer constant:
+                    tag = "BroadcastConstant";
+                    p["value"] = tensors.Add(constant.Value);
+                    break;
                 default:
                     throw new NotSupportedException(
                         $"Layer '{layer.Name}' is a {layer.GetType().FullName}, which spiking package format {SpikingPackage.FormatVersion} cannot store. " +
@@ -180,7 +212,7 @@ namespace Microsoft.ML.Spiking.Persistence
             JsonScope p = scope.Object("parameters");
             int arity = tag switch
             {
-                "Binary" => 2,
+                "Binary" or "MatMul" => 2,
                 "Concat" => -1,
                 "GradedUnit" => -1,
                 _ => 1,
@@ -218,6 +250,13 @@ namespace Microsoft.ML.Spiking.Persistence
                         p.Enum<FiringRule>("rule"), p.Bool("differential"), tensors.OptionalVector(p, "bias")),
                     "ParallelNeuron" => new ParallelNeuronLayer(name, op, input, output, tensors.Vector(p, "threshold"), tensors.Vector(p, "amplitude"), tensors.Vector(p, "stepShift"), p.Enum<SpikeOrder>("order")),
                     "BitSerialNeuron" => new BitSerialNeuronLayer(name, op, input, output, tensors.Vector(p, "lambda"), p.Int("bits"), p.Bool("shift")),
+                    "LayerNorm" => new LayerNormLayer(name, op, input, output, tensors.Vector(p, "scale"), tensors.OptionalVector(p, "bias"), p.Float("epsilon")),
+                    "Gelu" => new GeluLayer(name, op, input, output, p.Bool("tanhApproximation")),
+                    "MatMul" => new MatMulLayer(name, op, inputs[0], inputs[1], output),
+                    "Gather" => new GatherLayer(name, op, input, output, p.Int("axis"), p.Int("index")),
+                    "Slice" => new SliceLayer(name, op, input, output, p.Int("axis"), p.Int("start"), p.Int("end")),
+                    "NeuronSite" => new NeuronSiteLayer(name, input, output),
+                    "BroadcastConstant" => new BroadcastConstantLayer(name, op, input, output, tensors.Tensor(p, "value")),
                     "GradedUnit" => ReadGradedUnit(p, tensors, name, inputs, output),
                     "MaxPoolNeuron" => new MaxPoolNeuronLayer(Nested(p, "pool", tensors, name, inputs, output) as PoolLayer
                         ?? throw p.Error($"layer '{name}' (MaxPoolNeuron) must wrap a Pool layer."), tensors.OptionalVector(p, "bias")),

@@ -192,12 +192,18 @@ namespace Microsoft.ML.Spiking.Simulation
         /// Differential graded unit (§2.6–2.7): per input r_i += d_i/t; now = f(r); emit t·(now − last); last = now. The K
         /// input rates do not depend on the outputs, so f runs once on all of them ([K·B, ...]).
         /// </summary>
-        public static string[] GradedUnit(ChunkContext ctx, GradedUnitLayer unit, IReadOnlyList<(string Name, bool Varying)> inputs)
+        /// <param name="ctx">The chunk being built.</param>
+        /// <param name="unit">The unit.</param>
+        /// <param name="inputs">Its inputs with whether they vary per step.</param>
+        /// <param name="productCount">For a product unit A@B: the graph output that receives its synaptic operations per step and sample ([K·B]); null for none.</param>
+        public static string[] GradedUnit(ChunkContext ctx, GradedUnitLayer unit, IReadOnlyList<(string Name, bool Varying)> inputs, string? productCount = null)
         {
             OnnxGraphBuilder b = ctx.Builder;
             int[] outShape = ctx.Network.GetShape(unit.Output);
             var allRates = new string[inputs.Count];
             var finals = new List<(string Start, string Final)>();
+            var differences = new string[inputs.Count][];
+            var before = new string[inputs.Count][];
             for (int i = 0; i < inputs.Count; i++)
             {
                 int[] inShape = ctx.Network.GetShape(unit.Inputs[i]);
@@ -206,8 +212,11 @@ namespace Microsoft.ML.Spiking.Simulation
                 string rIn = ctx.BeginState("r_in", inShape, bias != null ? (float[])bias.Clone() : new float[ShapeUtil.Size(inShape)]);
                 string start = rIn;
                 var rates = new string[ctx.Steps];
+                differences[i] = d;
+                before[i] = new string[ctx.Steps];
                 for (int t = 0; t < ctx.Steps; t++)
                 {
+                    before[i][t] = rIn;
                     rIn = b.Node("Add", new[] { rIn, b.Node("Mul", new[] { d[t], ctx.InverseStep(t) }) });
                     rates[t] = rIn;
                 }
@@ -229,7 +238,37 @@ namespace Microsoft.ML.Spiking.Simulation
                 ctx.EndState(start, final);
             }
             ctx.EndState(lastStart, last);
+            if (productCount != null)
+            {
+                ProductSynapticCount(ctx, outShape.Length, differences[0], differences[1], before[0], before[1], productCount);
+            }
             return outputs;
+        }
+
+        /// <summary>
+        /// Synaptic operations of the product unit per step (§2.12): 1(A_t≠0)@1(B_t≠0) + 1(A_t≠0)@1(B̄≠0) + 1(Ā≠0)@1(B_t≠0),
+        /// with A_t, B_t the operands' differential inputs and Ā, B̄ their rates before step t; summed per sample. The
+        /// terms are integer counts below 2^24, so the float sums are exact.
+        /// </summary>
+        private static void ProductSynapticCount(ChunkContext ctx, int rank, string[] a, string[] bIn, string[] aBar, string[] bBar, string output)
+        {
+            OnnxGraphBuilder b = ctx.Builder;
+            string zero = b.Scalar(0f);
+            string Ones(string x) => b.Node("Cast", new[] { b.Node("Not", new[] { b.Node("Equal", new[] { x, zero }) }) }, null, Attr("to", 1L));
+            string axes = b.Ints(Enumerable.Range(1, rank).Select(v => (long)v).ToArray());
+            var counts = new string[ctx.Steps];
+            for (int t = 0; t < ctx.Steps; t++)
+            {
+                string at = Ones(a[t]);
+                string bt = Ones(bIn[t]);
+                string sum = b.Node("Add", new[]
+                {
+                    b.Node("Add", new[] { b.Node("MatMul", new[] { at, bt }), b.Node("MatMul", new[] { at, Ones(bBar[t]) }) }),
+                    b.Node("MatMul", new[] { Ones(aBar[t]), bt }),
+                });
+                counts[t] = b.Node("ReduceSum", new[] { sum, axes }, null, Attr("keepdims", 0L));
+            }
+            b.Node("Identity", new[] { ctx.Concat(counts) }, output);
         }
 
         /// <summary>Differential read-out (§2.2): r[t] = r[t−1] + (x_out[t] − x_out[0])/t from r[0] = x_out[0]; emits r at every step.</summary>

@@ -124,6 +124,24 @@ namespace Microsoft.ML.Spiking.Simulation
                 return t;
             }
 
+            // The product unit counts its own synaptic operations (it holds the operands' rates).
+            string? ProductCount(GradedUnitLayer unit)
+            {
+                if (synapticLayers == null || unit.Function is not MatMulLayer)
+                {
+                    return null;
+                }
+                SynapticLayerPlan plan = synapticLayers[synapticIndex];
+                if (plan.Name != unit.Name || plan.Mode != SynapticCountMode.Product)
+                {
+                    throw new InvalidOperationException($"Synaptic plan {synapticIndex} is for '{plan.Name}', not the product unit '{unit.Name}'.");
+                }
+                string output = SynapticOutput(synapticIndex);
+                synapticIndex++;
+                b.AddOutput(output, Batched("KB", plan.KeptShape));
+                return output;
+            }
+
             foreach (Layer layer in network.Layers)
             {
                 if (IsStateful(layer))
@@ -134,7 +152,7 @@ namespace Microsoft.ML.Spiking.Simulation
                         IfNeuronLayer n when !differential => NeuronEmitters.IfNeuron(ctx, n, network.GetShape(n.Output), name, varying),
                         MultiThresholdNeuronLayer n when n.Differential == differential => NeuronEmitters.MultiThresholdNeuron(ctx, n, network.GetShape(n.Output), name, varying),
                         MaxPoolNeuronLayer p when differential => NeuronEmitters.MaxPoolNeuron(ctx, p, name, varying),
-                        GradedUnitLayer g when differential => NeuronEmitters.GradedUnit(ctx, g, g.Inputs.Select(i => values[i]).ToList()),
+                        GradedUnitLayer g when differential => NeuronEmitters.GradedUnit(ctx, g, g.Inputs.Select(i => values[i]).ToList(), ProductCount(g)),
                         _ => throw new InvalidOperationException($"Layer '{layer.Name}' ({layer.GetType().Name}) cannot be simulated in a {(differential ? "differential" : "rate")}-coded network."),
                     };
                     string all = ctx.Concat(perStep);

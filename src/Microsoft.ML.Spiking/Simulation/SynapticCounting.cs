@@ -24,6 +24,12 @@ namespace Microsoft.ML.Spiking.Simulation
 
         /// <summary>As <see cref="SpikeChannels"/> with the MatMul over each row's W values, for maps too large to round exactly per channel.</summary>
         SpikeRows,
+
+        /// <summary>
+        /// The product unit A@B of differential coding (§2.12): 1(A_t≠0)@1(B_t≠0) + 1(A_t≠0)@1(B̄≠0) + 1(Ā≠0)@1(B_t≠0),
+        /// summed, with Ā, B̄ the operands' rates before step t; counted by the unit's emitter, one value per row.
+        /// </summary>
+        Product,
     }
 
     /// <summary>
@@ -89,6 +95,9 @@ namespace Microsoft.ML.Spiking.Simulation
                 ReducedAxes = reducedAxes,
             };
 
+        public static SynapticLayerPlan Product(string name, int[] leftShape, long denseMacs) =>
+            new SynapticLayerPlan(name, leftShape, SynapticCountMode.Product, Array.Empty<int>(), 1, denseMacs);
+
         public static SynapticLayerPlan Spikes(string name, int[] inputShape, SynapticCountMode mode, float[] thresholds, float[] rowFanOut, float[] columnFanOut, long perGroup, long denseMacs) =>
             new SynapticLayerPlan(name, inputShape, mode, new[] { inputShape[0] }, perGroup, denseMacs)
             {
@@ -153,12 +162,18 @@ namespace Microsoft.ML.Spiking.Simulation
                     case ConvLayer conv:
                         plans.Add(PlanConv(network, conv, spikeModes && spikeThresholds.TryGetValue(conv.Inputs[0], out float[]? t) ? t : null));
                         break;
+                    case GradedUnitLayer { Function: MatMulLayer } unit:
+                    {
+                        int[] left = network.GetShape(unit.Inputs[0]);
+                        plans.Add(SynapticLayerPlan.Product(unit.Name, left, MatMulLayer.MacsPerSample(left, network.GetShape(unit.Output))));
+                        break;
+                    }
                     case DenseLayer dense:
                     {
                         // F is out-features everywhere: the graph counts the non-zero inputs (at most In,
                         // exact in float) and the host multiplies by out-features.
                         int[] input = network.GetShape(dense.Inputs[0]);
-                        plans.Add(SynapticLayerPlan.Indicator(dense.Name, input, null, dense.OutFeatures, input.Length, (long)dense.InFeatures * dense.OutFeatures));
+                        plans.Add(SynapticLayerPlan.Indicator(dense.Name, input, null, dense.OutFeatures, input.Length, ShapeUtil.Product(input) * dense.OutFeatures));
                         break;
                     }
                 }

@@ -72,9 +72,15 @@ namespace Microsoft.ML.Spiking
             {
                 InputMean = options.InputMean,
                 InputStd = options.InputStd,
-                // DCGS moves max-pooling before the ReLU (algorithms.md §2.17 step 2) so it acts on currents.
+                // DCGS moves max-pooling before the ReLU (algorithms.md §2.17 step 2) so it acts on currents, and marks
+                // a transformer's neuron sites (§2.9) so calibration measures them.
                 SwapReluMaxPool = options.Method == ConversionMethod.DifferentialCoding,
+                MarkTransformerNeuronSites = options.Method == ConversionMethod.DifferentialCoding,
             });
+            if (options.Method == ConversionMethod.DifferentialCoding && options.Thresholds == ThresholdMethod.Iteration && _ann.Layers.Any(l => l is NeuronSiteLayer))
+            {
+                throw new ArgumentOutOfRangeException(nameof(options), options.Thresholds, $"{_ann.Source} is a transformer (LayerNorm, GELU, attention products): threshold iteration models ReLU pre-activations and does not apply; use Percentile (the reference: {options.ThresholdScale.ToString(System.Globalization.CultureInfo.InvariantCulture)} × the 99.9th percentile, ThresholdScale) or Max.");
+            }
         }
 
         private static void CheckMethodOptions(SpikingConversionOptions options)
@@ -171,6 +177,7 @@ namespace Microsoft.ML.Spiking
                     Thresholds = _options.Thresholds,
                     Percentile = _options.Percentile,
                     ThresholdLevels = _options.ThresholdLevels,
+                    ThresholdScale = _options.ThresholdScale,
                     TimeSteps = _options.TimeSteps,
                     Rule = _options.FiringRule,
                     IterationMode = _options.IterationMode,

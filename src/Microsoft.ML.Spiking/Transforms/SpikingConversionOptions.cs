@@ -31,6 +31,7 @@ namespace Microsoft.ML.Spiking
             InitialMembrane = 0.5f;
             Reset = ResetMode.Subtract;
             ThresholdLevels = 4;
+            ThresholdScale = DifferentialCodingOptions.DefaultThresholdScale;
             FiringRule = FiringRule.Midpoint;
             IterationMode = ThresholdIterationMode.Converge;
             DifferentialNeuron = DifferentialNeuron.MultiThreshold;
@@ -110,6 +111,12 @@ namespace Microsoft.ML.Spiking
 
         /// <summary>Differential coding: n, the thresholds θ/2^k of each multi-threshold neuron (default 4).</summary>
         public int ThresholdLevels { get; set; }
+
+        /// <summary>
+        /// Differential coding of transformers: the base threshold of each identity neuron is this factor times the
+        /// percentile (or max) of its input (default 8, the reference code's value; the paper reportedly uses 4 with n = 8).
+        /// </summary>
+        public float ThresholdScale { get; set; }
 
         /// <summary>Differential coding: which threshold a multi-threshold neuron fires (default: the reference code's 0.75 midpoints).</summary>
         public FiringRule FiringRule { get; set; }

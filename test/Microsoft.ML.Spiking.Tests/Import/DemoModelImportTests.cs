@@ -137,7 +137,7 @@ namespace Microsoft.ML.Spiking.Tests.Import
             return (pixels, labels.ToArray());
         }
 
-        private static float[][] RunLowered(Network network, float[][] images, long[] sampleShape)
+        internal static float[][] RunLowered(Network network, float[][] images, long[] sampleShape)
         {
             using var session = new OnnxSession(AnnExporter.Export(network), null);
             float[] batch = images.SelectMany(i => i).ToArray();
@@ -149,7 +149,7 @@ namespace Microsoft.ML.Spiking.Tests.Import
             return Enumerable.Range(0, images.Length).Select(i => output.AsSpan(i * classes, classes).ToArray()).ToArray();
         }
 
-        private static double MaxAbsDiff(float[][] a, float[][] b)
+        internal static double MaxAbsDiff(float[][] a, float[][] b)
         {
             double max = 0;
             for (int i = 0; i < a.Length; i++)

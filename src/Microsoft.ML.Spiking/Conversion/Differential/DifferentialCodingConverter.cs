@@ -45,6 +45,7 @@ namespace Microsoft.ML.Spiking.Conversion.Differential
             var varying = new HashSet<string>(StringComparer.Ordinal);
             var graded = new List<string>();
             int neurons = 0;
+            int siteNeurons = 0;
             int poolNeurons = 0;
             string output = ann.OutputName;
             foreach (Layer layer in ann.Layers)
@@ -53,13 +54,17 @@ namespace Microsoft.ML.Spiking.Conversion.Differential
                 Layer? converted = layer switch
                 {
                     SoftmaxLayer softmax when softmax.Output == ann.OutputName => null,
+                    NeuronSiteLayer site =>
+                        new MultiThresholdNeuronLayer(site.Name, site.SourceOpType, site.Inputs[0], site.Output,
+                            SiteThresholdsScaled(site, statistics, options, notes), n, gated: false, rule, differential: true, bias: null),
                     ReluLayer or ClipLayer { Min: 0f, Max: float.PositiveInfinity } =>
                         new MultiThresholdNeuronLayer(layer.Name, layer.SourceOpType, layer.Inputs[0], layer.Output,
                             Thresholds(layer, statistics, options, levels, notes), n, gated: true, rule, differential: true, bias: null),
-                    _ when !timeVarying => layer,
+                    _ when !timeVarying && !options.GradedStaticPrefix => layer,
                     PoolLayer { Kind: PoolKind.Max } pool when options.UseMaxPoolNeurons && MaxPoolNeuronLayer.Supports(pool) => new MaxPoolNeuronLayer(pool, null),
                     PoolLayer { Kind: PoolKind.Max } pool => new GradedUnitLayer(pool, null),
-                    ClipLayer or QcfsLayer or FloorLayer or SoftmaxLayer or BinaryLayer { Op: BinaryOp.Mul or BinaryOp.Div } => new GradedUnitLayer(layer, null),
+                    ClipLayer or QcfsLayer or FloorLayer or SoftmaxLayer or BinaryLayer { Op: BinaryOp.Mul or BinaryOp.Div } or
+                        LayerNormLayer or GeluLayer or MatMulLayer => new GradedUnitLayer(layer, null),
                     _ when layer.IsLinear || layer is PoolLayer => layer,
                     _ => null,
                 };
@@ -78,6 +83,9 @@ namespace Microsoft.ML.Spiking.Conversion.Differential
                 }
                 switch (converted)
                 {
+                    case MultiThresholdNeuronLayer when layer is NeuronSiteLayer:
+                        siteNeurons++;
+                        break;
                     case MultiThresholdNeuronLayer:
                         neurons++;
                         break;
@@ -99,6 +107,10 @@ namespace Microsoft.ML.Spiking.Conversion.Differential
                 throw new NotSupportedException($"{ann.Source}: differential coding cannot convert {problems.Count} layer(s):{Environment.NewLine}  " + string.Join(Environment.NewLine + "  ", problems));
             }
 
+            if (siteNeurons > 0)
+            {
+                notes.Add($"Transformer recipe: {siteNeurons} identity {(integrateAndFire ? "IF" : $"multi-threshold (n = {n})")} neuron(s) without the ReLU gate on the inputs of the linear layers and of both operands of each product, base thresholds {options.ThresholdScale.ToString(CultureInfo.InvariantCulture)} × the {(options.Thresholds == ThresholdMethod.Max ? "maximum" : options.Percentile.ToString(CultureInfo.InvariantCulture) + "th percentile")} of the input ({statistics?.Granularity.ToString().ToLowerInvariant()}-wise).");
+            }
             notes.Add(integrateAndFire
                 ? $"{neurons} ReLU(s) became differential IF neurons (one threshold, ReLU gate)."
                 : $"{neurons} ReLU(s) became differential multi-threshold neurons with n = {n} thresholds θ/2^k, the {(rule == FiringRule.Midpoint ? "reference code's 0.75 midpoint" : "nearest-threshold")} firing rule and the ReLU gate.");
@@ -136,10 +148,26 @@ namespace Microsoft.ML.Spiking.Conversion.Differential
             {
                 throw new ArgumentOutOfRangeException(nameof(options), options.IterationLevels, "IterationLevels must be 0 (T·2^n) or positive.");
             }
+            if (!(options.ThresholdScale > 0 && float.IsFinite(options.ThresholdScale)))
+            {
+                throw new ArgumentOutOfRangeException(nameof(options), options.ThresholdScale, "ThresholdScale must be positive and finite.");
+            }
             if (!(options.Percentile > 0 && options.Percentile <= 100))
             {
                 throw new ArgumentOutOfRangeException(nameof(options), options.Percentile, "Percentile must be in (0, 100].");
             }
+        }
+
+        private static float[] SiteThresholdsScaled(NeuronSiteLayer site, CalibrationResult? statistics, DifferentialCodingOptions options, List<string> notes)
+        {
+            if (options.Thresholds == ThresholdMethod.Iteration)
+            {
+                throw new ArgumentException($"Neuron site '{site.Name}' of a transformer: threshold iteration models ReLU pre-activations (algorithms.md §2.11) and does not apply to transformers; use Percentile (the reference: {DifferentialCodingOptions.DefaultThresholdScale.ToString(CultureInfo.InvariantCulture)} × the 99.9th percentile) or Max.", nameof(options));
+            }
+            SiteStatistics stats = SiteThresholds.Of(site, statistics, "neuron site");
+            float[] values = options.Thresholds == ThresholdMethod.Max ? stats.Output.GetMax() : stats.Output.GetPercentile(options.Percentile);
+            float scale = options.ThresholdScale;
+            return SiteThresholds.ReplaceDead(site, values.Select(v => v * scale).ToArray(), "threshold(s)", notes);
         }
 
         private static float[] Thresholds(Layer site, CalibrationResult? statistics, DifferentialCodingOptions options, int levels, List<string> notes)

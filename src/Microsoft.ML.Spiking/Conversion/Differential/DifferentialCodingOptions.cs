@@ -33,8 +33,21 @@ namespace Microsoft.ML.Spiking.Conversion.Differential
             Rule = FiringRule.Midpoint;
             IterationMode = ThresholdIterationMode.Converge;
             UseMaxPoolNeurons = true;
+            ThresholdScale = DefaultThresholdScale;
             Execution = new ExecutionOptions();
         }
+
+        /// <summary>
+        /// The reference code's factor on transformer thresholds (<c>scale = 8</c>, hard-coded there); a third-party
+        /// summary of the paper reports 4 with n = 8 (algorithms.md §2.9).
+        /// </summary>
+        public const float DefaultThresholdScale = 8f;
+
+        /// <summary>
+        /// Transformers: the base threshold θ of each identity neuron is this factor times the percentile (or max) of
+        /// its input (default <see cref="DefaultThresholdScale"/>). Not used for ReLU neurons.
+        /// </summary>
+        public float ThresholdScale { get; set; }
 
         /// <summary>
         /// How base thresholds θ of ReLU neurons are chosen: <see cref="ThresholdMethod.Iteration"/> (default, the
@@ -69,6 +82,12 @@ namespace Microsoft.ML.Spiking.Conversion.Differential
         /// and all when false, become graded units, exact on rates for any kernel and stride.
         /// </summary>
         public bool UseMaxPoolNeurons { get; set; }
+
+        /// <summary>
+        /// Test hook: also turn the non-linear layers that read only the image (normally computed once, exactly) into
+        /// graded units, so a network without neurons exercises every graded unit and must reproduce the ANN at every step.
+        /// </summary>
+        internal bool GradedStaticPrefix { get; set; }
 
         /// <summary>Where ONNX Runtime runs the step-0 probe.</summary>
         public ExecutionOptions Execution { get; set; }

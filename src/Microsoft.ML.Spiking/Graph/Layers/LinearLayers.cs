@@ -101,7 +101,10 @@ namespace Microsoft.ML.Spiking.Graph
             ShapeUtil.Product(outputShape) * Weight.Shape[1] * Weight.Shape[2] * Weight.Shape[3];
     }
 
-    /// <summary>Fully connected layer y = W x + b on a [In] vector (ONNX Gemm, or MatMul with constant weights).</summary>
+    /// <summary>
+    /// Fully connected layer y = W x + b over the last per-sample axis: a [In] vector (ONNX Gemm), or every row of a
+    /// [..., In] tensor (MatMul with constant weights, as in a transformer's token-wise Linear).
+    /// </summary>
     public sealed class DenseLayer : Layer
     {
         /// <summary>Creates a dense layer.</summary>
@@ -156,11 +159,13 @@ namespace Microsoft.ML.Spiking.Graph
         {
             ExpectInputs(inputShapes, 1);
             int[] x = inputShapes[0];
-            if (x.Length != 1 || x[0] != InFeatures)
+            if (x.Length < 1 || x[^1] != InFeatures)
             {
-                throw ShapeError($"expected a [{InFeatures}] input vector, got {ShapeUtil.Format(x)}.");
+                throw ShapeError($"expected an input whose last axis has {InFeatures} features, got {ShapeUtil.Format(x)}.");
             }
-            return new[] { OutFeatures };
+            int[] result = (int[])x.Clone();
+            result[^1] = OutFeatures;
+            return result;
         }
     }
 

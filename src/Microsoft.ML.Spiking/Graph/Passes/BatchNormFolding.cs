@@ -31,7 +31,7 @@ namespace Microsoft.ML.Spiking.Graph.Passes
                 Layer? folded = single ? producer switch
                 {
                     ConvLayer conv => conv.WithParameters(ScaleRows(conv.Weight, scale), ScaleBias(conv.Bias, scale, shift)).Rewire(conv.Inputs, bn.Output),
-                    DenseLayer dense => dense.WithParameters(ScaleRows(dense.Weight, scale), ScaleBias(dense.Bias, scale, shift)).Rewire(dense.Inputs, bn.Output),
+                    DenseLayer dense when network.GetShape(dense.Output).Length == 1 => dense.WithParameters(ScaleRows(dense.Weight, scale), ScaleBias(dense.Bias, scale, shift)).Rewire(dense.Inputs, bn.Output),
                     _ => null,
                 } : null;
                 if (folded != null)

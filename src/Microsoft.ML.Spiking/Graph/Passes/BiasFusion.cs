@@ -35,7 +35,10 @@ namespace Microsoft.ML.Spiking.Graph.Passes
                     DenseLayer d => d.OutFeatures,
                     _ => 0,
                 };
-                float[]? perChannel = channels > 0 ? PerChannel(add.Constant, channels, network.GetShape(producer.Output).Length) : null;
+                int rank = network.GetShape(producer.Output).Length;
+                float[]? perChannel = producer is DenseLayer && rank > 1
+                    ? PerLastAxis(add.Constant, channels, rank)
+                    : channels > 0 ? PerChannel(add.Constant, channels, rank) : null;
                 if (perChannel == null)
                 {
                     continue;
@@ -52,6 +55,21 @@ namespace Microsoft.ML.Spiking.Graph.Passes
                 i--;
             }
             return network.WithLayers(layers);
+        }
+
+        /// <summary>For a dense layer over the last axis of a [..., F] tensor: the constant as one value per feature, or null.</summary>
+        private static float[]? PerLastAxis(FloatTensor constant, int features, int perSampleRank)
+        {
+            int[] shape = constant.Shape;
+            if (shape.Length > perSampleRank || shape.Take(shape.Length - 1).Any(d => d != 1))
+            {
+                return null;
+            }
+            if (shape.Length == 0 || shape[^1] == 1)
+            {
+                return constant.Length == 1 ? Enumerable.Repeat(constant.Data[0], features).ToArray() : null;
+            }
+            return shape[^1] == features ? (float[])constant.Data.Clone() : null;
         }
 
         /// <summary>The constant as one value per channel, or null when it varies along another axis.</summary>

@@ -15,6 +15,13 @@ namespace Microsoft.ML.Spiking.Graph.Passes
 
         /// <summary>Swap ReLU → MaxPool into MaxPool → ReLU (methods that pool currents, not spikes, want this).</summary>
         public bool SwapReluMaxPool { get; set; }
+
+        /// <summary>
+        /// Mark the neuron sites of a transformer (<see cref="TransformerNeuronSites"/>): differential coding places an
+        /// identity multi-threshold neuron on the input of every linear layer and product. Ignored for networks
+        /// without transformer layers.
+        /// </summary>
+        public bool MarkTransformerNeuronSites { get; set; }
     }
 
     /// <summary>The standard pass order between import and calibration.</summary>
@@ -42,6 +49,10 @@ namespace Microsoft.ML.Spiking.Graph.Passes
             {
                 int c = result.InputShape[0];
                 result = InputNormalization.Apply(result, options.InputMean ?? new float[c], options.InputStd ?? Ones(c));
+            }
+            if (options.MarkTransformerNeuronSites && TransformerNeuronSites.IsTransformer(result))
+            {
+                result = TransformerNeuronSites.Apply(result);
             }
             return result;
         }
