@@ -102,10 +102,11 @@ namespace Microsoft.ML.Spiking.Samples
         /// <param name="thresholds">An available threshold method name.</param>
         /// <param name="options">The options to set.</param>
         /// <exception cref="UsageException">The threshold method does not apply to the method (iteration with rate coding).</exception>
-        public static void Configure(string method, string? thresholds, SpikingConversionOptions options)
+        /// <param name="transformer">True for a transformer model: differential coding defaults to the percentile (threshold iteration is for ReLU networks).</param>
+        public static void Configure(string method, string? thresholds, SpikingConversionOptions options, bool transformer = false)
         {
             ArgumentNullException.ThrowIfNull(options, nameof(options));
-            thresholds ??= DefaultThresholds(method);
+            thresholds ??= transformer && method == "differential" ? "percentile" : DefaultThresholds(method);
             if (thresholds == "iteration" && method is "rate" or "parallel")
             {
                 throw new UsageException($"--thresholds iteration applies to differential and bit-serial conversion; {method} uses max or percentile");
@@ -115,7 +116,10 @@ namespace Microsoft.ML.Spiking.Samples
             (entry.Configure ?? throw new InvalidOperationException(NotAvailable("thresholds", thresholds)))(options);
         }
 
-        /// <summary>The threshold method a method uses when --thresholds is not given: iteration for differential coding (the reference CNN configuration), else the 99.9th percentile.</summary>
+        /// <summary>
+        /// The threshold method a method uses when --thresholds is not given: iteration for differential coding (the reference CNN
+        /// configuration; a transformer takes the percentile, scaled by 8), max for parallel, else the 99.9th percentile.
+        /// </summary>
         /// <param name="method">A method name.</param>
         public static string DefaultThresholds(string method) => method switch
         {

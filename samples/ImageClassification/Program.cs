@@ -169,9 +169,10 @@ namespace Microsoft.ML.Spiking.Samples
                 InputStd = options.Std,
                 BatchSize = options.Batch,
                 ThresholdLevels = options.Levels,
+                ThresholdScale = options.ThresholdScale,
             };
             model.SetModel(conversion);
-            MethodCatalog.Configure(method, options.Thresholds, conversion);
+            MethodCatalog.Configure(method, options.Thresholds, conversion, model.IsTransformer);
 
             // Fit streams the calibration images through the pipeline once, calibrates the thresholds and converts.
             var pipeline = preprocessing.Append(ml.Spiking().ConvertToSpiking(conversion));
@@ -210,6 +211,7 @@ namespace Microsoft.ML.Spiking.Samples
             Steps = options.Steps,
             Thresholds = options.Thresholds ?? "per method: " + string.Join(", ", options.Methods.Select(m => $"{m} {MethodCatalog.DefaultThresholds(m)}")),
             Levels = options.Levels,
+            ThresholdScale = options.ThresholdScale,
             Percentile = new SpikingConversionOptions().Percentile,
             Granularity = options.Granularity.ToString().ToLowerInvariant(),
             Calibration = calibration,

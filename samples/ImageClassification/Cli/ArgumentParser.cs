@@ -16,7 +16,7 @@ namespace Microsoft.ML.Spiking.Samples.Cli
     {
         private static readonly string[] Known =
         {
-            "model", "images", "classes", "size", "scale", "mean", "std", "method", "steps", "thresholds", "levels", "granularity",
+            "model", "images", "classes", "size", "scale", "mean", "std", "method", "steps", "thresholds", "levels", "threshold-scale", "granularity",
             "calibration", "limit", "seed", "batch", "report", "plots",
         };
 
@@ -132,6 +132,13 @@ namespace Microsoft.ML.Spiking.Samples.Cli
                     break;
                 case "levels":
                     options.Levels = Integer(name, value, 1, 24);
+                    break;
+                case "threshold-scale":
+                    options.ThresholdScale = Float(name, value);
+                    if (!(options.ThresholdScale > 0))
+                    {
+                        throw new UsageException($"--{name} must be positive, got {value}");
+                    }
                     break;
                 case "granularity":
                     options.Granularity = value switch

@@ -33,6 +33,7 @@ namespace Microsoft.ML.Spiking.Samples.Cli
             "  --thresholds M           " + string.Join("|", MethodCatalog.ThresholdNames) + " (default: percentile, p = 99.9, for rate;",
             "                           iteration for differential)",
             "  --levels n               differential coding: thresholds theta/2^k per neuron, k < n (default 4)",
+            "  --threshold-scale c      differential coding of transformers: theta = c x the percentile (default 8)",
             "  --granularity G          layer|channel|neuron: one threshold per layer, channel or neuron (default channel;",
             "                           neuron only with iteration)",
             "  --calibration N          calibration images, class-balanced, disjoint from the evaluated ones",

@@ -60,6 +60,9 @@ namespace Microsoft.ML.Spiking.Samples.Cli
         /// <summary>--levels: thresholds per multi-threshold neuron for differential coding (default 4).</summary>
         public int Levels { get; set; } = 4;
 
+        /// <summary>--threshold-scale: differential coding of transformers, θ = this × the percentile (default 8, the reference code's).</summary>
+        public float ThresholdScale { get; set; } = Conversion.Differential.DifferentialCodingOptions.DefaultThresholdScale;
+
         /// <summary>--granularity: one threshold per channel (default) or per layer.</summary>
         public StatisticsGranularity Granularity { get; set; } = StatisticsGranularity.Channel;
 

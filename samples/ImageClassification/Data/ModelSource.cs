@@ -19,8 +19,9 @@ namespace Microsoft.ML.Spiking.Samples.Data
         /// <summary>Channels the sample's ExtractPixels produces (RGB).</summary>
         public const int ImageChannels = 3;
 
-        private ModelSource(string? file, byte[]? bytes, string name, int[] inputShape, int classes)
+        private ModelSource(string? file, byte[]? bytes, string name, int[] inputShape, int classes, bool isTransformer)
         {
+            IsTransformer = isTransformer;
             File = file;
             Bytes = bytes;
             Name = name;
@@ -43,6 +44,9 @@ namespace Microsoft.ML.Spiking.Samples.Data
         /// <summary>Number of classes the model outputs.</summary>
         public int Classes { get; }
 
+        /// <summary>True for a transformer (LayerNorm, GELU, attention): differential coding then takes percentile thresholds by default.</summary>
+        public bool IsTransformer { get; }
+
         /// <summary>Imports the model once to read its input and output shapes (the import also finds unsupported ops before any image is read).</summary>
         /// <param name="file">The ONNX file, or null for the embedded demo model.</param>
         /// <exception cref="FileNotFoundException">The file does not exist.</exception>
@@ -52,7 +56,8 @@ namespace Microsoft.ML.Spiking.Samples.Data
             byte[]? bytes = file == null ? ReadEmbeddedModel() : null;
             Network network = file != null ? OnnxImporter.Load(file) : OnnxImporter.Load(bytes!, EmbeddedModelName);
             int classes = network.OutputShape.Aggregate(1, (a, d) => a * d);
-            return new ModelSource(file, bytes, file != null ? Path.GetFileName(file) : EmbeddedModelName + " (embedded)", network.InputShape.ToArray(), classes);
+            return new ModelSource(file, bytes, file != null ? Path.GetFileName(file) : EmbeddedModelName + " (embedded)", network.InputShape.ToArray(), classes,
+                Graph.Passes.TransformerNeuronSites.IsTransformer(network));
         }
 
         /// <summary>Points the conversion options at this model.</summary>

@@ -107,6 +107,9 @@ namespace Microsoft.ML.Spiking.Samples.Reporting
         /// <summary>--levels: thresholds per multi-threshold neuron (differential coding).</summary>
         public int Levels { get; init; }
 
+        /// <summary>--threshold-scale: the factor on transformer thresholds (differential coding).</summary>
+        public float ThresholdScale { get; init; }
+
         /// <summary>The percentile of percentile thresholds.</summary>
         public double Percentile { get; init; }
 

@@ -22,6 +22,22 @@ namespace Microsoft.ML.Spiking.Onnx
         /// <summary>A value whose axes are a permutation of an IR value's full axes (batch included), batch not first.</summary>
         private sealed record PendingTranspose(string Value, int[] Permutation, string Source);
 
+        /// <summary>The Transpose nodes that moved the batch axis, by output, for the message when nothing brings it back.</summary>
+        private readonly Dictionary<string, (string Name, string Op, int[] Permutation)> _pendingSources = new(StringComparer.Ordinal);
+
+        /// <summary>Reports the batch-moving Transposes whose value reaches the graph output with the batch axis still moved.</summary>
+        private void RejectPendingOutput(string output)
+        {
+            if (_pendingSources.TryGetValue(output, out var source))
+            {
+                _unsupported.Add(new UnsupportedNode(source.Name, source.Op, $"permutation [{string.Join(",", source.Permutation)}] moves the batch axis, and no Gather, Split or Squeeze brings it back to the front before the output"));
+            }
+            else
+            {
+                _unsupported.Add(new UnsupportedNode(output, "Transpose", $"the output has its batch axis moved by {_pending[output].Source}"));
+            }
+        }
+
         private bool IsPending(NodeProto node, int index) =>
             index < node.Input.Count && _pending.ContainsKey(node.Input[index]);
 
@@ -127,6 +143,12 @@ namespace Microsoft.ML.Spiking.Onnx
             {
                 return $"permutation [{string.Join(",", perm)}] does not fit [N,{string.Join(",", x)}]";
             }
+            if (perm[0] == 0)
+            {
+                AddLayer(new TransposeLayer(name, op, In(node, 0), node.Output[0], perm.Skip(1).Select(v => v - 1).ToArray()));
+                return null;
+            }
+            _pendingSources[node.Output[0]] = (name, op, perm);
             Bind(node.Output[0], In(node, 0), perm, name, op, where);
             return null;
         }

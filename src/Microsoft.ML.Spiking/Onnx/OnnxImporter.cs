@@ -120,6 +120,10 @@ namespace Microsoft.ML.Spiking.Onnx
             {
                 ImportNode(node);
             }
+            if (graph.Output.Count == 1 && _pending.ContainsKey(graph.Output[0].Name))
+            {
+                RejectPendingOutput(graph.Output[0].Name);
+            }
             if (_unsupported.Count > 0)
             {
                 throw new UnsupportedOnnxOperatorException(_source, _unsupported, OnnxImporter.SupportedOps);

@@ -221,6 +221,12 @@ namespace Microsoft.ML.Spiking.Onnx
         {
             if (IsActivation(node, 0) && IsActivation(node, 1))
             {
+                int[] left = ShapeOf(node, 0);
+                int[] right = ShapeOf(node, 1);
+                if (left.Length < 2 || right.Length != left.Length)
+                {
+                    return $"a product of two activations needs operands of the same rank ≥ 2 per sample (matrices per sample, as in attention); got [N,{string.Join(",", left)}] @ [N,{string.Join(",", right)}]";
+                }
                 AddLayer(new MatMulLayer(name, op, In(node, 0), In(node, 1), node.Output[0]));
                 return null;
             }

@@ -74,10 +74,19 @@ namespace Microsoft.ML.Spiking.Tests.Persistence
                 new ReshapeLayer("flat", "Flatten", "g", "f", new[] { -1 }),
                 new DenseLayer("fc", "Gemm", "f", "fc", new FloatTensor(new[] { 3, 8 }, Rand(24)), new[] { float.NegativeInfinity, float.MaxValue, 1e-40f }),
                 new SoftmaxLayer("sm", "LogSoftmax", "fc", "y", 0, true),
+                new BroadcastConstantLayer("cls", "Expand", "fc", "bc", new FloatTensor(new[] { 2, 3 }, Rand(6))),
+                new NeuronSiteLayer("site", "bc", "site"),
+                new LayerNormLayer("ln", "LayerNormalization", "site", "ln", Rand(3), null, 1e-6f),
+                new GeluLayer("gelu", "Gelu", "ln", "ge", true),
+                new TransposeLayer("t2", "Transpose", "ge", "geT", new[] { 1, 0 }),
+                new MatMulLayer("mm", "MatMul", "ge", "geT", "mm"),
+                new SliceLayer("sl", "Slice", "mm", "sl", 1, 0, 1),
+                new GatherLayer("ga", "Gather", "sl", "ga", 0, 1),
             };
             if (rateCodedOnly)
             {
-                layers = layers.Where(l => l is not (MultiThresholdNeuronLayer or GradedUnitLayer or MaxPoolNeuronLayer or BitSerialNeuronLayer or ParallelNeuronLayer)).ToArray();
+                layers = layers.Where(l => l is not (MultiThresholdNeuronLayer or GradedUnitLayer or MaxPoolNeuronLayer or BitSerialNeuronLayer or ParallelNeuronLayer
+                    or BroadcastConstantLayer or NeuronSiteLayer or LayerNormLayer or GeluLayer or MatMulLayer or SliceLayer or GatherLayer) && l.Name != "t2").ToArray();
             }
             return new Network("x", new[] { 2, 6, 6 }, layers, "y", "every-layer-type");
         }
@@ -102,7 +111,7 @@ namespace Microsoft.ML.Spiking.Tests.Persistence
                 AssertSameLayer(network.Layers[i], back.Layers[i]);
             }
             Assert.AreEqual(network.Describe(), back.Describe());
-            Assert.AreEqual(24, tensorEntries, "one entry per float array");
+            Assert.AreEqual(26, tensorEntries, "one entry per float array");
         }
 
         [TestMethod]
