@@ -26,6 +26,9 @@ namespace Microsoft.ML.Spiking.Onnx
 
         public string Fresh(string hint) => $"{hint}__{_counter++}";
 
+        /// <summary>Nodes added so far.</summary>
+        public int NodeCount => _graph.Node.Count;
+
         public void AddInput(string name, IEnumerable<string?> dims) => _graph.Input.Add(ValueInfo(name, dims));
 
         public void AddOutput(string name, IEnumerable<string?> dims) => _graph.Output.Add(ValueInfo(name, dims));

@@ -190,7 +190,7 @@ namespace Microsoft.ML.Spiking.Simulation
                 b.Node("Identity", new[] { Tiled(network.OutputName) }, OutputName);
             }
             b.AddOutput(OutputName, Batched("KB", network.OutputShape));
-            return new SnnChunkGraph(b.ToModelBytes("Microsoft.ML.Spiking"), ctx.States, differential, OutputsAreEstimates: differential);
+            return new SnnChunkGraph(b.ToModelBytes("Microsoft.ML.Spiking"), ctx.States, differential, OutputsAreEstimates: differential) { NodeCount = b.NodeCount };
         }
 
         /// <summary>
@@ -289,5 +289,9 @@ namespace Microsoft.ML.Spiking.Simulation
     /// <param name="States">The state tensors, in the order of the state inputs.</param>
     /// <param name="Differential">True when the graph takes <c>step_offset</c> (differential coding).</param>
     /// <param name="OutputsAreEstimates">True when <c>output_steps</c> holds the estimate after each step (decoded or accumulated), false when it holds the step outputs to be averaged.</param>
-    internal sealed record SnnChunkGraph(byte[] Model, IReadOnlyList<StateSpec> States, bool Differential, bool OutputsAreEstimates);
+    internal sealed record SnnChunkGraph(byte[] Model, IReadOnlyList<StateSpec> States, bool Differential, bool OutputsAreEstimates)
+    {
+        /// <summary>Nodes in the graph (the chunk length is chosen to keep it small enough for ONNX Runtime to plan quickly).</summary>
+        public int NodeCount { get; init; }
+    }
 }

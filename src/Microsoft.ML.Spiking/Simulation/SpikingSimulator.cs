@@ -65,6 +65,13 @@ namespace Microsoft.ML.Spiking.Simulation
         /// </summary>
         public const int MaxAutomaticChunkSteps = 32;
 
+        /// <summary>
+        /// Most nodes an automatic chunk graph may have. ONNX Runtime's allocation planner takes time quadratic in the
+        /// node count (a ViT's 8-step chunk of 6,500 nodes took 38 s to plan, its 2-step chunk 3 s, at the same speed
+        /// per image), so networks with many neurons per step get shorter chunks.
+        /// </summary>
+        public const int MaxAutomaticChunkNodes = 2500;
+
         private readonly SpikingNetwork _network;
         private readonly SimulationOptions _options;
         private readonly Dictionary<(int Steps, bool Varying, bool Count), (OnnxSession Session, SnnChunkGraph Graph)> _sessions;
@@ -72,6 +79,7 @@ namespace Microsoft.ML.Spiking.Simulation
         private readonly IReadOnlyList<SynapticLayerPlan> _synapticLayers;
         private readonly int _inputSize;
         private readonly int _outputSize;
+        private (int Fixed, int PerStep)? _chunkNodes;
         private bool _disposed;
 
         /// <summary>Creates a simulator.</summary>
@@ -128,7 +136,26 @@ namespace Microsoft.ML.Spiking.Simulation
             }
             long largest = _network.Network.Layers.Max(l => ShapeUtil.Product(_network.Network.GetShape(l.Output)));
             long perStep = Math.Max(1, largest * sizeof(float) * LiveTensorFactor * batchSize);
-            return (int)Math.Clamp(_options.MemoryBudgetBytes / perStep, 1, Math.Min(MaxAutomaticChunkSteps, _options.TimeSteps));
+            int steps = (int)Math.Clamp(_options.MemoryBudgetBytes / perStep, 1, Math.Min(MaxAutomaticChunkSteps, _options.TimeSteps));
+            if (steps > 1)
+            {
+                (int fixedNodes, int perStepNodes) = ChunkNodes();
+                steps = Math.Clamp((MaxAutomaticChunkNodes - fixedNodes) / Math.Max(1, perStepNodes), 1, steps);
+            }
+            return steps;
+        }
+
+        /// <summary>Nodes of a chunk graph: those built once, and those unrolled per step (from the 1- and 2-step graphs).</summary>
+        private (int Fixed, int PerStep) ChunkNodes()
+        {
+            if (_chunkNodes == null)
+            {
+                IReadOnlyList<SynapticLayerPlan>? counted = _options.CountSynapticOperations ? _synapticLayers : null;
+                int one = SnnGraphBuilder.Build(_network, 1, _inputPerStep, counted).NodeCount;
+                int two = SnnGraphBuilder.Build(_network, 2, _inputPerStep, counted).NodeCount;
+                _chunkNodes = (Math.Max(0, 2 * one - two), Math.Max(1, two - one));
+            }
+            return _chunkNodes.Value;
         }
 
         /// <summary>Simulates T steps with the input presented as a constant current at every step (direct encoding).</summary>
