@@ -1,12 +1,32 @@
 #!/usr/bin/python3
 # Licensed under the MIT license. Part of Microsoft.ML.Spiking.
-"""A small numpy interpreter for the ONNX ops the demo models use, so that train.py evaluates the
-exported files themselves (not just the PyTorch modules) without onnxruntime: Constant, Conv,
-BatchNormalization (inference), Relu, MaxPool, AveragePool (no padding, floor mode), GlobalAveragePool,
-Flatten, Gemm, Div, Mul, Add, Clip, Floor. The file is parsed with the onnx package.
+"""A small numpy interpreter for the ONNX ops the demo models use, so that train.py and train_vit.py
+evaluate the exported files themselves (not just the PyTorch modules) without onnxruntime.
+
+CNN ops: Constant, Conv, BatchNormalization (inference), Relu, MaxPool, AveragePool (no padding, floor
+mode), GlobalAveragePool, Flatten, Gemm, Div, Mul, Add, Clip, Floor.
+Transformer ops (what torch.onnx.export writes for shapes_vit at opsets 13 and 17): Identity, Shape,
+Gather, Slice, Unsqueeze, Squeeze, Concat, Reshape, Transpose, Split, Expand, ConstantOfShape, Equal,
+Where, Cast, MatMul, Sub, Pow, Sqrt, Erf, ReduceMean, Softmax, LayerNormalization. Integer tensors (shape
+arithmetic) keep their integer type; Div on integers truncates, as ONNX specifies.
+The file is parsed with the onnx package.
 """
 
+import math
+
 import numpy as np
+
+# ONNX TensorProto.DataType -> numpy, for Cast.
+_ONNX_DTYPES = {1: np.float32, 6: np.int32, 7: np.int64, 9: np.bool_, 11: np.float64}
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def _axes(a, ins, index):
+    """Axes of Squeeze/Unsqueeze/Split-style ops: an input from opset 13 on, an attribute before."""
+    if len(ins) > index and ins[index] is not None:
+        return [int(v) for v in np.asarray(ins[index]).reshape(-1)]
+    return list(a.get("axes", []))
 
 
 def to_input(images_u8):
@@ -96,7 +116,11 @@ class OnnxNumpyRunner:
                 if len(ins) > 2 and ins[2] is not None:
                     out = out + a.get("beta", 1.0) * ins[2]
             elif op == "Div":
-                out = ins[0] / ins[1]
+                if ins[0].dtype.kind in "iu" and ins[1].dtype.kind in "iu":
+                    q = np.abs(ins[0]) // np.abs(ins[1])
+                    out = np.where((ins[0] < 0) != (ins[1] < 0), -q, q).astype(ins[0].dtype)  # truncation
+                else:
+                    out = ins[0] / ins[1]
             elif op == "Mul":
                 out = ins[0] * ins[1]
             elif op == "Add":
@@ -108,9 +132,95 @@ class OnnxNumpyRunner:
             elif op == "Floor":
                 out = np.floor(ins[0])
             else:
-                raise NotImplementedError(op)
-            env[node.output[0]] = np.asarray(out, dtype=self.dtype)
+                out = self._transformer_op(op, a, ins)
+            outs = out if isinstance(out, tuple) else (out,)
+            for name, value in zip(node.output, outs):
+                value = np.asarray(value)
+                env[name] = value.astype(self.dtype) if value.dtype.kind == "f" else value
         return env[self.model.graph.output[0].name]
+
+    def _transformer_op(self, op, a, ins):
+        """The ops of the ViT exports (shape arithmetic, attention, LayerNorm, GELU)."""
+        x = ins[0] if ins else None
+        if op == "Identity":
+            return x
+        if op == "Shape":
+            return np.array(x.shape, dtype=np.int64)
+        if op == "Gather":
+            return np.take(x, ins[1], axis=a.get("axis", 0))
+        if op == "Slice":
+            starts, ends = ins[1].reshape(-1), ins[2].reshape(-1)
+            axes = ins[3].reshape(-1) if len(ins) > 3 and ins[3] is not None else np.arange(len(starts))
+            steps = ins[4].reshape(-1) if len(ins) > 4 and ins[4] is not None else np.ones(len(starts), np.int64)
+            index = [slice(None)] * x.ndim
+            for s, e, ax, st in zip(starts, ends, axes, steps):
+                index[int(ax)] = slice(int(s), int(e), int(st))  # Python slices clamp like ONNX
+            return x[tuple(index)]
+        if op == "Unsqueeze":
+            axes = sorted(ax % (x.ndim + len(_axes(a, ins, 1))) for ax in _axes(a, ins, 1))
+            for ax in axes:
+                x = np.expand_dims(x, ax)
+            return x
+        if op == "Squeeze":
+            axes = _axes(a, ins, 1)
+            return np.squeeze(x, axis=tuple(axes)) if axes else np.squeeze(x)
+        if op == "Concat":
+            return np.concatenate(ins, axis=a["axis"])
+        if op == "Reshape":
+            shape = [int(v) for v in ins[1]]
+            if not a.get("allowzero", 0):
+                shape = [x.shape[i] if v == 0 else v for i, v in enumerate(shape)]
+            return x.reshape(shape)
+        if op == "Transpose":
+            return np.transpose(x, a.get("perm", list(range(x.ndim))[::-1]))
+        if op == "Split":
+            axis = a.get("axis", 0)
+            sizes = _axes({"axes": a.get("split", [])}, ins, 1)
+            if not sizes:
+                n = a.get("num_outputs")
+                if n is None:
+                    raise NotImplementedError("Split without sizes needs the node's output count")
+                sizes = [x.shape[axis] // n] * n
+            return tuple(np.split(x, np.cumsum(sizes)[:-1], axis=axis))
+        if op == "Expand":
+            shape = np.broadcast_shapes(x.shape, tuple(int(v) for v in ins[1]))  # bidirectional broadcast
+            return np.broadcast_to(x, shape).copy()
+        if op == "ConstantOfShape":
+            value = self.numpy_helper.to_array(a["value"]) if "value" in a else np.zeros(1, np.float32)
+            return np.full([int(v) for v in ins[0]], value.reshape(-1)[0], dtype=value.dtype)
+        if op == "Equal":
+            return np.equal(x, ins[1])
+        if op == "Where":
+            return np.where(x, ins[1], ins[2])
+        if op == "Cast":
+            to = _ONNX_DTYPES[a["to"]]
+            return x.astype(self.dtype if np.dtype(to).kind == "f" else to)
+        if op == "MatMul":
+            return np.matmul(x, ins[1])
+        if op == "Sub":
+            return x - ins[1]
+        if op == "Pow":
+            return np.power(x, ins[1])
+        if op == "Sqrt":
+            return np.sqrt(x)
+        if op == "Erf":
+            return _erf(x.astype(np.float64)).astype(np.float64)
+        if op == "ReduceMean":
+            axes = _axes(a, ins, 1)
+            return np.mean(x, axis=tuple(axes) if axes else None, keepdims=bool(a.get("keepdims", 1)))
+        if op == "Softmax":
+            axis = a.get("axis", -1)
+            e = np.exp(x - x.max(axis=axis, keepdims=True))
+            return e / e.sum(axis=axis, keepdims=True)
+        if op == "LayerNormalization":
+            axis = a.get("axis", -1) % x.ndim
+            axes = tuple(range(axis, x.ndim))
+            mean = x.mean(axis=axes, keepdims=True)
+            d = x - mean
+            var = (d * d).mean(axis=axes, keepdims=True)
+            y = d / np.sqrt(var + np.asarray(a.get("epsilon", 1e-5), dtype=x.dtype)) * ins[1]
+            return y + ins[2] if len(ins) > 2 and ins[2] is not None else y
+        raise NotImplementedError(op)
 
     def accuracy(self, images_u8, labels, batch=250):
         correct = 0
