@@ -106,7 +106,7 @@ namespace Microsoft.ML.Spiking.Samples
         public static void Configure(string method, string? thresholds, SpikingConversionOptions options, bool transformer = false)
         {
             ArgumentNullException.ThrowIfNull(options, nameof(options));
-            thresholds ??= transformer && method == "differential" ? "percentile" : DefaultThresholds(method);
+            thresholds ??= DefaultThresholds(method, transformer);
             if (thresholds == "iteration" && method is "rate" or "parallel")
             {
                 throw new UsageException($"--thresholds iteration applies to differential and bit-serial conversion; {method} uses max or percentile");
@@ -121,9 +121,10 @@ namespace Microsoft.ML.Spiking.Samples
         /// configuration; a transformer takes the percentile, scaled by 8), max for parallel, else the 99.9th percentile.
         /// </summary>
         /// <param name="method">A method name.</param>
-        public static string DefaultThresholds(string method) => method switch
+        /// <param name="transformer">True for a transformer model.</param>
+        public static string DefaultThresholds(string method, bool transformer = false) => method switch
         {
-            "differential" => "iteration",
+            "differential" => transformer ? "percentile" : "iteration",
             "parallel" => "max",
             _ => "percentile",
         };

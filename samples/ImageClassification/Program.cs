@@ -128,7 +128,7 @@ namespace Microsoft.ML.Spiking.Samples
                     EvaluatedImages = split.Evaluation.Count,
                     Notes = notes,
                 },
-                Options = ReportOptionsOf(options, calibrationCount, size),
+                Options = ReportOptionsOf(options, calibrationCount, size, model.IsTransformer),
                 SkippedMethods = options.SkippedMethods,
                 Results = results,
             };
@@ -205,11 +205,11 @@ namespace Microsoft.ML.Spiking.Samples
             return MethodResult.From(method, metrics, new Timing(calibrationSeconds, snnSeconds, annImagesPerSecond), quantized);
         }
 
-        private static ReportOptions ReportOptionsOf(SampleOptions options, int calibration, ImageSize size) => new()
+        private static ReportOptions ReportOptionsOf(SampleOptions options, int calibration, ImageSize size, bool transformer) => new()
         {
             Method = options.RequestedMethods,
             Steps = options.Steps,
-            Thresholds = options.Thresholds ?? "per method: " + string.Join(", ", options.Methods.Select(m => $"{m} {MethodCatalog.DefaultThresholds(m)}")),
+            Thresholds = options.Thresholds ?? "per method: " + string.Join(", ", options.Methods.Select(m => $"{m} {MethodCatalog.DefaultThresholds(m, transformer)}")),
             Levels = options.Levels,
             ThresholdScale = options.ThresholdScale,
             Percentile = new SpikingConversionOptions().Percentile,
