@@ -39,7 +39,7 @@ void IfScan(const IfArgs& a, const WorkItem& item, int64_t* counts) {
       const int64_t row = l.varying ? t * l.batch + item.sample : item.sample;
       const float* x = a.input + row * l.size + tile;
       float* out = a.output + (t * l.batch + item.sample) * l.size + tile;
-      int64_t fired = 0;
+      int32_t fired = 0;
       if (a.reset_to_zero) {
         for (int64_t i = 0; i < n; ++i) {
           const float m = v[i] + x[i];
@@ -47,7 +47,7 @@ void IfScan(const IfArgs& a, const WorkItem& item, int64_t* counts) {
           const float s = fire ? theta[i] : 0.0f;
           out[i] = s;
           v[i] = fire ? 0.0f : m;
-          fired += s != 0.0f;
+          fired += s != 0.0f ? 1 : 0;
         }
       } else {
         for (int64_t i = 0; i < n; ++i) {
@@ -55,7 +55,7 @@ void IfScan(const IfArgs& a, const WorkItem& item, int64_t* counts) {
           const float s = m >= theta[i] ? theta[i] : 0.0f;
           out[i] = s;
           v[i] = m - s;
-          fired += s != 0.0f;
+          fired += s != 0.0f ? 1 : 0;
         }
       }
       counts[t] += fired;

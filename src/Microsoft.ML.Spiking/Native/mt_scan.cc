@@ -10,8 +10,8 @@ namespace spiking {
 
 namespace {
 
-// Elements processed together. Every pass below is a simple loop over one tile held in L1, so the compiler
-// vectorizes it; the thresholds of the tile (2·levels rows) are formed once per tile.
+// Elements processed together: the tile's state and thresholds (2·levels rows, formed once per tile) stay in L1
+// across the K steps while the inputs and outputs stream.
 constexpr int64_t kTile = 256;
 constexpr int kMaxLevels = 24;
 
@@ -21,9 +21,6 @@ struct Tile {
   float cumulative[kTile];
   float r_out[kTile];
   float drive[kTile];
-  float spike[kTile];
-  float magnitude[kTile];
-  float selected[kTile];
   float value[kMaxLevels][kTile];
   float positive[kMaxLevels][kTile];
 };
@@ -37,20 +34,6 @@ void Load(float* to, const float* from, int64_t offset, int64_t n) {
 void Store(float* to, const float* from, int64_t offset, int64_t n) {
   if (to != nullptr) {
     std::memcpy(to + offset, from, static_cast<size_t>(n) * sizeof(float));
-  }
-}
-
-// The largest value[k] whose point[k] ≤ x, scanning k = n−1 … 0 like NeuronEmitters.Select; 0 if none.
-void Select(const float* x, const float (*point)[kTile], const float (*value)[kTile], int levels, float* selected, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    selected[i] = 0.0f;
-  }
-  for (int k = levels - 1; k >= 0; --k) {
-    const float* p = point[k];
-    const float* v = value[k];
-    for (int64_t i = 0; i < n; ++i) {
-      selected[i] = x[i] >= p[i] ? v[i] : selected[i];
-    }
   }
 }
 
@@ -83,66 +66,70 @@ void Drive(const MtArgs& a, const WorkItem& item, int64_t tile, int64_t t, int64
   }
 }
 
-void Step(const MtArgs& a, Tile& s, int64_t n, float* out, int64_t* fired) {
-  float* m = s.m;
-  const float* d = s.drive;
-  if (a.differential) {
-    for (int64_t i = 0; i < n; ++i) {
-      const float sum = m[i] + d[i];
-      m[i] = sum + s.c[i];
+// One step over a tile, every operation of an element in one loop body so that its values stay in registers:
+// the levels loop is unrolled (Levels is a template argument) and the compiler vectorizes across elements. Per
+// element the operations and their order are those of the standard lowering (NeuronEmitters.MultiThresholdNeuron).
+template <int Levels, bool Gated, bool Differential>
+int64_t StepFused(Tile& s, int64_t n, const float* drive, float inverse, float* out) {
+  int32_t count = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float d = drive[i];
+    float m = s.m[i] + d;
+    float cumulative = 0.0f;
+    if (Differential) {
+      m = m + s.c[i];
     }
-    if (a.gated) {
-      for (int64_t i = 0; i < n; ++i) {
-        s.cumulative[i] = s.cumulative[i] + s.r_out[i];
+    if (Gated) {
+      cumulative = Differential ? s.cumulative[i] + s.r_out[i] : s.cumulative[i];
+    }
+    // |m| selects the magnitude: the largest value[k] whose positive[k] ≤ |m|, scanning k = n−1 … 0.
+    const float magnitude_of_m = std::fabs(m);
+    float magnitude = 0.0f;
+    for (int k = Levels - 1; k >= 0; --k) {
+      magnitude = magnitude_of_m >= s.positive[k][i] ? s.value[k][i] : magnitude;
+    }
+    float low = magnitude;
+    if (Gated) {
+      // The gate caps a negative spike at the threshold C has reached (Min of the two selections).
+      float reached = 0.0f;
+      for (int k = Levels - 1; k >= 0; --k) {
+        reached = cumulative >= s.value[k][i] ? s.value[k][i] : reached;
+      }
+      low = reached < magnitude ? reached : magnitude;
+    }
+    const float fall = -low;
+    const float spike = m >= 0.0f ? magnitude : fall;
+    out[i] = spike;
+    s.m[i] = m - spike;
+    count += spike != 0.0f ? 1 : 0;
+    if (Gated) {
+      s.cumulative[i] = cumulative + spike;
+    }
+    if (Differential) {
+      const float difference = d - spike;
+      s.c[i] = s.c[i] + difference * inverse;
+      if (Gated) {
+        s.r_out[i] = s.r_out[i] + spike * inverse;
       }
     }
-  } else {
-    for (int64_t i = 0; i < n; ++i) {
-      m[i] = m[i] + d[i];
-    }
   }
-  // |m| selects the magnitude; the gate caps a negative spike at the threshold C has reached.
-  float* magnitude = s.magnitude;
-  for (int64_t i = 0; i < n; ++i) {
-    s.selected[i] = std::fabs(m[i]);
-  }
-  Select(s.selected, s.positive, s.value, a.levels, magnitude, n);
-  if (a.gated) {
-    Select(s.cumulative, s.value, s.value, a.levels, s.selected, n);
-  }
-  int64_t count = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const float low = a.gated ? (s.selected[i] < magnitude[i] ? s.selected[i] : magnitude[i]) : magnitude[i];
-    const float fall = -low;
-    const float spike = m[i] >= 0.0f ? magnitude[i] : fall;
-    out[i] = spike;
-    m[i] = m[i] - spike;
-    count += spike != 0.0f;
-    s.spike[i] = spike;
-  }
-  *fired += count;
-  if (a.gated) {
-    for (int64_t i = 0; i < n; ++i) {
-      s.cumulative[i] = s.cumulative[i] + s.spike[i];
-    }
-  }
+  return count;
 }
 
-// Differential rate updates after step t: c += (d − s)·(1/t); r_out += s·(1/t).
-void Rates(const MtArgs& a, Tile& s, int64_t t, int64_t n) {
-  const float inverse = a.inverse[t];
-  const float* d = s.drive;
-  const float* spike = s.spike;
-  for (int64_t i = 0; i < n; ++i) {
-    const float difference = d[i] - spike[i];
-    const float scaled = difference * inverse;
-    s.c[i] = s.c[i] + scaled;
-  }
-  if (a.gated) {
-    for (int64_t i = 0; i < n; ++i) {
-      const float scaled = spike[i] * inverse;
-      s.r_out[i] = s.r_out[i] + scaled;
+using StepFunction = int64_t (*)(Tile&, int64_t, const float*, float, float*);
+
+template <int Levels>
+StepFunction Pick(int levels, bool gated, bool differential) {
+  if constexpr (Levels > kMaxLevels) {
+    return nullptr;
+  } else {
+    if (levels != Levels) {
+      return Pick<Levels + 1>(levels, gated, differential);
     }
+    if (gated) {
+      return differential ? &StepFused<Levels, true, true> : &StepFused<Levels, true, false>;
+    }
+    return differential ? &StepFused<Levels, false, true> : &StepFused<Levels, false, false>;
   }
 }
 
@@ -150,6 +137,10 @@ void Rates(const MtArgs& a, Tile& s, int64_t t, int64_t n) {
 
 void MtScan(const MtArgs& a, const WorkItem& item, int64_t* counts) {
   const ScanLayout& l = a.layout;
+  const StepFunction step = Pick<1>(a.levels, a.gated, a.differential);
+  if (step == nullptr) {
+    return;  // The operator checks 1 ≤ levels ≤ 24 when it is created.
+  }
   Tile s;
   for (int64_t tile = item.begin; tile < item.end; tile += kTile) {
     const int64_t n = std::min(kTile, item.end - tile);
@@ -171,10 +162,7 @@ void MtScan(const MtArgs& a, const WorkItem& item, int64_t* counts) {
     for (int64_t t = 0; t < l.steps; ++t) {
       Drive(a, item, tile, t, n, s.drive);
       float* out = a.output + (t * l.batch + item.sample) * l.size + tile;
-      Step(a, s, n, out, &counts[t]);
-      if (a.differential) {
-        Rates(a, s, t, n);
-      }
+      counts[t] += step(s, n, s.drive, a.differential ? a.inverse[t] : 0.0f, out);
     }
     Store(a.m_out, s.m, state, n);
     Store(a.c_out, s.c, state, n);
