@@ -158,6 +158,22 @@ OrtStatusPtr InferScanShapes(Ort::ShapeInferContext& ctx, size_t state_input, si
   }
 }
 
+// Lets ONNX Runtime write output 0 into the buffer of input 0 when the two have the same size (a time-varying
+// input that nothing else reads): the kernels read x of a step before they write its output at the same place,
+// and this halves the memory traffic of what is a memory-bound pass.
+template <typename TOp>
+void AllowInputZeroInPlace(TOp& op) {
+  op.OrtCustomOp::GetMayInplace = [](int** input_index, int** output_index) -> size_t {
+    *input_index = new int[1]{0};
+    *output_index = new int[1]{0};
+    return 1;
+  };
+  op.OrtCustomOp::ReleaseMayInplace = [](int* input_index, int* output_index) {
+    delete[] input_index;
+    delete[] output_index;
+  };
+}
+
 struct IfScanKernel {
   IfScanKernel(const OrtKernelInfo* info) {
     Ort::ConstKernelInfo ki(info);
@@ -196,6 +212,7 @@ struct IfScanKernel {
 };
 
 struct IfScanOp : Ort::CustomOpBase<IfScanOp, IfScanKernel, true> {
+  IfScanOp() { AllowInputZeroInPlace(*this); }
   OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const {
     try {
       *kernel = new IfScanKernel(info);
@@ -300,6 +317,7 @@ struct MtScanKernel {
 };
 
 struct MtScanOp : Ort::CustomOpBase<MtScanOp, MtScanKernel, true> {
+  MtScanOp() { AllowInputZeroInPlace(*this); }
   OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const {
     try {
       *kernel = new MtScanKernel(info);
