@@ -31,6 +31,15 @@ namespace Microsoft.ML.Spiking.Benchmark
         /// <summary>--count=false: simulate without synaptic-operation counting (to see what counting costs).</summary>
         private static bool s_count = true;
 
+        /// <summary>--methods=rate,differential,parallel,bit-serial: the methods to simulate (default all).</summary>
+        private static string[] s_methods = { "rate", "differential", "parallel", "bit-serial" };
+
+        /// <summary>--kernels=native|standard|both: neuron lowering of the simulations (default native: the fused kernels where available).</summary>
+        private static bool[] s_kernels = { true };
+
+        /// <summary>--parallel-vs-sequential=false skips that comparison.</summary>
+        private static bool s_parallelComparison = true;
+
         public static int Main(string[] args)
         {
             var options = args.Select(a => a.Split('=', 2)).ToDictionary(p => p[0].TrimStart('-'), p => p.Length > 1 ? p[1] : "true");
@@ -39,6 +48,24 @@ namespace Microsoft.ML.Spiking.Benchmark
             int[] steps = (options.GetValueOrDefault("T") ?? "4,8,32").Split(',').Select(t => int.Parse(t, CultureInfo.InvariantCulture)).ToArray();
             int repeats = int.Parse(options.GetValueOrDefault("repeats") ?? "3", CultureInfo.InvariantCulture);
             s_count = (options.GetValueOrDefault("count") ?? "true") == "true";
+            if (options.TryGetValue("help", out _))
+            {
+                Console.WriteLine("Options: --data=PATH --batch=64 --T=4,8,32 --repeats=3 --count=true|false --methods=rate,differential,parallel,bit-serial");
+                Console.WriteLine("         --kernels=native|standard|both --parallel-vs-sequential=true|false --memory-T=N --memory-only[=MiB]");
+                return 0;
+            }
+            if (options.TryGetValue("methods", out string? methods))
+            {
+                s_methods = methods.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            }
+            s_kernels = (options.GetValueOrDefault("kernels") ?? "native") switch
+            {
+                "native" => new[] { true },
+                "standard" => new[] { false },
+                "both" => new[] { false, true },
+                string other => throw new ArgumentException($"--kernels={other}: use native, standard or both."),
+            };
+            s_parallelComparison = (options.GetValueOrDefault("parallel-vs-sequential") ?? "true") == "true";
             int longT = int.Parse(options.GetValueOrDefault("memory-T") ?? "0", CultureInfo.InvariantCulture);
             if (options.TryGetValue("memory-only", out string? budget))
             {
@@ -48,6 +75,7 @@ namespace Microsoft.ML.Spiking.Benchmark
             string repo = FindRepositoryRoot();
 
             Console.WriteLine($"Microsoft.ML.Spiking benchmark: {Environment.ProcessorCount} logical cores, batch {batch}, best of {repeats} runs per figure.");
+            Console.WriteLine($"Neuron kernels: {SpikingSimulator.NativeKernelStatus}");
             var models = new List<(string Name, string Path, float[]? Mean, float[]? Std)>
             {
                 ("shapes-cnn (embedded demo)", System.IO.Path.Combine(repo, "samples", "ImageClassification", "assets", "shapes-cnn.onnx"), null, null),
@@ -95,44 +123,53 @@ namespace Microsoft.ML.Spiking.Benchmark
             Network swapped = NetworkPreparation.Prepare(imported, new PreparationOptions { InputMean = mean, InputStd = std, SwapReluMaxPool = true });
             CalibrationResult swappedStats = Calibrator.Collect(swapped, samples, new CalibrationOptions { IncludePreActivations = true });
             SpikingNetwork parallel = ParallelConverter.Convert(ann, stats);
-            Console.WriteLine("  method         T   images/s   efficiency = images/s x T / ANN images/s");
+            Console.WriteLine("  method                   T   images/s   efficiency = images/s x T / ANN images/s");
             foreach (int t in steps)
             {
-                var networks = new List<(string Method, SpikingNetwork Network)>
+                var networks = new List<(string Method, Func<SpikingNetwork> Network)>
                 {
-                    ("rate coding", snn),
-                    ("differential", DifferentialCodingConverter.Convert(swapped, swappedStats, new DifferentialCodingOptions { TimeSteps = t })),
-                    ("parallel", parallel),
+                    ("rate", () => snn),
+                    ("differential", () => DifferentialCodingConverter.Convert(swapped, swappedStats, new DifferentialCodingOptions { TimeSteps = t })),
+                    ("parallel", () => parallel),
                 };
                 if (t <= BitSerialNeuronLayer.MaxBits)
                 {
-                    networks.Add(("bit-serial", BitSerialConverter.Convert(ann, stats, new BitSerialOptions { Bits = t })));
+                    networks.Add(("bit-serial", () => BitSerialConverter.Convert(ann, stats, new BitSerialOptions { Bits = t })));
                 }
-                foreach ((string method, SpikingNetwork network) in networks)
+                foreach ((string method, Func<SpikingNetwork> convert) in networks.Where(n => s_methods.Contains(n.Method)))
                 {
-                    using var simulator = new SpikingSimulator(network, new SimulationOptions { TimeSteps = t, CountSynapticOperations = s_count });
-                    simulator.Run(inputs, batch);
-                    double seconds = Best(repeats, () => simulator.Run(inputs, batch));
-                    double rate = batch / seconds;
-                    Console.WriteLine($"  {method,-12} {t,4} {rate,10:F1}   {rate * t / annRate,6:F3}");
+                    SpikingNetwork network = convert();
+                    foreach (bool native in s_kernels)
+                    {
+                        using var simulator = new SpikingSimulator(network, new SimulationOptions { TimeSteps = t, CountSynapticOperations = s_count, UseNativeKernels = native });
+                        simulator.Run(inputs, batch);
+                        double seconds = Best(repeats, () => simulator.Run(inputs, batch));
+                        double rate = batch / seconds;
+                        string label = method == "rate" ? "rate coding" : method;
+                        string kernels = s_kernels.Length > 1 || !native ? (simulator.UsesNativeKernels ? " [fused]" : " [std]") : string.Empty;
+                        Console.WriteLine($"  {label + kernels,-21} {t,4} {rate,10:F1}   {rate * t / annRate,6:F3}");
+                    }
                 }
             }
 
             // Parallel neuron against the sequential IF simulation of the same network (same θ), one batch size per T
             // so that T·B stays at most 1,024 rows in the parallel block.
-            SpikingNetwork sequential = ParallelConverter.SequentialEquivalent(parallel);
-            Console.WriteLine("  parallel vs sequential IF (same θ):  T  batch  parallel img/s  sequential img/s  ratio");
-            foreach (int t in new[] { 8, 32, 128 })
+            if (s_parallelComparison)
             {
-                int rows = Math.Max(1, Math.Min(batch, 1024 / t));
-                float[] part = inputs.AsSpan(0, rows * size).ToArray();
-                using var p = new SpikingSimulator(parallel, new SimulationOptions { TimeSteps = t });
-                using var s = new SpikingSimulator(sequential, new SimulationOptions { TimeSteps = t });
-                p.Run(part, rows);
-                s.Run(part, rows);
-                double parallelRate = rows / Best(repeats, () => p.Run(part, rows));
-                double sequentialRate = rows / Best(repeats, () => s.Run(part, rows));
-                Console.WriteLine($"  {string.Empty,36}{t,3} {rows,6} {parallelRate,15:F1} {sequentialRate,17:F1} {parallelRate / sequentialRate,6:F2}");
+                SpikingNetwork sequential = ParallelConverter.SequentialEquivalent(parallel);
+                Console.WriteLine("  parallel vs sequential IF (same θ):  T  batch  parallel img/s  sequential img/s  ratio");
+                foreach (int t in new[] { 8, 32, 128 })
+                {
+                    int rows = Math.Max(1, Math.Min(batch, 1024 / t));
+                    float[] part = inputs.AsSpan(0, rows * size).ToArray();
+                    using var p = new SpikingSimulator(parallel, new SimulationOptions { TimeSteps = t });
+                    using var s = new SpikingSimulator(sequential, new SimulationOptions { TimeSteps = t });
+                    p.Run(part, rows);
+                    s.Run(part, rows);
+                    double parallelRate = rows / Best(repeats, () => p.Run(part, rows));
+                    double sequentialRate = rows / Best(repeats, () => s.Run(part, rows));
+                    Console.WriteLine($"  {string.Empty,36}{t,3} {rows,6} {parallelRate,15:F1} {sequentialRate,17:F1} {parallelRate / sequentialRate,6:F2}");
+                }
             }
             if (longT > 0)
             {

@@ -16,12 +16,14 @@ namespace Microsoft.ML.Spiking.Onnx
 
         private readonly GraphProto _graph;
         private readonly Dictionary<string, string> _scalarCache;
+        private readonly SortedSet<string> _customDomains;
         private int _counter;
 
         public OnnxGraphBuilder(string name)
         {
             _graph = new GraphProto { Name = name };
             _scalarCache = new Dictionary<string, string>();
+            _customDomains = new SortedSet<string>(System.StringComparer.Ordinal);
         }
 
         public string Fresh(string hint) => $"{hint}__{_counter++}";
@@ -75,6 +77,20 @@ namespace Microsoft.ML.Spiking.Onnx
             return outputs;
         }
 
+        /// <summary>
+        /// Adds a node of a custom operator domain (version 1, imported by the model); empty names stand for omitted
+        /// optional inputs and outputs, and trailing ones are dropped.
+        /// </summary>
+        public void CustomNode(string domain, string op, IEnumerable<string> inputs, IEnumerable<string> outputs, params AttributeProto[] attributes)
+        {
+            _customDomains.Add(domain);
+            var node = new NodeProto { OpType = op, Domain = domain, Name = Fresh("n_" + op) };
+            node.Input.AddRange(TrimTrailingEmpty(inputs));
+            node.Output.AddRange(TrimTrailingEmpty(outputs));
+            node.Attribute.AddRange(attributes);
+            _graph.Node.Add(node);
+        }
+
         public static AttributeProto Attr(string name, long value) =>
             new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
 
@@ -88,11 +104,32 @@ namespace Microsoft.ML.Spiking.Onnx
             return a;
         }
 
+        public static AttributeProto Attr(string name, IEnumerable<float> values)
+        {
+            var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Floats };
+            a.Floats.AddRange(values);
+            return a;
+        }
+
         public byte[] ToModelBytes(string producer)
         {
             var model = new ModelProto { IrVersion = 8, ProducerName = producer, Graph = _graph };
             model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = Opset });
+            foreach (string domain in _customDomains)
+            {
+                model.OpsetImport.Add(new OperatorSetIdProto { Domain = domain, Version = 1 });
+            }
             return model.ToByteArray();
+        }
+
+        private static List<string> TrimTrailingEmpty(IEnumerable<string> names)
+        {
+            var list = names.ToList();
+            while (list.Count > 0 && list[^1].Length == 0)
+            {
+                list.RemoveAt(list.Count - 1);
+            }
+            return list;
         }
 
         private static ValueInfoProto ValueInfo(string name, IEnumerable<string?> dims)

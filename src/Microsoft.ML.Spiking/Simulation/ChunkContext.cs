@@ -91,10 +91,16 @@ namespace Microsoft.ML.Spiking.Simulation
 
         public void EndState(string input, string finalValue)
         {
+            Builder.Node("Identity", new[] { finalValue }, StateOutput(input));
+        }
+
+        /// <summary>Declares the graph output of a state and returns its name, for a node that writes the final value itself.</summary>
+        public string StateOutput(string input)
+        {
             StateSpec spec = _states.Single(s => s.Input == input);
             int index = _states.IndexOf(spec);
-            Builder.Node("Identity", new[] { finalValue }, spec.Output);
             Builder.AddOutput(spec.Output, SymbolicState(index, spec.Shape.Length));
+            return spec.Output;
         }
 
         /// <summary>Splits a time-varying [K·B, ...] value into its K steps, or repeats a constant [B, ...] one.</summary>

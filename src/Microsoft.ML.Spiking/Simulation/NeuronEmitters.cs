@@ -57,12 +57,11 @@ namespace Microsoft.ML.Spiking.Simulation
             string theta = ctx.Broadcastable("theta", neuron.Threshold, shape);
             var value = new string[neuron.Levels];
             var positive = new string[neuron.Levels];
+            (float[] scales, float[] fractions) = ThresholdFactors(neuron);
             for (int k = 0; k < neuron.Levels; k++)
             {
-                float scale = MathF.Pow(2f, -k);
-                float fraction = (float)neuron.FiringFraction(k);
-                value[k] = k == 0 ? theta : b.Node("Mul", new[] { theta, b.Scalar(scale) });
-                positive[k] = b.Node("Mul", new[] { theta, b.Scalar(fraction * scale) });
+                value[k] = k == 0 ? theta : b.Node("Mul", new[] { theta, b.Scalar(scales[k]) });
+                positive[k] = b.Node("Mul", new[] { theta, b.Scalar(fractions[k]) });
             }
             string zero = b.Scalar(0f);
             string m = ctx.BeginState("m", shape, new float[size]);
@@ -128,6 +127,22 @@ namespace Microsoft.ML.Spiking.Simulation
                 ctx.EndState(rOutStart, rOut!);
             }
             return outputs;
+        }
+
+        /// <summary>
+        /// The factors of θ for threshold k of a multi-threshold neuron: θ_k = θ·scale[k] (scale = 2^−k) and the point where
+        /// it fires, θ·fraction[k] (firing fraction × scale, rounded to float once). The fused kernel gets the same floats.
+        /// </summary>
+        public static (float[] Scales, float[] Fractions) ThresholdFactors(MultiThresholdNeuronLayer neuron)
+        {
+            var scales = new float[neuron.Levels];
+            var fractions = new float[neuron.Levels];
+            for (int k = 0; k < neuron.Levels; k++)
+            {
+                scales[k] = MathF.Pow(2f, -k);
+                fractions[k] = (float)neuron.FiringFraction(k) * scales[k];
+            }
+            return (scales, fractions);
         }
 
         /// <summary>The largest value[k] whose point[k] ≤ x, scanning k = n−1 … 0 (point and value decrease with k); <paramref name="none"/> if none.</summary>

@@ -33,13 +33,29 @@ namespace Microsoft.ML.Spiking.Simulation
         private readonly RunOptions _runOptions;
         private bool _disposed;
 
-        public OnnxSession(byte[] model, ExecutionOptions? execution)
+        /// <summary>Opens a session.</summary>
+        /// <param name="model">The ONNX model.</param>
+        /// <param name="execution">Where and how to run, or null for the CPU defaults.</param>
+        /// <param name="nativeKernels">Register the fused neuron kernels (<see cref="NativeKernels"/>), which the model uses.</param>
+        public OnnxSession(byte[] model, ExecutionOptions? execution, bool nativeKernels = false)
         {
             execution ??= new ExecutionOptions();
             _options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
             if (execution.IntraOpThreads > 0)
             {
                 _options.IntraOpNumThreads = execution.IntraOpThreads;
+            }
+            if (nativeKernels)
+            {
+                try
+                {
+                    NativeKernels.Register(_options);
+                }
+                catch
+                {
+                    _options.Dispose();
+                    throw;
+                }
             }
             if (execution.GpuDeviceId is int device)
             {

@@ -73,7 +73,11 @@ namespace Microsoft.ML.Spiking.Simulation
         /// <param name="steps">K, the steps in one chunk.</param>
         /// <param name="timeVaryingInput">True when the input is given per step as [K·B, ...]; false for a constant input [B, ...].</param>
         /// <param name="synapticLayers">Plans of the convolution and dense layers, in network order, to count synaptic operations; null for none.</param>
-        public static SnnChunkGraph Build(SpikingNetwork snn, int steps, bool timeVaryingInput, IReadOnlyList<SynapticLayerPlan>? synapticLayers = null)
+        /// <param name="fusedNeurons">
+        /// Lower IF and multi-threshold neurons to the fused kernels (<see cref="FusedNeuronEmitters"/>; sessions must register
+        /// <see cref="NativeKernels"/>) instead of standard ops. Same results; exported models keep the standard ops.
+        /// </param>
+        public static SnnChunkGraph Build(SpikingNetwork snn, int steps, bool timeVaryingInput, IReadOnlyList<SynapticLayerPlan>? synapticLayers = null, bool fusedNeurons = false)
         {
             if (steps < 1)
             {
@@ -147,6 +151,12 @@ namespace Microsoft.ML.Spiking.Simulation
                 if (IsStateful(layer))
                 {
                     (string name, bool varying) = values[layer.Inputs[0]];
+                    if (fusedNeurons && layer is SpikingNeuronLayer fused && FusedNeuronEmitters.Supports(fused, differential))
+                    {
+                        values[layer.Output] = (FusedNeuronEmitters.Emit(ctx, fused, network.GetShape(fused.Output), name, varying, SpikeOutput(neuronIndex)), true);
+                        neuronIndex++;
+                        continue;
+                    }
                     string[] perStep = layer switch
                     {
                         IfNeuronLayer n when !differential => NeuronEmitters.IfNeuron(ctx, n, network.GetShape(n.Output), name, varying),

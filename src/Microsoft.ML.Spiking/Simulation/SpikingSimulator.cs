@@ -18,6 +18,7 @@ namespace Microsoft.ML.Spiking.Simulation
             MemoryBudgetBytes = 512L << 20;
             Execution = new ExecutionOptions();
             CountSynapticOperations = true;
+            UseNativeKernels = true;
         }
 
         /// <summary>T, the number of time steps (default 32).</summary>
@@ -44,6 +45,16 @@ namespace Microsoft.ML.Spiking.Simulation
         /// three (compare with zero, select the fan-out, sum). Turn it off when only accuracy is wanted.
         /// </summary>
         public bool CountSynapticOperations { get; set; }
+
+        /// <summary>
+        /// Run IF and multi-threshold neurons with the fused kernels (a C++ ONNX Runtime custom-op library the build
+        /// compiles on Linux x64 where g++ is installed) when they are available and the simulation runs on the CPU.
+        /// Default true. The results are identical to the standard-op lowering, which is used otherwise (and always for
+        /// ONNX export); false, or the environment variable <c>SPIKING_NATIVE_KERNELS=0</c>, forces the standard ops.
+        /// <see cref="SpikingSimulator.UsesNativeKernels"/> says which one runs and
+        /// <see cref="SpikingSimulator.NativeKernelStatus"/> why.
+        /// </summary>
+        public bool UseNativeKernels { get; set; }
 
         /// <summary>Count every layer with the generic indicator graph, as on a GPU (tests compare it with the CPU's MatMul counting).</summary>
         internal bool IndicatorCountingOnly { get; set; }
@@ -79,6 +90,7 @@ namespace Microsoft.ML.Spiking.Simulation
         private readonly IReadOnlyList<SynapticLayerPlan> _synapticLayers;
         private readonly int _inputSize;
         private readonly int _outputSize;
+        private readonly bool _fused;
         private (int Fixed, int PerStep)? _chunkNodes;
         private bool _disposed;
 
@@ -108,10 +120,18 @@ namespace Microsoft.ML.Spiking.Simulation
             _synapticLayers = SynapticCounting.Plan(network.Network, spikeModes: options.Execution?.GpuDeviceId == null && !options.IndicatorCountingOnly);
             _inputSize = ShapeUtil.Size(network.Network.InputShape);
             _outputSize = ShapeUtil.Size(network.Network.OutputShape);
+            _fused = options.UseNativeKernels && options.Execution?.GpuDeviceId == null && !network.SimulatesWholeBlock
+                && network.Network.Layers.Any(l => FusedNeuronEmitters.Supports(l, network.IsDifferential)) && NativeKernels.IsAvailable;
         }
 
         /// <summary>The network being simulated.</summary>
         public SpikingNetwork Network => _network;
+
+        /// <summary>True when this simulator runs its IF or multi-threshold neurons with the fused kernels, false when with standard ONNX ops.</summary>
+        public bool UsesNativeKernels => _fused;
+
+        /// <summary>Whether the fused neuron kernels are available in this process: where they were loaded from, or why not.</summary>
+        public static string NativeKernelStatus => NativeKernels.Status;
 
         /// <summary>What every result of this simulator shares: T, the neuron layers and the counted synaptic layers.</summary>
         internal Evaluation.SimulationLayout Layout => new Evaluation.SimulationLayout(
@@ -151,8 +171,8 @@ namespace Microsoft.ML.Spiking.Simulation
             if (_chunkNodes == null)
             {
                 IReadOnlyList<SynapticLayerPlan>? counted = _options.CountSynapticOperations ? _synapticLayers : null;
-                int one = SnnGraphBuilder.Build(_network, 1, _inputPerStep, counted).NodeCount;
-                int two = SnnGraphBuilder.Build(_network, 2, _inputPerStep, counted).NodeCount;
+                int one = SnnGraphBuilder.Build(_network, 1, _inputPerStep, counted, _fused).NodeCount;
+                int two = SnnGraphBuilder.Build(_network, 2, _inputPerStep, counted, _fused).NodeCount;
                 _chunkNodes = (Math.Max(0, 2 * one - two), Math.Max(1, two - one));
             }
             return _chunkNodes.Value;
@@ -372,8 +392,8 @@ namespace Microsoft.ML.Spiking.Simulation
         {
             if (!_sessions.TryGetValue((steps, varying, count), out var entry))
             {
-                SnnChunkGraph graph = SnnGraphBuilder.Build(_network, steps, varying, count ? _synapticLayers : null);
-                entry = (new OnnxSession(graph.Model, _options.Execution), graph);
+                SnnChunkGraph graph = SnnGraphBuilder.Build(_network, steps, varying, count ? _synapticLayers : null, _fused);
+                entry = (new OnnxSession(graph.Model, _options.Execution, _fused), graph);
                 _sessions[(steps, varying, count)] = entry;
             }
             return entry;

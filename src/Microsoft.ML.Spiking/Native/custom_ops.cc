@@ -1,0 +1,374 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+//
+// ONNX Runtime custom operators for the fused neuron kernels (domain "microsoft.ml.spiking", version 1), loaded
+// by the simulator with SessionOptions.RegisterCustomOpLibrary. The library uses only the OrtApi it is handed in
+// RegisterCustomOps and does not link against onnxruntime.
+//
+//   IfScan(x, theta, v) -> (out, v_out, counts)
+//     attributes: steps (K), varying (x is [K·B, ...] rather than [B, ...]), reset_to_zero
+//   MtScan(x, theta, bias?, step_offset?, m, c?, C?, r_out?) -> (out, counts, m_out, c_out?, C_out?, r_out_out?)
+//     attributes: steps, varying, levels, gated, differential, scales[levels], fractions[levels]
+//
+// theta holds one value, one per channel (axis 1) or one per element of a sample; counts [K·B] holds the number
+// of non-zero outputs of every step and sample, as float like the standard lowering's spike outputs.
+
+#define ORT_API_MANUAL_INIT
+#include "onnxruntime_cxx_api.h"
+#undef ORT_API_MANUAL_INIT
+
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "neuron_kernels.h"
+
+namespace spiking {
+
+namespace {
+
+constexpr const char* kDomain = "microsoft.ml.spiking";
+
+// Values per work item: large enough to amortize scheduling, small enough to give both cores work.
+constexpr int64_t kGrain = 8192;
+
+int64_t SampleSize(const std::vector<int64_t>& shape) {
+  int64_t size = 1;
+  for (size_t d = 1; d < shape.size(); ++d) {
+    size *= shape[d];
+  }
+  return size;
+}
+
+// θ (1, C or N values) broadcast to the N values of one sample, as ChunkContext.Broadcastable lays it out.
+std::vector<float> ExpandTheta(const Ort::ConstValue& theta, int64_t size) {
+  const int64_t count = static_cast<int64_t>(theta.GetTensorTypeAndShapeInfo().GetElementCount());
+  const float* values = theta.GetTensorData<float>();
+  std::vector<float> expanded(static_cast<size_t>(size));
+  if (count == size) {
+    std::memcpy(expanded.data(), values, static_cast<size_t>(size) * sizeof(float));
+  } else if (count == 1) {
+    std::fill(expanded.begin(), expanded.end(), values[0]);
+  } else if (count > 0 && size % count == 0) {
+    const int64_t per_channel = size / count;
+    for (int64_t i = 0; i < size; ++i) {
+      expanded[static_cast<size_t>(i)] = values[i / per_channel];
+    }
+  } else {
+    throw Ort::Exception("theta has " + std::to_string(count) + " values for samples of " + std::to_string(size), ORT_INVALID_ARGUMENT);
+  }
+  return expanded;
+}
+
+// Reads K, varying and the batch from the state input; checks the input rows.
+ScanLayout Layout(const Ort::ConstValue& input, const Ort::ConstValue& state, int64_t steps, bool varying) {
+  std::vector<int64_t> in_shape = input.GetTensorTypeAndShapeInfo().GetShape();
+  std::vector<int64_t> state_shape = state.GetTensorTypeAndShapeInfo().GetShape();
+  ScanLayout l;
+  l.steps = steps;
+  l.varying = varying;
+  l.batch = state_shape.empty() ? 1 : state_shape[0];
+  l.size = SampleSize(in_shape);
+  const int64_t rows = in_shape.empty() ? 1 : in_shape[0];
+  if (rows != (varying ? steps * l.batch : l.batch) || SampleSize(state_shape) != l.size) {
+    throw Ort::Exception("input rows or sample size do not match the state", ORT_INVALID_ARGUMENT);
+  }
+  return l;
+}
+
+std::vector<int64_t> OutputShape(const Ort::ConstValue& input, const ScanLayout& l) {
+  std::vector<int64_t> shape = input.GetTensorTypeAndShapeInfo().GetShape();
+  shape[0] = l.steps * l.batch;
+  return shape;
+}
+
+// Runs kernel(item, counts) over every work item on ONNX Runtime's intra-op threads, then sums the per-item
+// counts (integers, so the order does not matter) into counts[t·B + b].
+template <typename Kernel>
+void RunItems(const Ort::KernelContext& context, const ScanLayout& l, const Kernel& kernel, float* counts) {
+  std::vector<WorkItem> items = SplitWork(l.batch, l.size, kGrain);
+  std::vector<int64_t> partial(items.size() * static_cast<size_t>(l.steps), 0);
+  struct Job {
+    const std::vector<WorkItem>* items;
+    int64_t* partial;
+    int64_t steps;
+    const Kernel* kernel;
+  } job{&items, partial.data(), l.steps, &kernel};
+  auto run = [](void* data, size_t index) {
+    Job* j = static_cast<Job*>(data);
+    (*j->kernel)((*j->items)[index], j->partial + index * static_cast<size_t>(j->steps));
+  };
+  context.ParallelFor(run, items.size(), 0, &job);
+  std::vector<int64_t> totals(static_cast<size_t>(l.steps * l.batch), 0);
+  for (size_t i = 0; i < items.size(); ++i) {
+    for (int64_t t = 0; t < l.steps; ++t) {
+      totals[static_cast<size_t>(t * l.batch + items[i].sample)] += partial[i * static_cast<size_t>(l.steps) + static_cast<size_t>(t)];
+    }
+  }
+  for (size_t r = 0; r < totals.size(); ++r) {
+    counts[r] = static_cast<float>(totals[r]);
+  }
+}
+
+OrtStatusPtr ToStatus(const std::exception& e) {
+  const Ort::Exception* ort = dynamic_cast<const Ort::Exception*>(&e);
+  return Ort::GetApi().CreateStatus(ort != nullptr ? ort->GetOrtErrorCode() : ORT_FAIL, e.what());
+}
+
+// Shape inference: out like x with K·B rows, states like their inputs, counts [K·B]. Known per-sample dims let
+// ONNX Runtime's layout transforms keep the neighbouring convolutions in their blocked format. A shape is passed
+// on only when all of its dims are known or named: an unknown dim reads as -1, which ONNX Runtime would take
+// literally downstream, and an input of unknown rank reads as an empty shape (our inputs are never scalars).
+bool Complete(const Ort::ShapeInferContext::Shape& shape) {
+  if (shape.empty()) {
+    return false;
+  }
+  for (const Ort::ShapeInferContext::SymbolicInteger& dim : shape) {
+    if (dim.IsInt() && dim.AsInt() < 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+OrtStatusPtr InferScanShapes(Ort::ShapeInferContext& ctx, size_t state_input, size_t state_output, size_t count_output, size_t states) {
+  try {
+    const int64_t steps = ctx.GetAttrInt("steps");
+    const bool varying = ctx.GetAttrInt("varying") != 0;
+    Ort::ShapeInferContext::Shape out = ctx.GetInputShape(0);
+    const bool known_rows = !out.empty() && !(out[0].IsInt() && out[0].AsInt() < 0);
+    const Ort::ShapeInferContext::SymbolicInteger rows = known_rows && (varying || steps == 1)
+        ? out[0] : Ort::ShapeInferContext::SymbolicInteger("KB");
+    if (Complete(out)) {
+      out[0] = rows;
+      ctx.SetOutputShape(0, out);
+    }
+    ctx.SetOutputShape(count_output, Ort::ShapeInferContext::Shape{rows});
+    for (size_t s = 0; s < states; ++s) {
+      if (state_input + s < ctx.GetInputCount()) {
+        Ort::ShapeInferContext::Shape state = ctx.GetInputShape(state_input + s);
+        if (Complete(state)) {
+          ctx.SetOutputShape(state_output + s, state);
+        }
+      }
+    }
+    return nullptr;
+  } catch (const std::exception& e) {
+    return ToStatus(e);
+  }
+}
+
+// Lets ONNX Runtime write output 0 into the buffer of input 0 when the two have the same size (a time-varying
+// input that nothing else reads): the kernels read x of a step before they write its output at the same place,
+// and this halves the memory traffic of what is a memory-bound pass.
+template <typename TOp>
+void AllowInputZeroInPlace(TOp& op) {
+  op.OrtCustomOp::GetMayInplace = [](int** input_index, int** output_index) -> size_t {
+    *input_index = new int[1]{0};
+    *output_index = new int[1]{0};
+    return 1;
+  };
+  op.OrtCustomOp::ReleaseMayInplace = [](int* input_index, int* output_index) {
+    delete[] input_index;
+    delete[] output_index;
+  };
+}
+
+struct IfScanKernel {
+  IfScanKernel(const OrtKernelInfo* info) {
+    Ort::ConstKernelInfo ki(info);
+    steps_ = ki.GetAttribute<int64_t>("steps");
+    varying_ = ki.GetAttribute<int64_t>("varying") != 0;
+    reset_to_zero_ = ki.GetAttribute<int64_t>("reset_to_zero") != 0;
+  }
+
+  OrtStatusPtr ComputeV2(OrtKernelContext* raw) {
+    try {
+      Ort::KernelContext context(raw);
+      Ort::ConstValue x = context.GetInput(0);
+      Ort::ConstValue membrane = context.GetInput(2);
+      ScanLayout l = Layout(x, membrane, steps_, varying_);
+      std::vector<float> theta = ExpandTheta(context.GetInput(1), l.size);
+      IfArgs a;
+      a.layout = l;
+      a.reset_to_zero = reset_to_zero_;
+      a.input = x.GetTensorData<float>();
+      a.theta = theta.data();
+      a.membrane_in = membrane.GetTensorData<float>();
+      a.output = context.GetOutput(0, OutputShape(x, l)).GetTensorMutableData<float>();
+      a.membrane_out = context.GetOutput(1, membrane.GetTensorTypeAndShapeInfo().GetShape()).GetTensorMutableData<float>();
+      float* counts = context.GetOutput(2, std::vector<int64_t>{l.steps * l.batch}).GetTensorMutableData<float>();
+      RunItems(context, l, [&a](const WorkItem& item, int64_t* c) { IfScan(a, item, c); }, counts);
+      return nullptr;
+    } catch (const std::exception& e) {
+      return ToStatus(e);
+    }
+  }
+
+ private:
+  int64_t steps_;
+  bool varying_;
+  bool reset_to_zero_;
+};
+
+struct IfScanOp : Ort::CustomOpBase<IfScanOp, IfScanKernel, true> {
+  IfScanOp() { AllowInputZeroInPlace(*this); }
+  OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const {
+    try {
+      *kernel = new IfScanKernel(info);
+      return nullptr;
+    } catch (const std::exception& e) {
+      return ToStatus(e);
+    }
+  }
+  const char* GetName() const { return "IfScan"; }
+  size_t GetInputTypeCount() const { return 3; }
+  ONNXTensorElementDataType GetInputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
+  size_t GetOutputTypeCount() const { return 3; }
+  ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
+  static OrtStatusPtr InferOutputShape(Ort::ShapeInferContext& ctx) { return InferScanShapes(ctx, 2, 1, 2, 1); }
+};
+
+// MtScan inputs and outputs, in order.
+enum MtInput : size_t { kX, kTheta, kBias, kStepOffset, kM, kC, kCumulative, kROut, kMtInputs };
+enum MtOutput : size_t { kOut, kCounts, kMOut, kCOut, kCumulativeOut, kROutOut, kMtOutputs };
+
+struct MtScanKernel {
+  MtScanKernel(const OrtKernelInfo* info) {
+    Ort::ConstKernelInfo ki(info);
+    steps_ = ki.GetAttribute<int64_t>("steps");
+    varying_ = ki.GetAttribute<int64_t>("varying") != 0;
+    levels_ = static_cast<int>(ki.GetAttribute<int64_t>("levels"));
+    gated_ = ki.GetAttribute<int64_t>("gated") != 0;
+    differential_ = ki.GetAttribute<int64_t>("differential") != 0;
+    scales_ = ki.GetAttributes<float>("scales");
+    fractions_ = ki.GetAttributes<float>("fractions");
+    if (levels_ < 1 || levels_ > 24 || scales_.size() != static_cast<size_t>(levels_) || fractions_.size() != static_cast<size_t>(levels_)) {
+      throw Ort::Exception("MtScan needs 1 to 24 levels with one scale and one fraction each", ORT_INVALID_ARGUMENT);
+    }
+  }
+
+  OrtStatusPtr ComputeV2(OrtKernelContext* raw) {
+    try {
+      Ort::KernelContext context(raw);
+      Ort::ConstValue x = context.GetInput(kX);
+      Ort::ConstValue m = context.GetInput(kM);
+      ScanLayout l = Layout(x, m, steps_, varying_);
+      std::vector<int64_t> state_shape = m.GetTensorTypeAndShapeInfo().GetShape();
+      std::vector<float> theta = ExpandTheta(context.GetInput(kTheta), l.size);
+      MtArgs a;
+      a.layout = l;
+      a.levels = levels_;
+      a.gated = gated_;
+      a.differential = differential_;
+      a.scale = scales_.data();
+      a.fraction = fractions_.data();
+      a.input = x.GetTensorData<float>();
+      a.theta = theta.data();
+      a.m_in = m.GetTensorData<float>();
+      a.output = context.GetOutput(kOut, OutputShape(x, l)).GetTensorMutableData<float>();
+      float* counts = context.GetOutput(kCounts, std::vector<int64_t>{l.steps * l.batch}).GetTensorMutableData<float>();
+      a.m_out = context.GetOutput(kMOut, state_shape).GetTensorMutableData<float>();
+      std::vector<float> inverse(static_cast<size_t>(l.steps));
+      std::vector<float> first(static_cast<size_t>(l.steps));
+      if (differential_) {
+        Ort::ConstValue bias = context.GetInput(kBias);
+        if (bias != nullptr) {
+          if (static_cast<int64_t>(bias.GetTensorTypeAndShapeInfo().GetElementCount()) != l.size) {
+            throw Ort::Exception("bias needs one value per element of a sample", ORT_INVALID_ARGUMENT);
+          }
+          a.bias = bias.GetTensorData<float>();
+        }
+        // t = step_offset + k + 1, 1/t and [t = 1], as ChunkContext forms them (Add, Reciprocal, Equal).
+        const float offset = context.GetInput(kStepOffset).GetTensorData<float>()[0];
+        for (int64_t k = 0; k < l.steps; ++k) {
+          const float step = offset + static_cast<float>(k + 1);
+          inverse[static_cast<size_t>(k)] = 1.0f / step;
+          first[static_cast<size_t>(k)] = step == 1.0f ? 1.0f : 0.0f;
+        }
+        a.inverse = inverse.data();
+        a.first = first.data();
+        a.c_in = context.GetInput(kC).GetTensorData<float>();
+        a.c_out = context.GetOutput(kCOut, state_shape).GetTensorMutableData<float>();
+      }
+      if (gated_) {
+        a.cumulative_in = context.GetInput(kCumulative).GetTensorData<float>();
+        a.cumulative_out = context.GetOutput(kCumulativeOut, state_shape).GetTensorMutableData<float>();
+        if (differential_) {
+          a.r_out_in = context.GetInput(kROut).GetTensorData<float>();
+          a.r_out_out = context.GetOutput(kROutOut, state_shape).GetTensorMutableData<float>();
+        }
+      }
+      RunItems(context, l, [&a](const WorkItem& item, int64_t* c) { MtScan(a, item, c); }, counts);
+      return nullptr;
+    } catch (const std::exception& e) {
+      return ToStatus(e);
+    }
+  }
+
+ private:
+  int64_t steps_;
+  bool varying_;
+  int levels_;
+  bool gated_;
+  bool differential_;
+  std::vector<float> scales_;
+  std::vector<float> fractions_;
+};
+
+struct MtScanOp : Ort::CustomOpBase<MtScanOp, MtScanKernel, true> {
+  MtScanOp() { AllowInputZeroInPlace(*this); }
+  OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const {
+    try {
+      *kernel = new MtScanKernel(info);
+      return nullptr;
+    } catch (const std::exception& e) {
+      return ToStatus(e);
+    }
+  }
+  const char* GetName() const { return "MtScan"; }
+  size_t GetInputTypeCount() const { return kMtInputs; }
+  ONNXTensorElementDataType GetInputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
+  OrtCustomOpInputOutputCharacteristic GetInputCharacteristic(size_t index) const {
+    return index == kX || index == kTheta || index == kM ? INPUT_OUTPUT_REQUIRED : INPUT_OUTPUT_OPTIONAL;
+  }
+  size_t GetOutputTypeCount() const { return kMtOutputs; }
+  ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
+  OrtCustomOpInputOutputCharacteristic GetOutputCharacteristic(size_t index) const {
+    return index <= kMOut ? INPUT_OUTPUT_REQUIRED : INPUT_OUTPUT_OPTIONAL;
+  }
+  static OrtStatusPtr InferOutputShape(Ort::ShapeInferContext& ctx) { return InferScanShapes(ctx, kM, kMOut, kCounts, 4); }
+};
+
+// The operators and their domain, created once per load of the library and added to every session options
+// that registers it; ONNX Runtime keeps the library loaded while any session made with them exists.
+Ort::CustomOpDomain& Domain() {
+  static const IfScanOp if_scan;
+  static const MtScanOp mt_scan;
+  static Ort::CustomOpDomain domain = [] {
+    Ort::CustomOpDomain d(kDomain);
+    d.Add(&if_scan);
+    d.Add(&mt_scan);
+    return d;
+  }();
+  return domain;
+}
+
+}  // namespace
+
+}  // namespace spiking
+
+extern "C" __attribute__((visibility("default"))) OrtStatus* ORT_API_CALL RegisterCustomOps(OrtSessionOptions* options, const OrtApiBase* api_base) {
+  const OrtApi* api = api_base->GetApi(ORT_API_VERSION);
+  if (api == nullptr) {
+    return api_base->GetApi(1)->CreateStatus(ORT_FAIL, "The spiking kernels need a newer ONNX Runtime.");
+  }
+  Ort::InitApi(api);
+  try {
+    Ort::UnownedSessionOptions session_options(options);
+    session_options.Add(spiking::Domain());
+    return nullptr;
+  } catch (const std::exception& e) {
+    return api->CreateStatus(ORT_FAIL, e.what());
+  }
+}

@@ -1,0 +1,79 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+//
+// Fused neuron kernels: the math of the simulator's IF and multi-threshold neurons over the K steps of a chunk,
+// without ONNX Runtime types (custom_ops.cc binds them to ONNX Runtime). Each kernel performs, per element and
+// step, the same float operations in the same order as the standard-op lowering in NeuronEmitters.cs, so the
+// results are bit-identical. Build with -ffp-contract=off and without -ffast-math: a fused multiply-add or a
+// reassociated sum would round differently.
+
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace spiking {
+
+// Layout shared by the kernels. Time-varying values are [K·B, N] step-major (row t·B + b); a constant input is
+// [B, N] and seen at every step; state is [B, N]. theta holds N values (already broadcast to one sample).
+struct ScanLayout {
+  int64_t steps = 1;     // K
+  int64_t batch = 1;     // B
+  int64_t size = 1;      // N, values per sample
+  bool varying = true;   // input is [K·B, N] (else [B, N])
+};
+
+// One work item: sample b, elements [begin, end) of it. Items never share a (step, sample) count.
+struct WorkItem {
+  int64_t sample;
+  int64_t begin;
+  int64_t end;
+};
+
+// Splits B samples of N values into items of at most `grain` values each.
+std::vector<WorkItem> SplitWork(int64_t batch, int64_t size, int64_t grain);
+
+// Integrate-and-fire neuron (NeuronEmitters.IfNeuron): m = v + x[t]; fire = m ≥ θ; out = fire ? θ : 0;
+// v = m − out (reset by subtraction) or fire ? 0 : m (reset to zero). counts[t] (one per step, for the item's
+// sample) receives the number of non-zero outputs.
+struct IfArgs {
+  ScanLayout layout;
+  bool reset_to_zero = false;
+  const float* input = nullptr;
+  const float* theta = nullptr;
+  const float* membrane_in = nullptr;
+  float* output = nullptr;
+  float* membrane_out = nullptr;
+};
+
+void IfScan(const IfArgs& args, const WorkItem& item, int64_t* counts);
+
+// Multi-threshold neuron (NeuronEmitters.MultiThresholdNeuron). value[k] = θ·scale[k] and positive[k] = θ·fraction[k]
+// (the products the standard lowering forms, with the same float factors). Differential form: d[t] = x[t] − bias (or
+// (x − bias)·first[t] for a constant input presented once); m += d; m += c; C += r_out; s = rule(m, C); m −= s;
+// C += s; c += (d − s)·inverse[t]; r_out += s·inverse[t]. Rate form: m += x[t]; s = rule(m, C); m −= s; C += s.
+struct MtArgs {
+  ScanLayout layout;
+  int levels = 1;
+  bool gated = false;
+  bool differential = false;
+  const float* scale = nullptr;      // [levels]
+  const float* fraction = nullptr;   // [levels]: firing fraction × scale
+  const float* inverse = nullptr;    // [K]: 1/t (differential)
+  const float* first = nullptr;      // [K]: 1 at step 1 of the simulation, else 0 (differential)
+  const float* input = nullptr;
+  const float* theta = nullptr;
+  const float* bias = nullptr;       // [N] or null
+  const float* m_in = nullptr;
+  const float* c_in = nullptr;       // differential
+  const float* cumulative_in = nullptr;  // gated
+  const float* r_out_in = nullptr;   // differential and gated
+  float* output = nullptr;
+  float* m_out = nullptr;
+  float* c_out = nullptr;
+  float* cumulative_out = nullptr;
+  float* r_out_out = nullptr;
+};
+
+void MtScan(const MtArgs& args, const WorkItem& item, int64_t* counts);
+
+}  // namespace spiking

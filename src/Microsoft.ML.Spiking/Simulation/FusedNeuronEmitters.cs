@@ -1,0 +1,76 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+
+using System;
+using System.Linq;
+using Microsoft.ML.Spiking.Graph;
+using Microsoft.ML.Spiking.Onnx;
+using static Microsoft.ML.Spiking.Onnx.OnnxGraphBuilder;
+
+namespace Microsoft.ML.Spiking.Simulation
+{
+    /// <summary>
+    /// Lowers IF and multi-threshold neurons to one node of the fused kernels (<see cref="NativeKernels"/>) each: the
+    /// node reads the neuron's whole input ([K·B, ...], or [B, ...] when constant), runs the K steps per element and
+    /// writes the outputs [K·B, ...], the final state and the spike count of every step and sample. It computes
+    /// exactly what <see cref="NeuronEmitters"/> unrolls into standard ops (the same float operations in the same
+    /// order, so the results are bit-identical), without the per-step Split/Concat and intermediate tensors.
+    /// </summary>
+    internal static class FusedNeuronEmitters
+    {
+        /// <summary>True when the layer has a fused kernel in a network of this coding.</summary>
+        public static bool Supports(Layer layer, bool differential) => layer switch
+        {
+            IfNeuronLayer => !differential,
+            MultiThresholdNeuronLayer n => n.Differential == differential,
+            _ => false,
+        };
+
+        /// <summary>Emits the neuron; returns its output [K·B, ...] and writes its spike counts [K·B] to <paramref name="countName"/>.</summary>
+        public static string Emit(ChunkContext ctx, SpikingNeuronLayer neuron, int[] shape, string input, bool varying, string countName)
+        {
+            string output = neuron switch
+            {
+                IfNeuronLayer n => IfNeuron(ctx, n, shape, input, varying, countName),
+                MultiThresholdNeuronLayer n => MultiThresholdNeuron(ctx, n, shape, input, varying, countName),
+                _ => throw new InvalidOperationException($"Layer '{neuron.Name}' ({neuron.GetType().Name}) has no fused kernel."),
+            };
+            ctx.Builder.AddOutput(countName, new[] { "KB" });
+            return output;
+        }
+
+        /// <summary>IfScan: the IF neuron of <see cref="NeuronEmitters.IfNeuron"/> with its spike count.</summary>
+        private static string IfNeuron(ChunkContext ctx, IfNeuronLayer neuron, int[] shape, string input, bool varying, string countName)
+        {
+            OnnxGraphBuilder b = ctx.Builder;
+            string theta = ctx.Broadcastable("theta", neuron.Threshold, shape);
+            string v = ctx.BeginState("membrane", shape, ChunkContext.Expand(neuron.Threshold, shape, neuron.InitialMembrane));
+            string output = b.Fresh("if_out");
+            b.CustomNode(NativeKernels.Domain, "IfScan", new[] { input, theta, v }, new[] { output, ctx.StateOutput(v), countName },
+                Attr("steps", (long)ctx.Steps), Attr("varying", varying ? 1L : 0L), Attr("reset_to_zero", neuron.Reset == ResetMode.Zero ? 1L : 0L));
+            return output;
+        }
+
+        /// <summary>MtScan: the neuron of <see cref="NeuronEmitters.MultiThresholdNeuron"/>, its state in the same order (m, c, C, r_out).</summary>
+        private static string MultiThresholdNeuron(ChunkContext ctx, MultiThresholdNeuronLayer neuron, int[] shape, string input, bool varying, string countName)
+        {
+            OnnxGraphBuilder b = ctx.Builder;
+            int size = ShapeUtil.Size(shape);
+            bool differential = neuron.Differential;
+            string theta = ctx.Broadcastable("theta", neuron.Threshold, shape);
+            string bias = differential && neuron.Bias != null ? b.Initializer("mt_bias", shape, neuron.Bias) : string.Empty;
+            string m = ctx.BeginState("m", shape, new float[size]);
+            string c = differential ? ctx.BeginState("c", shape, neuron.Bias != null ? (float[])neuron.Bias.Clone() : new float[size]) : string.Empty;
+            string cumulative = neuron.Gated ? ctx.BeginState("C", shape, new float[size]) : string.Empty;
+            string rOut = neuron.Gated && differential ? ctx.BeginState("r_out", shape, new float[size]) : string.Empty;
+            string output = b.Fresh("mt_out");
+            string[] inputs = { input, theta, bias, differential ? ChunkContext.StepOffsetName : string.Empty, m, c, cumulative, rOut };
+            string[] outputs = new[] { output, countName }.Concat(new[] { m, c, cumulative, rOut }.Select(s => s.Length == 0 ? s : ctx.StateOutput(s))).ToArray();
+            (float[] scales, float[] fractions) = NeuronEmitters.ThresholdFactors(neuron);
+            b.CustomNode(NativeKernels.Domain, "MtScan", inputs, outputs,
+                Attr("steps", (long)ctx.Steps), Attr("varying", varying ? 1L : 0L), Attr("levels", (long)neuron.Levels),
+                Attr("gated", neuron.Gated ? 1L : 0L), Attr("differential", differential ? 1L : 0L),
+                Attr("scales", scales), Attr("fractions", fractions));
+            return output;
+        }
+    }
+}
