@@ -275,8 +275,14 @@ def write_models_md(path, args, results, data_seconds, total_seconds):
     for r in results:
         lines.append("- %s: %s" % (r["name"], _op_summary(r["ops"])))
     lines.append("")
+    text = "\n".join(lines)
+    # Keep the ViT section train_vit.py writes (between its markers) when rewriting the file.
+    from train_vit import MD_BEGIN, MD_END
+    old = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
+    if MD_BEGIN in old and MD_END in old:
+        text += "\n" + MD_BEGIN + old.split(MD_BEGIN, 1)[1].split(MD_END, 1)[0] + MD_END + "\n"
     with open(path, "w", newline="\n", encoding="utf-8") as f:
-        f.write("\n".join(lines))
+        f.write(text)
 
 
 if __name__ == "__main__":
