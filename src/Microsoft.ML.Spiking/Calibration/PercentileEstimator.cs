@@ -2,6 +2,7 @@
 
 using System;
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 
 namespace Microsoft.ML.Spiking.Calibration
 {
@@ -32,6 +33,9 @@ namespace Microsoft.ML.Spiking.Calibration
 
         /// <summary>Default number of histogram bins per sign.</summary>
         public const int DefaultBinCount = 2048;
+
+        [ThreadStatic]
+        private static int[]? s_batchHistogram;
 
         private readonly double _percentile;
         private readonly int _capacity;
@@ -112,11 +116,26 @@ namespace Microsoft.ML.Spiking.Calibration
 
             // Vectorized pre-pass: exact extremes, and validation before any state changes.
             ValidateFinite(values, nameof(values), out float batchMax, out float batchMin);
+            AddValidated(values, 0, values.Length, values.Length, 1, batchMin, batchMax);
+        }
+
+        /// <summary>
+        /// Adds the values of <paramref name="count"/> segments of <paramref name="length"/> values, segment k starting at
+        /// <paramref name="start"/> + k·<paramref name="stride"/>, already checked to be finite, whose smallest and largest
+        /// values are <paramref name="batchMin"/> and <paramref name="batchMax"/>. Same state afterwards as
+        /// <see cref="Add"/> on the concatenated values.
+        /// </summary>
+        internal void AddValidated(ReadOnlySpan<float> data, int start, int stride, int length, int count, float batchMin, float batchMax)
+        {
+            if (length == 0 || count == 0)
+            {
+                return;
+            }
 
             if (batchMax >= 0)
             {
-                // Zeros are binned (into bin 0) and taken out again after the loop, so the positive
-                // histogram must exist whenever a non-negative value does.
+                // Zeros have a slot of their own in the batch histogram, but the positive histogram must exist whenever a
+                // non-negative value does.
                 _positive.EnsureFits(Math.Max(batchMax, float.Epsilon));
             }
 
@@ -127,43 +146,27 @@ namespace Microsoft.ML.Spiking.Calibration
 
             _max = _count == 0 ? batchMax : Math.Max(_max, batchMax);
             _min = _count == 0 ? batchMin : Math.Min(_min, batchMin);
-            _count += values.Length;
+            _count += (long)length * count;
             _sortedHeap = null;
 
-            long[] positive = _positive.Counts;
-            long[] negative = _negative.Counts;
-            float positiveScale = _positive.Scale;
-            float negativeScale = _negative.Scale;
-            long zeros = 0;
-            float threshold = HeapThreshold();
-            for (int i = 0; i < values.Length; i++)
+            // The batch is counted in int bins on a per-thread scratch (four interleaved copies, so that runs of equal bins,
+            // such as a ReLU's zeros, do not wait on one another), then added to the long bins: a value's bin is
+            // (int)(|x| · scale) either way, so the counts are exactly those of counting one value at a time.
+            int binCount = Math.Max(_positive.BinCount, _negative.BinCount);
+            int copyStride = (2 * binCount) + 1;
+            int[] scratch = BatchHistogram(4 * copyStride);
+            for (int k = 0; k < count; k++)
             {
-                float x = values[i];
-
-                // Hot path: no data-dependent branch for the mix of zeros and positives (ReLU outputs);
-                // a zero lands in bin 0 and is counted, the bin is corrected below.
-                if (x >= 0f)
-                {
-                    positive[(int)(x * positiveScale)]++;
-                    zeros += x == 0f ? 1 : 0;
-                }
-                else
-                {
-                    negative[(int)(-x * negativeScale)]++;
-                }
-
-                if (x > threshold)
-                {
-                    Offer(x);
-                    threshold = HeapThreshold();
-                }
+                Accumulate(data.Slice(start + (k * stride), length), scratch, binCount, copyStride);
             }
 
-            if (zeros != 0)
-            {
-                positive[0] -= zeros;
-                _zeroCount += zeros;
-            }
+            int positiveBins = batchMax >= 0 ? (int)(batchMax * _positive.Scale) + 1 : 0;
+            int negativeBins = batchMin < 0 ? (int)(-batchMin * _negative.Scale) + 1 : 0;
+            Fold(scratch, 0, copyStride, _positive.Counts.AsSpan(0, positiveBins));
+            Fold(scratch, binCount, copyStride, _negative.Counts.AsSpan(0, negativeBins));
+            Span<long> zeros = stackalloc long[1];
+            Fold(scratch, 2 * binCount, copyStride, zeros);
+            _zeroCount += zeros[0];
         }
 
         /// <summary>Estimates the default percentile given at construction.</summary>
@@ -280,6 +283,121 @@ namespace Microsoft.ML.Spiking.Calibration
 
             // The true value lies in [Min, Max]; clamping can only bring the estimate closer.
             return Math.Clamp(estimate, _min, _max);
+        }
+
+        /// <summary>The calling thread's batch histogram of at least <paramref name="length"/> int bins, all zero.</summary>
+        private static int[] BatchHistogram(int length)
+        {
+            int[]? scratch = s_batchHistogram;
+            if (scratch == null || scratch.Length < length)
+            {
+                scratch = new int[length];
+                s_batchHistogram = scratch;
+            }
+
+            return scratch;
+        }
+
+        /// <summary>Adds the counts of bins [offset, offset + target.Length) of the four copies to <paramref name="target"/> and clears them.</summary>
+        private static void Fold(int[] scratch, int offset, int copyStride, Span<long> target)
+        {
+            for (int b = 0; b < target.Length; b++)
+            {
+                int i = offset + b;
+                long sum = (long)scratch[i] + scratch[i + copyStride] + scratch[i + (2 * copyStride)] + scratch[i + (3 * copyStride)];
+                scratch[i] = 0;
+                scratch[i + copyStride] = 0;
+                scratch[i + (2 * copyStride)] = 0;
+                scratch[i + (3 * copyStride)] = 0;
+                target[b] += sum;
+            }
+        }
+
+        /// <summary>
+        /// Counts values into the batch histogram (copy j mod 4 for the j-th value of a group of eight): bin (int)(x·scale)
+        /// for x &gt; 0, binCount + (int)(−x·scale) for x &lt; 0, 2·binCount for zeros; and offers the values above the
+        /// heap's threshold to the heap, in order.
+        /// </summary>
+        private void Accumulate(ReadOnlySpan<float> values, int[] scratch, int binCount, int copyStride)
+        {
+            float positiveScale = _positive.Scale;
+            float negativeScale = _negative.Scale;
+            float threshold = HeapThreshold();
+            int zeroBin = 2 * binCount;
+            int i = 0;
+            if (Vector256.IsHardwareAccelerated && values.Length >= Vector256<float>.Count)
+            {
+                Span<int> bins = stackalloc int[Vector256<int>.Count];
+                var positive = Vector256.Create(positiveScale);
+                var negative = Vector256.Create(-negativeScale);
+                var negativeOffset = Vector256.Create(binCount);
+                var zeroBins = Vector256.Create(zeroBin);
+                var copies = Vector256.Create(0, copyStride, 2 * copyStride, 3 * copyStride, 0, copyStride, 2 * copyStride, 3 * copyStride);
+                int zeros = 0;
+                for (; i <= values.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+                {
+                    Vector256<float> x = Vector256.Create(values.Slice(i, Vector256<float>.Count));
+                    if (Vector256.GreaterThanAny(x, Vector256.Create(threshold)))
+                    {
+                        for (int j = 0; j < Vector256<float>.Count; j++)
+                        {
+                            float v = values[i + j];
+                            if (v > threshold)
+                            {
+                                Offer(v);
+                                threshold = HeapThreshold();
+                            }
+                        }
+                    }
+
+                    Vector256<int> isZero = Vector256.Equals(x, Vector256<float>.Zero).AsInt32();
+                    if (isZero == Vector256<int>.AllBitsSet)
+                    {
+                        zeros += Vector256<float>.Count;
+                        continue;
+                    }
+
+                    // x·(−scale) is exactly (−x)·scale; the lanes not selected may hold any value.
+                    Vector256<int> index = Vector256.ConditionalSelect(
+                        Vector256.LessThan(x, Vector256<float>.Zero).AsInt32(),
+                        Vector256.ConvertToInt32(x * negative) + negativeOffset,
+                        Vector256.ConvertToInt32(x * positive));
+                    (Vector256.ConditionalSelect(isZero, zeroBins, index) + copies).CopyTo(bins);
+                    scratch[bins[0]]++;
+                    scratch[bins[1]]++;
+                    scratch[bins[2]]++;
+                    scratch[bins[3]]++;
+                    scratch[bins[4]]++;
+                    scratch[bins[5]]++;
+                    scratch[bins[6]]++;
+                    scratch[bins[7]]++;
+                }
+
+                scratch[zeroBin] += zeros;
+            }
+
+            for (; i < values.Length; i++)
+            {
+                float x = values[i];
+                if (x > 0f)
+                {
+                    scratch[(int)(x * positiveScale)]++;
+                }
+                else if (x < 0f)
+                {
+                    scratch[binCount + (int)(-x * negativeScale)]++;
+                }
+                else
+                {
+                    scratch[zeroBin]++;
+                }
+
+                if (x > threshold)
+                {
+                    Offer(x);
+                    threshold = HeapThreshold();
+                }
+            }
         }
 
         private float HeapThreshold() => _heapCount == _capacity ? _heap[0] : float.NegativeInfinity;
