@@ -12,13 +12,14 @@ namespace Microsoft.ML.Spiking.Calibration
     /// </summary>
     /// <remarks>
     /// <para>
-    /// Two structures are kept. The largest <see cref="ExactCapacity"/> values are kept exactly in a min-heap.
+    /// Two structures are kept. The largest <see cref="ExactCapacity"/> values are kept exactly, among at most twice as
+    /// many candidates (a selection keeps the largest when the candidates' array is full).
     /// Every value is also counted in a fixed-size histogram over [0, hi) for positive values and a mirrored one
     /// for negative values (hi a power of two per side that doubles, merging adjacent bins, when a larger
-    /// magnitude arrives); exact zeros are counted on their own. Memory is O(capacity + bins) whatever the count.
+    /// magnitude arrives); exact zeros are counted on their own. Memory is O(capacity + bins) whatever the count: at most 2·capacity floats and 2·bins longs.
     /// </para>
     /// <para>
-    /// Accuracy: the ranks r = floor(q(N−1)) and r + 1 are read from the heap when N − r ≤ capacity, from the
+    /// Accuracy: the ranks r = floor(q(N−1)) and r + 1 are read from the largest values when N − r ≤ capacity, from the
     /// zero count, or as the exact minimum or maximum; such a result is exact (<see cref="IsExact"/>). Otherwise a
     /// rank is read from the histogram, interpolating uniformly within its bin, and the absolute error is below
     /// one bin width hi/bins ≤ 2·max|x|/bins (hi is never below 2⁻⁴⁰), reported by <see cref="ErrorBound"/>.
@@ -41,9 +42,7 @@ namespace Microsoft.ML.Spiking.Calibration
         private readonly int _capacity;
         private readonly MagnitudeHistogram _positive;
         private readonly MagnitudeHistogram _negative;
-        private float[] _heap;
-        private int _heapCount;
-        private float[]? _sortedHeap;
+        private readonly TopValues _top;
         private long _count;
         private long _zeroCount;
         private float _max;
@@ -65,9 +64,7 @@ namespace Microsoft.ML.Spiking.Calibration
             _capacity = exactCapacity;
             _positive = new MagnitudeHistogram(binCount);
             _negative = new MagnitudeHistogram(binCount);
-            _heap = new float[Math.Min(exactCapacity, 256)];
-            _heapCount = 0;
-            _sortedHeap = null;
+            _top = new TopValues(exactCapacity);
             _count = 0;
             _zeroCount = 0;
             _max = float.NaN;
@@ -80,11 +77,11 @@ namespace Microsoft.ML.Spiking.Calibration
         /// <summary>Number of largest values kept exactly.</summary>
         public int ExactCapacity => _capacity;
 
-        /// <summary>Number of values currently held in the exact heap; never more than <see cref="ExactCapacity"/>.</summary>
-        public int HeapCount => _heapCount;
+        /// <summary>Number of largest values currently known exactly: min(<see cref="Count"/>, <see cref="ExactCapacity"/>).</summary>
+        public int HeapCount => _top.Count;
 
-        /// <summary>Length of the heap's backing array; never more than <see cref="ExactCapacity"/>.</summary>
-        internal int HeapStorageLength => _heap.Length;
+        /// <summary>Length of the candidates' backing array; never more than twice <see cref="ExactCapacity"/>.</summary>
+        internal int HeapStorageLength => _top.StorageLength;
 
         /// <summary>Total length of both histograms' bin arrays; never more than twice the bin count.</summary>
         internal int HistogramStorageLength => _positive.Counts.Length + _negative.Counts.Length;
@@ -147,7 +144,6 @@ namespace Microsoft.ML.Spiking.Calibration
             _max = _count == 0 ? batchMax : Math.Max(_max, batchMax);
             _min = _count == 0 ? batchMin : Math.Min(_min, batchMin);
             _count += (long)length * count;
-            _sortedHeap = null;
 
             // The batch is counted in int bins on a per-thread scratch (four interleaved copies, so that runs of equal bins,
             // such as a ReLU's zeros, do not wait on one another), then added to the long bins: a value's bin is
@@ -167,6 +163,14 @@ namespace Microsoft.ML.Spiking.Calibration
             Span<long> zeros = stackalloc long[1];
             Fold(scratch, 2 * binCount, copyStride, zeros);
             _zeroCount += zeros[0];
+
+            // The largest values, in a second pass: with this batch counted, only values above the floor the histogram
+            // gives (and above the candidates' threshold) can be among them.
+            float floor = CandidateFloor();
+            for (int k = 0; k < count; k++)
+            {
+                _top.Offer(data.Slice(start + (k * stride), length), floor);
+            }
         }
 
         /// <summary>Estimates the default percentile given at construction.</summary>
@@ -257,10 +261,10 @@ namespace Microsoft.ML.Spiking.Calibration
                 return _min;
             }
 
-            long firstKept = _count - _heapCount;
+            long firstKept = _count - HeapCount;
             if (rank >= firstKept)
             {
-                return SortedHeap()[rank - firstKept];
+                return _top.ValueAt((int)(rank - firstKept));
             }
 
             long negativeTotal = _count - _zeroCount - _positive.Total();
@@ -301,7 +305,29 @@ namespace Microsoft.ML.Spiking.Calibration
         /// <summary>Adds the counts of bins [offset, offset + target.Length) of the four copies to <paramref name="target"/> and clears them.</summary>
         private static void Fold(int[] scratch, int offset, int copyStride, Span<long> target)
         {
-            for (int b = 0; b < target.Length; b++)
+            int b = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                Span<int> bins = scratch.AsSpan(offset);
+                for (; b <= target.Length - Vector256<int>.Count; b += Vector256<int>.Count)
+                {
+                    // Per-copy counts are below 2³¹ and so is their sum for a batch (one span of ints), so int adds are exact.
+                    Vector256<int> sum = Vector256.Create(bins.Slice(b, Vector256<int>.Count))
+                        + Vector256.Create(bins.Slice(b + copyStride, Vector256<int>.Count))
+                        + Vector256.Create(bins.Slice(b + (2 * copyStride), Vector256<int>.Count))
+                        + Vector256.Create(bins.Slice(b + (3 * copyStride), Vector256<int>.Count));
+                    bins.Slice(b, Vector256<int>.Count).Clear();
+                    bins.Slice(b + copyStride, Vector256<int>.Count).Clear();
+                    bins.Slice(b + (2 * copyStride), Vector256<int>.Count).Clear();
+                    bins.Slice(b + (3 * copyStride), Vector256<int>.Count).Clear();
+                    (Vector256<long> low, Vector256<long> high) = Vector256.Widen(sum);
+                    Span<long> t = target.Slice(b, Vector256<int>.Count);
+                    (Vector256.Create((ReadOnlySpan<long>)t.Slice(0, Vector256<long>.Count)) + low).CopyTo(t);
+                    (Vector256.Create((ReadOnlySpan<long>)t.Slice(Vector256<long>.Count, Vector256<long>.Count)) + high).CopyTo(t.Slice(Vector256<long>.Count));
+                }
+            }
+
+            for (; b < target.Length; b++)
             {
                 int i = offset + b;
                 long sum = (long)scratch[i] + scratch[i + copyStride] + scratch[i + (2 * copyStride)] + scratch[i + (3 * copyStride)];
@@ -315,14 +341,12 @@ namespace Microsoft.ML.Spiking.Calibration
 
         /// <summary>
         /// Counts values into the batch histogram (copy j mod 4 for the j-th value of a group of eight): bin (int)(x·scale)
-        /// for x &gt; 0, binCount + (int)(−x·scale) for x &lt; 0, 2·binCount for zeros; and offers the values above the
-        /// heap's threshold to the heap, in order.
+        /// for x &gt; 0, binCount + (int)(−x·scale) for x &lt; 0, 2·binCount for zeros.
         /// </summary>
         private void Accumulate(ReadOnlySpan<float> values, int[] scratch, int binCount, int copyStride)
         {
             float positiveScale = _positive.Scale;
             float negativeScale = _negative.Scale;
-            float threshold = HeapThreshold();
             int zeroBin = 2 * binCount;
             int i = 0;
             if (Vector256.IsHardwareAccelerated && values.Length >= Vector256<float>.Count)
@@ -337,19 +361,6 @@ namespace Microsoft.ML.Spiking.Calibration
                 for (; i <= values.Length - Vector256<float>.Count; i += Vector256<float>.Count)
                 {
                     Vector256<float> x = Vector256.Create(values.Slice(i, Vector256<float>.Count));
-                    if (Vector256.GreaterThanAny(x, Vector256.Create(threshold)))
-                    {
-                        for (int j = 0; j < Vector256<float>.Count; j++)
-                        {
-                            float v = values[i + j];
-                            if (v > threshold)
-                            {
-                                Offer(v);
-                                threshold = HeapThreshold();
-                            }
-                        }
-                    }
-
                     Vector256<int> isZero = Vector256.Equals(x, Vector256<float>.Zero).AsInt32();
                     if (isZero == Vector256<int>.AllBitsSet)
                     {
@@ -391,81 +402,28 @@ namespace Microsoft.ML.Spiking.Calibration
                 {
                     scratch[zeroBin]++;
                 }
-
-                if (x > threshold)
-                {
-                    Offer(x);
-                    threshold = HeapThreshold();
-                }
             }
         }
 
-        private float HeapThreshold() => _heapCount == _capacity ? _heap[0] : float.NegativeInfinity;
-
-        private float[] SortedHeap()
+        /// <summary>
+        /// A value such that at least capacity values counted so far are above it, from the positive histogram (−∞ when
+        /// there are not that many positive values). With the bin b where the count from the top reaches the capacity,
+        /// it is the largest float below b's lower edge b/scale (exact: the scale is a power of two), or 0 for b = 0.
+        /// </summary>
+        private float CandidateFloor()
         {
-            if (_sortedHeap == null)
+            long[] counts = _positive.Counts;
+            long above = 0;
+            for (int b = _max > 0 ? Math.Min((int)(_max * _positive.Scale), counts.Length - 1) : -1; b >= 0; b--)
             {
-                _sortedHeap = _heap.AsSpan(0, _heapCount).ToArray();
-                Array.Sort(_sortedHeap);
+                above += counts[b];
+                if (above >= _capacity)
+                {
+                    return b == 0 ? 0f : MathF.BitDecrement(b / _positive.Scale);
+                }
             }
 
-            return _sortedHeap;
-        }
-
-        /// <summary>Puts x into the heap of largest values: pushes while not full, else replaces the minimum (x is larger).</summary>
-        private void Offer(float x)
-        {
-            if (_heapCount < _capacity)
-            {
-                if (_heapCount == _heap.Length)
-                {
-                    Array.Resize(ref _heap, (int)Math.Min((long)_heap.Length * 2, _capacity));
-                }
-
-                int i = _heapCount++;
-                while (i > 0)
-                {
-                    int parent = (i - 1) >> 1;
-                    if (_heap[parent] <= x)
-                    {
-                        break;
-                    }
-
-                    _heap[i] = _heap[parent];
-                    i = parent;
-                }
-
-                _heap[i] = x;
-                return;
-            }
-
-            // Sift x down from the root.
-            int n = _heapCount;
-            int k = 0;
-            while (true)
-            {
-                int child = (2 * k) + 1;
-                if (child >= n)
-                {
-                    break;
-                }
-
-                if (child + 1 < n && _heap[child + 1] < _heap[child])
-                {
-                    child++;
-                }
-
-                if (_heap[child] >= x)
-                {
-                    break;
-                }
-
-                _heap[k] = _heap[child];
-                k = child;
-            }
-
-            _heap[k] = x;
+            return float.NegativeInfinity;
         }
     }
 }

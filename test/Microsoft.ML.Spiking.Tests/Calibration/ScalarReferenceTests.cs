@@ -10,7 +10,8 @@ namespace Microsoft.ML.Spiking.Tests.Calibration
 {
     /// <summary>
     /// The vectorized statistics (segments read in place, batch histograms, lane-wise sums) against the scalar
-    /// implementation they replaced (<see cref="ScalarChannelStatistics"/>): every result must be bit for bit the same.
+    /// implementation they replaced (<see cref="ScalarChannelStatistics"/>): every result must be bit for bit the same,
+    /// except that a percentile equal to zero may be −0 in one and +0 in the other (see <see cref="PercentileBits"/>).
     /// </summary>
     [TestClass]
     public sealed class ScalarReferenceTests
@@ -77,9 +78,37 @@ namespace Microsoft.ML.Spiking.Tests.Calibration
                     {
                         foreach (double p in s_percentiles)
                         {
-                            Assert.AreEqual(Bits(reference.GetPercentile(p)), Bits(fast.GetPercentile(p)), $"p={p}, after {length}");
+                            Assert.AreEqual(PercentileBits(reference.GetPercentile(p)), PercentileBits(fast.GetPercentile(p)), $"p={p}, after {length}");
                             Assert.AreEqual(Bits(reference.GetErrorBound(p)), Bits(fast.GetErrorBound(p)), $"bound p={p}, after {length}");
                         }
+                    }
+                }
+            }
+        }
+
+        [TestMethod]
+        public void EstimatorMatchesTheScalarOneOnManyTiesAndRepeatedSelections()
+        {
+            // Few distinct values (many ties at the kept boundary) and far more values than twice the capacity, so
+            // the candidates are selected many times; then a rising stream (every value a new candidate).
+            var random = new Random(17);
+            foreach (int capacity in new[] { 1, 2, 5, 300 })
+            {
+                var fast = new PercentileEstimator(99.9, capacity, 64);
+                var reference = new ScalarPercentileEstimator(99.9, capacity, 64);
+                for (int b = 0; b < 40; b++)
+                {
+                    float[] values = b < 30
+                        ? Enumerable.Range(0, 997).Select(_ => (float)random.Next(-3, 6)).ToArray()
+                        : Enumerable.Range(0, 997).Select(i => (float)((b * 1000) + i)).ToArray();
+                    fast.Add(values);
+                    reference.Add(values);
+                    Assert.AreEqual(reference.HeapCount, fast.HeapCount);
+                    Assert.IsTrue(fast.HeapStorageLength <= 2 * capacity);
+                    foreach (double p in s_percentiles.Append(99.95).Append(99.999))
+                    {
+                        Assert.AreEqual(PercentileBits(reference.GetPercentile(p)), PercentileBits(fast.GetPercentile(p)), $"capacity {capacity} p={p} after {b}");
+                        Assert.AreEqual(Bits(reference.GetErrorBound(p)), Bits(fast.GetErrorBound(p)), $"bound p={p}");
                     }
                 }
             }
@@ -172,7 +201,7 @@ namespace Microsoft.ML.Spiking.Tests.Calibration
             {
                 foreach (double p in s_percentiles)
                 {
-                    AssertBits(reference.GetPercentile(p), fast.GetPercentile(p), $"{what} p={p}");
+                    AssertBits(reference.GetPercentile(p).Select(v => v + 0f).ToArray(), fast.GetPercentile(p).Select(v => v + 0f).ToArray(), $"{what} p={p} (zeros of either sign)");
                     CollectionAssert.AreEqual(reference.GetPercentileErrorBound(p).Select(Bits).ToArray(), fast.GetPercentileErrorBound(p).Select(Bits).ToArray(), $"{what} bound p={p}");
                 }
             }
@@ -188,5 +217,12 @@ namespace Microsoft.ML.Spiking.Tests.Calibration
         }
 
         private static long Bits(double value) => BitConverter.DoubleToInt64Bits(value);
+
+        /// <summary>
+        /// The bits of a percentile, with −0 read as +0: which of several equal values are kept exactly depends on the
+        /// order they are compared in (a heap in the scalar version, a selection now), and −0 equals +0, so a zero
+        /// percentile may come back with either sign. Every other value must be bit for bit the same.
+        /// </summary>
+        private static long PercentileBits(double value) => Bits(value + 0.0);
     }
 }
