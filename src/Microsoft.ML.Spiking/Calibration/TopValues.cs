@@ -2,6 +2,7 @@
 
 using System;
 using System.Numerics;
+using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -25,6 +26,7 @@ namespace Microsoft.ML.Spiking.Calibration
         private float[] _values;
         private int _count;
         private float _threshold;
+        private int _partitioned;
 
         /// <summary>Creates an empty set for the largest <paramref name="capacity"/> values (at least 1).</summary>
         public TopValues(int capacity)
@@ -47,6 +49,7 @@ namespace Microsoft.ML.Spiking.Calibration
         /// <param name="floor">A value such that at least capacity values already counted are above it, or −∞.</param>
         public void Offer(ReadOnlySpan<float> values, float floor)
         {
+            _partitioned = 0;
             int i = 0;
             if (Vector256.IsHardwareAccelerated)
             {
@@ -91,20 +94,24 @@ namespace Microsoft.ML.Spiking.Calibration
 
         /// <summary>
         /// The value at 0-based <paramref name="index"/> in ascending order among the largest <see cref="Count"/> values,
-        /// found by selection (expected O(capacity), no sort); reorders the candidates, which changes no result.
+        /// found by one selection among the candidates (expected O(capacity), no sort), which reorders them (changing
+        /// no result); a call for the next index right after one for this index only takes a minimum.
         /// </summary>
         /// <param name="index">In [0, <see cref="Count"/>).</param>
         public float ValueAt(int index)
         {
-            int count = Count;
-            if (_count > count)
+            // The (Count − index)-th largest of the top Count is the same among all candidates.
+            int rank = Count - index;
+            if (_partitioned == rank + 1)
             {
-                // Keep exactly the largest: the smallest of them is a valid threshold from now on.
-                _threshold = TopSelection.KeepLargest(_values.AsSpan(0, _count), count);
-                _count = count;
+                // The previous call left the rank + 1 largest first, its value last among them: the rank-th largest
+                // is the smallest of the others.
+                _partitioned = 0;
+                return TensorPrimitives.Min(_values.AsSpan(0, rank));
             }
 
-            return TopSelection.KeepLargest(_values.AsSpan(0, count), count - index);
+            _partitioned = rank;
+            return TopSelection.KeepLargest(_values.AsSpan(0, _count), rank);
         }
 
         private static Vector256<int>[] CompressTable()

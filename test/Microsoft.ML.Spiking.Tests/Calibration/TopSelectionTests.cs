@@ -50,6 +50,35 @@ namespace Microsoft.ML.Spiking.Tests.Calibration
         }
 
         [TestMethod]
+        public void TopValuesReadEveryIndexInAnyOrder()
+        {
+            var random = new Random(8);
+            foreach (int capacity in new[] { 1, 3, 50 })
+            {
+                var top = new TopValues(capacity);
+                var all = new System.Collections.Generic.List<float>();
+                for (int batch = 0; batch < 6; batch++)
+                {
+                    float[] values = Enumerable.Range(0, 37).Select(_ => (float)random.Next(-20, 20)).ToArray();
+                    top.Offer(values, float.NegativeInfinity);
+                    all.AddRange(values);
+                    float[] expected = all.OrderByDescending(v => v).Take(capacity).Reverse().ToArray();
+                    Assert.AreEqual(expected.Length, top.Count);
+                    Assert.IsTrue(top.StorageLength <= 2 * capacity);
+                    for (int i = 0; i < expected.Length; i++)
+                    {
+                        Assert.AreEqual(expected[i], top.ValueAt(i), $"ascending, capacity {capacity}, index {i}");
+                    }
+
+                    for (int i = expected.Length - 1; i >= 0; i--)
+                    {
+                        Assert.AreEqual(expected[i], top.ValueAt(i), $"descending, capacity {capacity}, index {i}");
+                    }
+                }
+            }
+        }
+
+        [TestMethod]
         public void RejectsAnOutOfRangeK()
         {
             Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => TopSelection.KeepLargest(new float[3], 0));
