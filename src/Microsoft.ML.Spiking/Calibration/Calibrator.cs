@@ -1,6 +1,7 @@
 // Licensed under the MIT license. Part of Microsoft.ML.Spiking.
 
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
@@ -148,6 +149,10 @@ namespace Microsoft.ML.Spiking.Calibration
             float[][] outputs = probes.Select(p => new float[options.BatchSize * ShapeUtil.Size(network.GetShape(p))]).ToArray();
             long[][] shapes = new[] { network.InputShape }.Concat(probes.Select(network.GetShape)).Select(s => new long[] { 0 }.Concat(s.Select(d => (long)d)).ToArray()).ToArray();
             var errors = new Exception?[collectors.Count];
+
+            // Largest sites first, handed out one at a time, so that the threads finish together.
+            int[] order = Enumerable.Range(0, collectors.Count).OrderByDescending(i => (long)collectors[i].Channels * collectors[i].Spatial).ToArray();
+            OrderablePartitioner<int> sitesInOrder = Partitioner.Create(order, EnumerablePartitionerOptions.NoBuffering);
             BoundBatch? full = null;
             int filled = 0;
             long seen = 0;
@@ -173,7 +178,7 @@ namespace Microsoft.ML.Spiking.Calibration
 
                     int n = filled;
                     long statisticsStarted = Stopwatch.GetTimestamp();
-                    Parallel.For(0, collectors.Count, i =>
+                    Parallel.ForEach(sitesInOrder, i =>
                     {
                         try
                         {
