@@ -45,7 +45,10 @@ namespace Microsoft.ML.Spiking.Calibration
         /// <summary>Samples per ONNX Runtime call (default 64).</summary>
         public int BatchSize { get; set; }
 
-        /// <summary>Where ONNX Runtime runs.</summary>
+        /// <summary>
+        /// Where ONNX Runtime runs. A positive <see cref="ExecutionOptions.IntraOpThreads"/> also bounds the threads that
+        /// update the sites' statistics (in parallel, one site per thread; the results do not depend on the count).
+        /// </summary>
         public ExecutionOptions Execution { get; set; }
 
         /// <summary>Receives the number of samples processed so far after each batch.</summary>
@@ -153,6 +156,7 @@ namespace Microsoft.ML.Spiking.Calibration
             // Largest sites first, handed out one at a time, so that the threads finish together.
             int[] order = Enumerable.Range(0, collectors.Count).OrderByDescending(i => (long)collectors[i].Channels * collectors[i].Spatial).ToArray();
             OrderablePartitioner<int> sitesInOrder = Partitioner.Create(order, EnumerablePartitionerOptions.NoBuffering);
+            var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.Execution is { IntraOpThreads: > 0 } execution ? execution.IntraOpThreads : -1 };
             BoundBatch? full = null;
             int filled = 0;
             long seen = 0;
@@ -178,7 +182,7 @@ namespace Microsoft.ML.Spiking.Calibration
 
                     int n = filled;
                     long statisticsStarted = Stopwatch.GetTimestamp();
-                    Parallel.ForEach(sitesInOrder, i =>
+                    Parallel.ForEach(sitesInOrder, parallel, i =>
                     {
                         try
                         {

@@ -23,10 +23,18 @@ namespace Microsoft.ML.Spiking.Tests.Calibration
         [DataRow(StatisticsGranularity.Channel, 8)]
         [DataRow(StatisticsGranularity.Channel, 64)]
         [DataRow(StatisticsGranularity.Neuron, 5)]
-        public void StatisticsAreThoseOfTheSequentialLoop(StatisticsGranularity granularity, int batchSize)
+        [DataRow(StatisticsGranularity.Channel, 3, 1)]
+        public void StatisticsAreThoseOfTheSequentialLoop(StatisticsGranularity granularity, int batchSize, int threads = 0)
         {
             (Network ann, List<float[]> samples) = NeuronStatisticsTests.SmallNetwork(37);
-            var options = new CalibrationOptions { Granularity = granularity, IncludePreActivations = true, BatchSize = batchSize, ExactCapacity = 16 };
+            var options = new CalibrationOptions
+            {
+                Granularity = granularity,
+                IncludePreActivations = true,
+                BatchSize = batchSize,
+                ExactCapacity = 16,
+                Execution = new ExecutionOptions { IntraOpThreads = threads },
+            };
             CalibrationResult result = Calibrator.Collect(ann, samples, options);
 
             var probes = new List<string>();
