@@ -1,6 +1,7 @@
 // Licensed under the MIT license. Part of Microsoft.ML.Spiking.
 
 using System;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Microsoft.ML.Spiking.Calibration
@@ -354,6 +355,7 @@ namespace Microsoft.ML.Spiking.Calibration
         /// <paramref name="start"/> + k·<paramref name="stride"/>): their extremes and first-pass sums.
         /// </summary>
         /// <returns>Whether every value is finite (the extremes and sums are meaningless otherwise).</returns>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static bool Scan(ReadOnlySpan<float> data, int start, int stride, int length, int count, out float min, out float max, ref RunningMoments.Sums sums)
         {
             var low = Vector256.Create(float.PositiveInfinity);

@@ -3,6 +3,7 @@
 using System;
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace Microsoft.ML.Spiking.Calibration
 {
@@ -111,6 +112,7 @@ namespace Microsoft.ML.Spiking.Calibration
             return result;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Update(ReadOnlySpan<float> row, int offset, double inverseCount)
         {
             int j = 0;

@@ -2,6 +2,7 @@
 
 using System;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Microsoft.ML.Spiking.Calibration
@@ -303,6 +304,7 @@ namespace Microsoft.ML.Spiking.Calibration
         }
 
         /// <summary>Adds the counts of bins [offset, offset + target.Length) of the four copies to <paramref name="target"/> and clears them.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void Fold(int[] scratch, int offset, int copyStride, Span<long> target)
         {
             int b = 0;
@@ -343,6 +345,7 @@ namespace Microsoft.ML.Spiking.Calibration
         /// Counts values into the batch histogram (copy j mod 4 for the j-th value of a group of eight): bin (int)(x·scale)
         /// for x &gt; 0, binCount + (int)(−x·scale) for x &lt; 0, 2·binCount for zeros.
         /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Accumulate(ReadOnlySpan<float> values, int[] scratch, int binCount, int copyStride)
         {
             float positiveScale = _positive.Scale;

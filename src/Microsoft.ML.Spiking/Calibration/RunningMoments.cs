@@ -2,6 +2,7 @@
 
 using System;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Microsoft.ML.Spiking.Calibration
@@ -103,6 +104,7 @@ namespace Microsoft.ML.Spiking.Calibration
             Combine(other._count, other._mean, other._variance);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void AddDeviations(ReadOnlySpan<float> values, double mean, ref Sums deviations, ref Sums squares)
         {
             int i = 0;
@@ -178,6 +180,7 @@ namespace Microsoft.ML.Spiking.Calibration
             public Vector256<double> Vector;
 
             /// <summary>Adds the values of a span (then, in a stream of spans, every span but the last must have a length that is a multiple of 4).</summary>
+            [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             public void Add(ReadOnlySpan<float> values)
             {
                 int i = 0;

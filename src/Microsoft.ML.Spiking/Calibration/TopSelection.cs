@@ -2,6 +2,7 @@
 
 using System;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 
 namespace Microsoft.ML.Spiking.Calibration
 {
@@ -19,6 +20,7 @@ namespace Microsoft.ML.Spiking.Calibration
         /// </remarks>
         /// <param name="values">The values; reordered.</param>
         /// <param name="k">How many to keep, in [1, values.Length].</param>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public static float KeepLargest(Span<float> values, int k)
         {
             if (k < 1 || k > values.Length)

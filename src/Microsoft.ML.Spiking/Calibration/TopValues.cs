@@ -3,6 +3,7 @@
 using System;
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -47,6 +48,7 @@ namespace Microsoft.ML.Spiking.Calibration
         /// </summary>
         /// <param name="values">Finite values.</param>
         /// <param name="floor">A value such that at least capacity values already counted are above it, or −∞.</param>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Offer(ReadOnlySpan<float> values, float floor)
         {
             _partitioned = 0;
