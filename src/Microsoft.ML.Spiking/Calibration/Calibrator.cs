@@ -1,8 +1,13 @@
 // Licensed under the MIT license. Part of Microsoft.ML.Spiking.
 
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Linq;
+using System.Runtime.ExceptionServices;
+using System.Threading.Tasks;
+using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.Spiking.Graph;
 using Microsoft.ML.Spiking.Onnx;
 using Microsoft.ML.Spiking.Simulation;
@@ -40,7 +45,10 @@ namespace Microsoft.ML.Spiking.Calibration
         /// <summary>Samples per ONNX Runtime call (default 64).</summary>
         public int BatchSize { get; set; }
 
-        /// <summary>Where ONNX Runtime runs.</summary>
+        /// <summary>
+        /// Where ONNX Runtime runs. A positive <see cref="ExecutionOptions.IntraOpThreads"/> also bounds the threads that
+        /// update the sites' statistics (in parallel, one site per thread; the results do not depend on the count).
+        /// </summary>
         public ExecutionOptions Execution { get; set; }
 
         /// <summary>Receives the number of samples processed so far after each batch.</summary>
@@ -71,7 +79,16 @@ namespace Microsoft.ML.Spiking.Calibration
 
         /// <summary>Granularity of the statistics.</summary>
         public StatisticsGranularity Granularity { get; }
+
+        /// <summary>Where the collection's time went (for the benchmark).</summary>
+        internal CalibrationTimings Timings { get; init; }
     }
+
+    /// <summary>Wall-clock time of one calibration's parts.</summary>
+    /// <param name="Session">Exporting the graph with its probes and creating the ONNX Runtime session.</param>
+    /// <param name="Runs">ONNX Runtime calls (including packing the input batches).</param>
+    /// <param name="Statistics">Updating the statistics.</param>
+    internal readonly record struct CalibrationTimings(TimeSpan Session, TimeSpan Runs, TimeSpan Statistics);
 
     /// <summary>
     /// Streams calibration data once through the ANN (ONNX Runtime, with every activation site exposed as
@@ -125,61 +142,161 @@ namespace Microsoft.ML.Spiking.Calibration
                 results[site.Name] = new SiteStatistics(site.Name, output, input);
             }
 
+            long started = Stopwatch.GetTimestamp();
             using var session = new OnnxSession(AnnExporter.Export(network, probes), options.Execution);
+            TimeSpan sessionTime = Stopwatch.GetElapsedTime(started);
+            long statisticsTicks = 0;
             var outputNames = Enumerable.Range(0, probes.Count).Select(AnnExporter.ExtraOutputName).ToList();
             int sampleSize = ShapeUtil.Size(network.InputShape);
-            long[] sampleShape = network.InputShape.Select(d => (long)d).ToArray();
-            var buffer = new float[options.BatchSize * sampleSize];
+            var inputBuffer = new float[options.BatchSize * sampleSize];
+            float[][] outputs = probes.Select(p => new float[options.BatchSize * ShapeUtil.Size(network.GetShape(p))]).ToArray();
+            long[][] shapes = new[] { network.InputShape }.Concat(probes.Select(network.GetShape)).Select(s => new long[] { 0 }.Concat(s.Select(d => (long)d)).ToArray()).ToArray();
+            var errors = new Exception?[collectors.Count];
+
+            // Largest sites first, handed out one at a time, so that the threads finish together.
+            int[] order = Enumerable.Range(0, collectors.Count).OrderByDescending(i => (long)collectors[i].Channels * collectors[i].Spatial).ToArray();
+            OrderablePartitioner<int> sitesInOrder = Partitioner.Create(order, EnumerablePartitionerOptions.NoBuffering);
+            var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.Execution is { IntraOpThreads: > 0 } execution ? execution.IntraOpThreads : -1 };
+            BoundBatch? full = null;
             int filled = 0;
             long seen = 0;
 
             void Flush()
             {
-                if (filled == 0 || probes.Count == 0)
+                if (filled > 0 && probes.Count > 0)
                 {
-                    seen += filled;
-                    filled = 0;
-                    return;
+                    // ONNX Runtime writes every probe into its pre-allocated array (no allocation or copy per batch); the
+                    // sites' statistics are independent, so they are updated in parallel, each by one thread in order.
+                    BoundBatch batch = filled == options.BatchSize ? full ??= new BoundBatch(inputBuffer, outputs, shapes, filled) : new BoundBatch(inputBuffer, outputs, shapes, filled);
+                    try
+                    {
+                        session.RunInto(s_inputNames, batch.Input, outputNames, batch.Outputs);
+                    }
+                    finally
+                    {
+                        if (batch != full)
+                        {
+                            batch.Dispose();
+                        }
+                    }
+
+                    int n = filled;
+                    long statisticsStarted = Stopwatch.GetTimestamp();
+                    Parallel.ForEach(sitesInOrder, parallel, i =>
+                    {
+                        try
+                        {
+                            collectors[i].Stats.AddBatch(outputs[i].AsSpan(0, n * collectors[i].Channels * collectors[i].Spatial), n);
+                        }
+                        catch (Exception e)
+                        {
+                            errors[i] = e;
+                        }
+                    });
+                    statisticsTicks += Stopwatch.GetTimestamp() - statisticsStarted;
+                    foreach (Exception? error in errors)
+                    {
+                        if (error != null)
+                        {
+                            ExceptionDispatchInfo.Throw(error);
+                        }
+                    }
                 }
-                float[] data = filled == options.BatchSize ? buffer : buffer.AsSpan(0, filled * sampleSize).ToArray();
-                var outputs = session.Run(new Dictionary<string, TensorBuffer>
-                {
-                    [AnnExporter.InputName] = new TensorBuffer(data, new long[] { filled }.Concat(sampleShape).ToArray()),
-                }, outputNames);
-                for (int i = 0; i < collectors.Count; i++)
-                {
-                    collectors[i].Stats.AddBatch(outputs[outputNames[i]].Data, filled);
-                }
+
+                bool report = filled > 0 && probes.Count > 0;
                 seen += filled;
                 filled = 0;
-                options.Progress?.Report(seen);
+                if (report)
+                {
+                    options.Progress?.Report(seen);
+                }
             }
 
-            foreach (float[] sample in samples)
+            try
             {
-                if (sample == null || sample.Length != sampleSize)
+                foreach (float[] sample in samples)
                 {
-                    throw new ArgumentException($"Calibration sample {seen + filled} has {sample?.Length ?? 0} values; the network input [{string.Join(",", network.InputShape)}] needs {sampleSize}.", nameof(samples));
+                    if (sample == null || sample.Length != sampleSize)
+                    {
+                        throw new ArgumentException($"Calibration sample {seen + filled} has {sample?.Length ?? 0} values; the network input [{string.Join(",", network.InputShape)}] needs {sampleSize}.", nameof(samples));
+                    }
+
+                    Array.Copy(sample, 0, inputBuffer, filled * sampleSize, sampleSize);
+                    if (++filled == options.BatchSize)
+                    {
+                        Flush();
+                    }
                 }
-                Array.Copy(sample, 0, buffer, filled * sampleSize, sampleSize);
-                if (++filled == options.BatchSize)
-                {
-                    Flush();
-                }
+
+                Flush();
             }
-            Flush();
+            finally
+            {
+                full?.Dispose();
+            }
+
             if (seen == 0)
             {
                 throw new ArgumentException("The calibration data is empty; at least one sample is needed.", nameof(samples));
             }
-            return new CalibrationResult(results, seen, options.Granularity);
+
+            TimeSpan statisticsTime = Stopwatch.GetElapsedTime(0, statisticsTicks);
+            return new CalibrationResult(results, seen, options.Granularity)
+            {
+                Timings = new CalibrationTimings(sessionTime, Stopwatch.GetElapsedTime(started) - sessionTime - statisticsTime, statisticsTime),
+            };
         }
+
+        private static readonly string[] s_inputNames = { AnnExporter.InputName };
 
         private static ChannelStatistics NewStatistics(int[] shape, CalibrationOptions options, out int channels, out int spatial)
         {
             channels = shape.Length == 0 ? 1 : shape[0];
             spatial = Math.Max(1, ShapeUtil.Size(shape) / Math.Max(channels, 1));
             return new ChannelStatistics(channels, spatial, options.Granularity, options.Percentile, options.ExactCapacity);
+        }
+
+        /// <summary>ONNX Runtime values over the first <c>n</c> samples of the input and probe arrays (pinned while alive).</summary>
+        private sealed class BoundBatch : IDisposable
+        {
+            public BoundBatch(float[] input, float[][] outputs, long[][] shapes, int n)
+            {
+                Outputs = new OrtValue[outputs.Length];
+                try
+                {
+                    Input[0] = Bind(input, shapes[0], n);
+                    for (int i = 0; i < outputs.Length; i++)
+                    {
+                        Outputs[i] = Bind(outputs[i], shapes[i + 1], n);
+                    }
+                }
+                catch
+                {
+                    Dispose();
+                    throw;
+                }
+            }
+
+            public OrtValue[] Input { get; } = new OrtValue[1];
+
+            public OrtValue[] Outputs { get; }
+
+            public void Dispose()
+            {
+                Input[0]?.Dispose();
+                foreach (OrtValue? value in Outputs)
+                {
+                    value?.Dispose();
+                }
+            }
+
+            private static OrtValue Bind(float[] array, long[] sampleShape, int n)
+            {
+                long[] shape = (long[])sampleShape.Clone();
+                shape[0] = n;
+                long size = shape.Aggregate(1L, (a, d) => a * d);
+                return OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, new Memory<float>(array, 0, (int)size), shape);
+            }
         }
     }
 }

@@ -1,6 +1,8 @@
 // Licensed under the MIT license. Part of Microsoft.ML.Spiking.
 
 using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Microsoft.ML.Spiking.Calibration
 {
@@ -41,6 +43,9 @@ namespace Microsoft.ML.Spiking.Calibration
         private readonly RunningMoments[] _moments;
         private readonly ElementwiseStatistics? _elements;
         private float[] _scratch;
+        private float[] _channelMin;
+        private float[] _channelMax;
+        private RunningMoments.Sums[] _channelSums;
         private long _count;
 
         /// <summary>Creates empty statistics for one activation site.</summary>
@@ -106,6 +111,9 @@ namespace Microsoft.ML.Spiking.Calibration
             }
 
             _scratch = Array.Empty<float>();
+            _channelMin = Array.Empty<float>();
+            _channelMax = Array.Empty<float>();
+            _channelSums = Array.Empty<RunningMoments.Sums>();
             _count = 0;
         }
 
@@ -160,42 +168,77 @@ namespace Microsoft.ML.Spiking.Calibration
             }
             else if (_granularity == StatisticsGranularity.Layer)
             {
-                // The estimator validates (NaN, infinity) before changing anything.
-                _estimators[0].Add(data);
-                _moments[0].AddBatch(data);
+                // One pass for the extremes and the first-pass sums, which also validates before anything changes.
+                RunningMoments.Sums sums = default;
+                if (!Scan(data, 0, data.Length, data.Length, 1, out float min, out float max, ref sums))
+                {
+                    PercentileEstimator.ValidateFinite(data, "values", out _, out _);
+                }
+
+                _estimators[0].AddValidated(data, 0, data.Length, data.Length, 1, min, max);
+                _moments[0].AddBatch(data, 0, data.Length, data.Length, 1, sums);
             }
             else
             {
-                // Validate the whole batch first, so a bad value leaves every channel unchanged.
-                PercentileEstimator.ValidateFinite(data, nameof(data), out _, out _);
-
-                int perChannel = batchSize * _spatialSize;
-                if (_scratch.Length < perChannel)
-                {
-                    _scratch = new float[perChannel];
-                }
-
-                Span<float> scratch = _scratch.AsSpan(0, perChannel);
+                // Channel c is the batch's segments n·C·S + c·S of S values. With S a multiple of 4 (or one sample) they
+                // are read in place; otherwise each channel is first gathered into one span, so that the sums keep their
+                // order (see RunningMoments.AddBatch).
                 int stride = _channels * _spatialSize;
-                for (int c = 0; c < _channels; c++)
+                ReadOnlySpan<float> values = data;
+                int segmentStride = stride;
+                int segmentLength = _spatialSize;
+                int segments = batchSize;
+                int channelStart = _spatialSize;
+                if (batchSize > 1 && _spatialSize % RunningMoments.Lanes != 0)
                 {
-                    ReadOnlySpan<float> values;
-                    if (batchSize == 1)
+                    if (_scratch.Length < data.Length)
                     {
-                        values = data.Slice(c * _spatialSize, _spatialSize);
+                        _scratch = new float[data.Length];
                     }
-                    else
+
+                    Span<float> gathered = _scratch.AsSpan(0, data.Length);
+                    int perChannel = batchSize * _spatialSize;
+                    for (int c = 0; c < _channels; c++)
                     {
                         for (int n = 0; n < batchSize; n++)
                         {
-                            data.Slice((n * stride) + (c * _spatialSize), _spatialSize).CopyTo(scratch.Slice(n * _spatialSize, _spatialSize));
+                            data.Slice((n * stride) + (c * _spatialSize), _spatialSize).CopyTo(gathered.Slice((c * perChannel) + (n * _spatialSize), _spatialSize));
                         }
-
-                        values = scratch;
                     }
 
-                    _estimators[c].Add(values);
-                    _moments[c].AddBatch(values);
+                    values = gathered;
+                    segmentStride = perChannel;
+                    segmentLength = perChannel;
+                    segments = 1;
+                    channelStart = perChannel;
+                }
+
+                // Validate the whole batch first (while taking each channel's extremes and sums), so a bad value leaves
+                // every channel unchanged.
+                if (_channelMin.Length < _channels)
+                {
+                    _channelMin = new float[_channels];
+                    _channelMax = new float[_channels];
+                    _channelSums = new RunningMoments.Sums[_channels];
+                }
+
+                bool finite = true;
+                for (int c = 0; c < _channels; c++)
+                {
+                    _channelSums[c] = default;
+                    finite &= Scan(values, c * channelStart, segmentStride, segmentLength, segments, out _channelMin[c], out _channelMax[c], ref _channelSums[c]);
+                }
+
+                if (!finite)
+                {
+                    PercentileEstimator.ValidateFinite(data, nameof(data), out _, out _);
+                }
+
+                for (int c = 0; c < _channels; c++)
+                {
+                    int start = c * channelStart;
+                    _estimators[c].AddValidated(values, start, segmentStride, segmentLength, segments, _channelMin[c], _channelMax[c]);
+                    _moments[c].AddBatch(values, start, segmentStride, segmentLength, segments, _channelSums[c]);
                 }
             }
 
@@ -305,6 +348,59 @@ namespace Microsoft.ML.Spiking.Calibration
             }
 
             return result;
+        }
+
+        /// <summary>
+        /// One pass over <paramref name="count"/> segments of <paramref name="length"/> values (segment k at
+        /// <paramref name="start"/> + k·<paramref name="stride"/>): their extremes and first-pass sums.
+        /// </summary>
+        /// <returns>Whether every value is finite (the extremes and sums are meaningless otherwise).</returns>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static bool Scan(ReadOnlySpan<float> data, int start, int stride, int length, int count, out float min, out float max, ref RunningMoments.Sums sums)
+        {
+            var low = Vector256.Create(float.PositiveInfinity);
+            var high = Vector256.Create(float.NegativeInfinity);
+            min = float.PositiveInfinity;
+            max = float.NegativeInfinity;
+            for (int k = 0; k < count; k++)
+            {
+                ReadOnlySpan<float> segment = data.Slice(start + (k * stride), length);
+                int i = 0;
+                if (Vector256.IsHardwareAccelerated)
+                {
+                    // IEEE 754:2019 minimum and maximum: NaN propagates, −0 < +0, as in TensorPrimitives. The sums take
+                    // the same groups of eight as RunningMoments.Sums.Add, which continues after them.
+                    Vector256<double> total = sums.Vector;
+                    for (; i <= segment.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+                    {
+                        Vector256<float> x = Vector256.Create(segment.Slice(i, Vector256<float>.Count));
+                        low = Vector256.Min(low, x);
+                        high = Vector256.Max(high, x);
+                        (Vector256<double> first, Vector256<double> second) = Vector256.Widen(x);
+                        total += first;
+                        total += second;
+                    }
+
+                    sums.Vector = total;
+                }
+
+                ReadOnlySpan<float> rest = segment.Slice(i);
+                for (int j = 0; j < rest.Length; j++)
+                {
+                    min = MathF.Min(min, rest[j]);
+                    max = MathF.Max(max, rest[j]);
+                }
+
+                sums.Add(rest);
+            }
+
+            for (int j = 0; j < Vector256<float>.Count; j++)
+            {
+                min = MathF.Min(min, low.GetElement(j));
+                max = MathF.Max(max, high.GetElement(j));
+            }
+
+            return float.IsFinite(min) && float.IsFinite(max);
         }
 
         private void EnsurePercentiles()

@@ -2,6 +2,8 @@
 
 using System;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Microsoft.ML.Spiking.Calibration
 {
@@ -11,13 +13,14 @@ namespace Microsoft.ML.Spiking.Calibration
     /// </summary>
     /// <remarks>
     /// <para>
-    /// Two structures are kept. The largest <see cref="ExactCapacity"/> values are kept exactly in a min-heap.
+    /// Two structures are kept. The largest <see cref="ExactCapacity"/> values are kept exactly, among at most twice as
+    /// many candidates (a selection keeps the largest when the candidates' array is full).
     /// Every value is also counted in a fixed-size histogram over [0, hi) for positive values and a mirrored one
     /// for negative values (hi a power of two per side that doubles, merging adjacent bins, when a larger
-    /// magnitude arrives); exact zeros are counted on their own. Memory is O(capacity + bins) whatever the count.
+    /// magnitude arrives); exact zeros are counted on their own. Memory is O(capacity + bins) whatever the count: at most 2·capacity floats and 2·bins longs.
     /// </para>
     /// <para>
-    /// Accuracy: the ranks r = floor(q(N−1)) and r + 1 are read from the heap when N − r ≤ capacity, from the
+    /// Accuracy: the ranks r = floor(q(N−1)) and r + 1 are read from the largest values when N − r ≤ capacity, from the
     /// zero count, or as the exact minimum or maximum; such a result is exact (<see cref="IsExact"/>). Otherwise a
     /// rank is read from the histogram, interpolating uniformly within its bin, and the absolute error is below
     /// one bin width hi/bins ≤ 2·max|x|/bins (hi is never below 2⁻⁴⁰), reported by <see cref="ErrorBound"/>.
@@ -33,13 +36,14 @@ namespace Microsoft.ML.Spiking.Calibration
         /// <summary>Default number of histogram bins per sign.</summary>
         public const int DefaultBinCount = 2048;
 
+        [ThreadStatic]
+        private static int[]? s_batchHistogram;
+
         private readonly double _percentile;
         private readonly int _capacity;
         private readonly MagnitudeHistogram _positive;
         private readonly MagnitudeHistogram _negative;
-        private float[] _heap;
-        private int _heapCount;
-        private float[]? _sortedHeap;
+        private readonly TopValues _top;
         private long _count;
         private long _zeroCount;
         private float _max;
@@ -61,9 +65,7 @@ namespace Microsoft.ML.Spiking.Calibration
             _capacity = exactCapacity;
             _positive = new MagnitudeHistogram(binCount);
             _negative = new MagnitudeHistogram(binCount);
-            _heap = new float[Math.Min(exactCapacity, 256)];
-            _heapCount = 0;
-            _sortedHeap = null;
+            _top = new TopValues(exactCapacity);
             _count = 0;
             _zeroCount = 0;
             _max = float.NaN;
@@ -76,11 +78,11 @@ namespace Microsoft.ML.Spiking.Calibration
         /// <summary>Number of largest values kept exactly.</summary>
         public int ExactCapacity => _capacity;
 
-        /// <summary>Number of values currently held in the exact heap; never more than <see cref="ExactCapacity"/>.</summary>
-        public int HeapCount => _heapCount;
+        /// <summary>Number of largest values currently known exactly: min(<see cref="Count"/>, <see cref="ExactCapacity"/>).</summary>
+        public int HeapCount => _top.Count;
 
-        /// <summary>Length of the heap's backing array; never more than <see cref="ExactCapacity"/>.</summary>
-        internal int HeapStorageLength => _heap.Length;
+        /// <summary>Length of the candidates' backing array; never more than twice <see cref="ExactCapacity"/>.</summary>
+        internal int HeapStorageLength => _top.StorageLength;
 
         /// <summary>Total length of both histograms' bin arrays; never more than twice the bin count.</summary>
         internal int HistogramStorageLength => _positive.Counts.Length + _negative.Counts.Length;
@@ -112,11 +114,26 @@ namespace Microsoft.ML.Spiking.Calibration
 
             // Vectorized pre-pass: exact extremes, and validation before any state changes.
             ValidateFinite(values, nameof(values), out float batchMax, out float batchMin);
+            AddValidated(values, 0, values.Length, values.Length, 1, batchMin, batchMax);
+        }
+
+        /// <summary>
+        /// Adds the values of <paramref name="count"/> segments of <paramref name="length"/> values, segment k starting at
+        /// <paramref name="start"/> + k·<paramref name="stride"/>, already checked to be finite, whose smallest and largest
+        /// values are <paramref name="batchMin"/> and <paramref name="batchMax"/>. Same state afterwards as
+        /// <see cref="Add"/> on the concatenated values.
+        /// </summary>
+        internal void AddValidated(ReadOnlySpan<float> data, int start, int stride, int length, int count, float batchMin, float batchMax)
+        {
+            if (length == 0 || count == 0)
+            {
+                return;
+            }
 
             if (batchMax >= 0)
             {
-                // Zeros are binned (into bin 0) and taken out again after the loop, so the positive
-                // histogram must exist whenever a non-negative value does.
+                // Zeros have a slot of their own in the batch histogram, but the positive histogram must exist whenever a
+                // non-negative value does.
                 _positive.EnsureFits(Math.Max(batchMax, float.Epsilon));
             }
 
@@ -127,42 +144,33 @@ namespace Microsoft.ML.Spiking.Calibration
 
             _max = _count == 0 ? batchMax : Math.Max(_max, batchMax);
             _min = _count == 0 ? batchMin : Math.Min(_min, batchMin);
-            _count += values.Length;
-            _sortedHeap = null;
+            _count += (long)length * count;
 
-            long[] positive = _positive.Counts;
-            long[] negative = _negative.Counts;
-            float positiveScale = _positive.Scale;
-            float negativeScale = _negative.Scale;
-            long zeros = 0;
-            float threshold = HeapThreshold();
-            for (int i = 0; i < values.Length; i++)
+            // The batch is counted in int bins on a per-thread scratch (four interleaved copies, so that runs of equal bins,
+            // such as a ReLU's zeros, do not wait on one another), then added to the long bins: a value's bin is
+            // (int)(|x| · scale) either way, so the counts are exactly those of counting one value at a time.
+            int binCount = Math.Max(_positive.BinCount, _negative.BinCount);
+            int copyStride = (2 * binCount) + 1;
+            int[] scratch = BatchHistogram(4 * copyStride);
+            for (int k = 0; k < count; k++)
             {
-                float x = values[i];
-
-                // Hot path: no data-dependent branch for the mix of zeros and positives (ReLU outputs);
-                // a zero lands in bin 0 and is counted, the bin is corrected below.
-                if (x >= 0f)
-                {
-                    positive[(int)(x * positiveScale)]++;
-                    zeros += x == 0f ? 1 : 0;
-                }
-                else
-                {
-                    negative[(int)(-x * negativeScale)]++;
-                }
-
-                if (x > threshold)
-                {
-                    Offer(x);
-                    threshold = HeapThreshold();
-                }
+                Accumulate(data.Slice(start + (k * stride), length), scratch, binCount, copyStride);
             }
 
-            if (zeros != 0)
+            int positiveBins = batchMax >= 0 ? (int)(batchMax * _positive.Scale) + 1 : 0;
+            int negativeBins = batchMin < 0 ? (int)(-batchMin * _negative.Scale) + 1 : 0;
+            Fold(scratch, 0, copyStride, _positive.Counts.AsSpan(0, positiveBins));
+            Fold(scratch, binCount, copyStride, _negative.Counts.AsSpan(0, negativeBins));
+            Span<long> zeros = stackalloc long[1];
+            Fold(scratch, 2 * binCount, copyStride, zeros);
+            _zeroCount += zeros[0];
+
+            // The largest values, in a second pass: with this batch counted, only values above the floor the histogram
+            // gives (and above the candidates' threshold) can be among them.
+            float floor = CandidateFloor();
+            for (int k = 0; k < count; k++)
             {
-                positive[0] -= zeros;
-                _zeroCount += zeros;
+                _top.Offer(data.Slice(start + (k * stride), length), floor);
             }
         }
 
@@ -254,10 +262,10 @@ namespace Microsoft.ML.Spiking.Calibration
                 return _min;
             }
 
-            long firstKept = _count - _heapCount;
+            long firstKept = _count - HeapCount;
             if (rank >= firstKept)
             {
-                return SortedHeap()[rank - firstKept];
+                return _top.ValueAt((int)(rank - firstKept));
             }
 
             long negativeTotal = _count - _zeroCount - _positive.Total();
@@ -282,72 +290,143 @@ namespace Microsoft.ML.Spiking.Calibration
             return Math.Clamp(estimate, _min, _max);
         }
 
-        private float HeapThreshold() => _heapCount == _capacity ? _heap[0] : float.NegativeInfinity;
-
-        private float[] SortedHeap()
+        /// <summary>The calling thread's batch histogram of at least <paramref name="length"/> int bins, all zero.</summary>
+        private static int[] BatchHistogram(int length)
         {
-            if (_sortedHeap == null)
+            int[]? scratch = s_batchHistogram;
+            if (scratch == null || scratch.Length < length)
             {
-                _sortedHeap = _heap.AsSpan(0, _heapCount).ToArray();
-                Array.Sort(_sortedHeap);
+                scratch = new int[length];
+                s_batchHistogram = scratch;
             }
 
-            return _sortedHeap;
+            return scratch;
         }
 
-        /// <summary>Puts x into the heap of largest values: pushes while not full, else replaces the minimum (x is larger).</summary>
-        private void Offer(float x)
+        /// <summary>Adds the counts of bins [offset, offset + target.Length) of the four copies to <paramref name="target"/> and clears them.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void Fold(int[] scratch, int offset, int copyStride, Span<long> target)
         {
-            if (_heapCount < _capacity)
+            int b = 0;
+            if (Vector256.IsHardwareAccelerated)
             {
-                if (_heapCount == _heap.Length)
+                Span<int> bins = scratch.AsSpan(offset);
+                for (; b <= target.Length - Vector256<int>.Count; b += Vector256<int>.Count)
                 {
-                    Array.Resize(ref _heap, (int)Math.Min((long)_heap.Length * 2, _capacity));
+                    // Per-copy counts are below 2³¹ and so is their sum for a batch (one span of ints), so int adds are exact.
+                    Vector256<int> sum = Vector256.Create(bins.Slice(b, Vector256<int>.Count))
+                        + Vector256.Create(bins.Slice(b + copyStride, Vector256<int>.Count))
+                        + Vector256.Create(bins.Slice(b + (2 * copyStride), Vector256<int>.Count))
+                        + Vector256.Create(bins.Slice(b + (3 * copyStride), Vector256<int>.Count));
+                    bins.Slice(b, Vector256<int>.Count).Clear();
+                    bins.Slice(b + copyStride, Vector256<int>.Count).Clear();
+                    bins.Slice(b + (2 * copyStride), Vector256<int>.Count).Clear();
+                    bins.Slice(b + (3 * copyStride), Vector256<int>.Count).Clear();
+                    (Vector256<long> low, Vector256<long> high) = Vector256.Widen(sum);
+                    Span<long> t = target.Slice(b, Vector256<int>.Count);
+                    (Vector256.Create((ReadOnlySpan<long>)t.Slice(0, Vector256<long>.Count)) + low).CopyTo(t);
+                    (Vector256.Create((ReadOnlySpan<long>)t.Slice(Vector256<long>.Count, Vector256<long>.Count)) + high).CopyTo(t.Slice(Vector256<long>.Count));
                 }
+            }
 
-                int i = _heapCount++;
-                while (i > 0)
+            for (; b < target.Length; b++)
+            {
+                int i = offset + b;
+                long sum = (long)scratch[i] + scratch[i + copyStride] + scratch[i + (2 * copyStride)] + scratch[i + (3 * copyStride)];
+                scratch[i] = 0;
+                scratch[i + copyStride] = 0;
+                scratch[i + (2 * copyStride)] = 0;
+                scratch[i + (3 * copyStride)] = 0;
+                target[b] += sum;
+            }
+        }
+
+        /// <summary>
+        /// Counts values into the batch histogram (copy j mod 4 for the j-th value of a group of eight): bin (int)(x·scale)
+        /// for x &gt; 0, binCount + (int)(−x·scale) for x &lt; 0, 2·binCount for zeros.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void Accumulate(ReadOnlySpan<float> values, int[] scratch, int binCount, int copyStride)
+        {
+            float positiveScale = _positive.Scale;
+            float negativeScale = _negative.Scale;
+            int zeroBin = 2 * binCount;
+            int i = 0;
+            if (Vector256.IsHardwareAccelerated && values.Length >= Vector256<float>.Count)
+            {
+                Span<int> bins = stackalloc int[Vector256<int>.Count];
+                var positive = Vector256.Create(positiveScale);
+                var negative = Vector256.Create(-negativeScale);
+                var negativeOffset = Vector256.Create(binCount);
+                var zeroBins = Vector256.Create(zeroBin);
+                var copies = Vector256.Create(0, copyStride, 2 * copyStride, 3 * copyStride, 0, copyStride, 2 * copyStride, 3 * copyStride);
+                int zeros = 0;
+                for (; i <= values.Length - Vector256<float>.Count; i += Vector256<float>.Count)
                 {
-                    int parent = (i - 1) >> 1;
-                    if (_heap[parent] <= x)
+                    Vector256<float> x = Vector256.Create(values.Slice(i, Vector256<float>.Count));
+                    Vector256<int> isZero = Vector256.Equals(x, Vector256<float>.Zero).AsInt32();
+                    if (isZero == Vector256<int>.AllBitsSet)
                     {
-                        break;
+                        zeros += Vector256<float>.Count;
+                        continue;
                     }
 
-                    _heap[i] = _heap[parent];
-                    i = parent;
+                    // x·(−scale) is exactly (−x)·scale; the lanes not selected may hold any value.
+                    Vector256<int> index = Vector256.ConditionalSelect(
+                        Vector256.LessThan(x, Vector256<float>.Zero).AsInt32(),
+                        Vector256.ConvertToInt32(x * negative) + negativeOffset,
+                        Vector256.ConvertToInt32(x * positive));
+                    (Vector256.ConditionalSelect(isZero, zeroBins, index) + copies).CopyTo(bins);
+                    scratch[bins[0]]++;
+                    scratch[bins[1]]++;
+                    scratch[bins[2]]++;
+                    scratch[bins[3]]++;
+                    scratch[bins[4]]++;
+                    scratch[bins[5]]++;
+                    scratch[bins[6]]++;
+                    scratch[bins[7]]++;
                 }
 
-                _heap[i] = x;
-                return;
+                scratch[zeroBin] += zeros;
             }
 
-            // Sift x down from the root.
-            int n = _heapCount;
-            int k = 0;
-            while (true)
+            for (; i < values.Length; i++)
             {
-                int child = (2 * k) + 1;
-                if (child >= n)
+                float x = values[i];
+                if (x > 0f)
                 {
-                    break;
+                    scratch[(int)(x * positiveScale)]++;
                 }
-
-                if (child + 1 < n && _heap[child + 1] < _heap[child])
+                else if (x < 0f)
                 {
-                    child++;
+                    scratch[binCount + (int)(-x * negativeScale)]++;
                 }
-
-                if (_heap[child] >= x)
+                else
                 {
-                    break;
+                    scratch[zeroBin]++;
                 }
+            }
+        }
 
-                _heap[k] = _heap[child];
-                k = child;
+        /// <summary>
+        /// A value such that at least capacity values counted so far are above it, from the positive histogram (−∞ when
+        /// there are not that many positive values). With the bin b where the count from the top reaches the capacity,
+        /// it is the largest float below b's lower edge b/scale (exact: the scale is a power of two), or 0 for b = 0.
+        /// </summary>
+        private float CandidateFloor()
+        {
+            long[] counts = _positive.Counts;
+            long above = 0;
+            for (int b = _max > 0 ? Math.Min((int)(_max * _positive.Scale), counts.Length - 1) : -1; b >= 0; b--)
+            {
+                above += counts[b];
+                if (above >= _capacity)
+                {
+                    return b == 0 ? 0f : MathF.BitDecrement(b / _positive.Scale);
+                }
             }
 
-            _heap[k] = x;
+            return float.NegativeInfinity;
         }
     }
 }

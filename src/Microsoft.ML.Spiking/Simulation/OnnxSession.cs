@@ -117,6 +117,20 @@ namespace Microsoft.ML.Spiking.Simulation
             }
         }
 
+        /// <summary>
+        /// Runs the graph on caller-owned tensors: ONNX Runtime writes each requested output into the matching
+        /// pre-allocated value (same shape), so nothing is allocated or copied per call.
+        /// </summary>
+        /// <param name="inputNames">The graph inputs fed.</param>
+        /// <param name="inputs">Their values, in the same order.</param>
+        /// <param name="outputNames">The graph outputs wanted.</param>
+        /// <param name="outputs">Values of the outputs' exact shapes, in the same order.</param>
+        public void RunInto(IReadOnlyCollection<string> inputNames, IReadOnlyCollection<OrtValue> inputs, IReadOnlyCollection<string> outputNames, IReadOnlyCollection<OrtValue> outputs)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _session.Run(_runOptions, inputNames, inputs, outputNames, outputs);
+        }
+
         public void Dispose()
         {
             if (_disposed)

@@ -189,7 +189,7 @@ namespace Microsoft.ML.Spiking.Tests.Calibration
         }
 
         /// <summary>Conv → ReLU → Conv → ReLU → dense on a [2, 6, 6] input, with random weights.</summary>
-        private static (Network Ann, List<float[]> Samples) SmallNetwork(int sampleCount)
+        internal static (Network Ann, List<float[]> Samples) SmallNetwork(int sampleCount)
         {
             var random = new Random(19);
             float[] Random(int n, float scale) => Enumerable.Range(0, n).Select(_ => (float)((random.NextDouble() * 2) - 1) * scale).ToArray();

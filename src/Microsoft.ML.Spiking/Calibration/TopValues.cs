@@ -1,0 +1,168 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+
+using System;
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Microsoft.ML.Spiking.Calibration
+{
+    /// <summary>
+    /// The largest min(n, capacity) of n finite values seen, kept exactly, among at most 2·capacity candidates.
+    /// </summary>
+    /// <remarks>
+    /// Candidates are appended; when the array is full a selection (<see cref="TopSelection"/>) keeps the largest
+    /// capacity and raises the threshold to the smallest of them, so later values not above it are skipped. A caller that
+    /// knows from a histogram that at least capacity values are above some floor also skips the values not above it. A value is thus dropped only when capacity values at least as large are kept, and each candidate costs
+    /// amortized O(1) (a heap takes O(log capacity)). Not thread-safe.
+    /// </remarks>
+    internal sealed class TopValues
+    {
+        /// <summary>For each 8-bit lane mask, the indices of its set lanes in order (then zeros).</summary>
+        private static readonly Vector256<int>[] s_compress = CompressTable();
+
+        private readonly int _capacity;
+        private float[] _values;
+        private int _count;
+        private float _threshold;
+        private int _partitioned;
+
+        /// <summary>Creates an empty set for the largest <paramref name="capacity"/> values (at least 1).</summary>
+        public TopValues(int capacity)
+        {
+            _capacity = capacity;
+            _values = new float[Math.Min(capacity, 256)];
+            _threshold = float.NegativeInfinity;
+        }
+
+        /// <summary>Number of largest values known exactly: min(values offered, capacity).</summary>
+        public int Count => Math.Min(_count, _capacity);
+
+        /// <summary>Length of the candidates' array; never more than 2·capacity.</summary>
+        public int StorageLength => _values.Length;
+
+        /// <summary>
+        /// Offers values: those above both the threshold and <paramref name="floor"/> become candidates, in order.
+        /// </summary>
+        /// <param name="values">Finite values.</param>
+        /// <param name="floor">A value such that at least capacity values already counted are above it, or −∞.</param>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Offer(ReadOnlySpan<float> values, float floor)
+        {
+            _partitioned = 0;
+            int i = 0;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                for (; i <= values.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+                {
+                    Vector256<float> x = Vector256.Create(values.Slice(i, Vector256<float>.Count));
+                    uint mask = Vector256.GreaterThan(x, Vector256.Create(Math.Max(_threshold, floor))).ExtractMostSignificantBits();
+                    if (mask == 0)
+                    {
+                        continue;
+                    }
+
+                    if (Avx2.IsSupported && _values.Length - _count >= Vector256<float>.Count)
+                    {
+                        // Compress-store: the selected lanes, in order, to the end of the candidates (the rest of the
+                        // eight slots is overwritten later).
+                        Avx2.PermuteVar8x32(x, s_compress[mask]).CopyTo(_values.AsSpan(_count));
+                        _count += BitOperations.PopCount(mask);
+                        continue;
+                    }
+
+                    while (mask != 0)
+                    {
+                        Add(values[i + BitOperations.TrailingZeroCount(mask)]);
+                        mask &= mask - 1;
+                    }
+                }
+            }
+
+            for (; i < values.Length; i++)
+            {
+                float x = values[i];
+                if (x > _threshold && x > floor)
+                {
+                    Add(x);
+                }
+            }
+        }
+
+        /// <summary>The value below which nothing can become a candidate any more (−∞ until the first selection).</summary>
+        public float Threshold => _threshold;
+
+        /// <summary>
+        /// The value at 0-based <paramref name="index"/> in ascending order among the largest <see cref="Count"/> values,
+        /// found by one selection among the candidates (expected O(capacity), no sort), which reorders them (changing
+        /// no result); a call for the next index right after one for this index only takes a minimum.
+        /// </summary>
+        /// <param name="index">In [0, <see cref="Count"/>).</param>
+        public float ValueAt(int index)
+        {
+            // The (Count − index)-th largest of the top Count is the same among all candidates.
+            int rank = Count - index;
+            if (_partitioned == rank + 1)
+            {
+                // The previous call left the rank + 1 largest first, its value last among them: the rank-th largest
+                // is the smallest of the others.
+                _partitioned = 0;
+                return TensorPrimitives.Min(_values.AsSpan(0, rank));
+            }
+
+            _partitioned = rank;
+            return TopSelection.KeepLargest(_values.AsSpan(0, _count), rank);
+        }
+
+        private static Vector256<int>[] CompressTable()
+        {
+            var table = new Vector256<int>[256];
+            Span<int> lanes = stackalloc int[Vector256<int>.Count];
+            for (int mask = 0; mask < table.Length; mask++)
+            {
+                lanes.Clear();
+                int n = 0;
+                for (int j = 0; j < lanes.Length; j++)
+                {
+                    if ((mask & (1 << j)) != 0)
+                    {
+                        lanes[n++] = j;
+                    }
+                }
+
+                table[mask] = Vector256.Create((ReadOnlySpan<int>)lanes);
+            }
+
+            return table;
+        }
+
+        private void Add(float x)
+        {
+            if (_count == _values.Length)
+            {
+                long limit = Math.Min(2L * _capacity, Array.MaxLength);
+                if (_values.Length < limit)
+                {
+                    Array.Resize(ref _values, (int)Math.Min(2L * _values.Length, limit));
+                }
+                else if (limit > _capacity)
+                {
+                    _threshold = TopSelection.KeepLargest(_values.AsSpan(0, _count), _capacity);
+                    _count = _capacity;
+                    if (!(x > _threshold))
+                    {
+                        return;
+                    }
+                }
+                else
+                {
+                    throw new InvalidOperationException($"More than {limit} values; an exact capacity of {_capacity} cannot be kept.");
+                }
+            }
+
+            _values[_count++] = x;
+        }
+    }
+}

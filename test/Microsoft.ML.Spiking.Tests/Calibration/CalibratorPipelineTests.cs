@@ -1,0 +1,116 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.ML.Spiking.Calibration;
+using Microsoft.ML.Spiking.Graph;
+using Microsoft.ML.Spiking.Onnx;
+using Microsoft.ML.Spiking.Simulation;
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+
+namespace Microsoft.ML.Spiking.Tests.Calibration
+{
+    /// <summary>
+    /// The calibration loop (probes written into pre-allocated arrays, sites updated in parallel) against the plain one:
+    /// each batch run with copied outputs, every site fed in order to the scalar statistics.
+    /// </summary>
+    [TestClass]
+    public sealed class CalibratorPipelineTests
+    {
+        [TestMethod]
+        [DataRow(StatisticsGranularity.Layer, 8)]
+        [DataRow(StatisticsGranularity.Channel, 8)]
+        [DataRow(StatisticsGranularity.Channel, 64)]
+        [DataRow(StatisticsGranularity.Neuron, 5)]
+        [DataRow(StatisticsGranularity.Channel, 3, 1)]
+        public void StatisticsAreThoseOfTheSequentialLoop(StatisticsGranularity granularity, int batchSize, int threads = 0)
+        {
+            (Network ann, List<float[]> samples) = NeuronStatisticsTests.SmallNetwork(37);
+            var options = new CalibrationOptions
+            {
+                Granularity = granularity,
+                IncludePreActivations = true,
+                BatchSize = batchSize,
+                ExactCapacity = 16,
+                Execution = new ExecutionOptions { IntraOpThreads = threads },
+            };
+            CalibrationResult result = Calibrator.Collect(ann, samples, options);
+
+            var probes = new List<string>();
+            var reference = new List<(SiteStatistics Site, bool Input, ScalarChannelStatistics Stats)>();
+            foreach (Layer site in Calibrator.FindActivationSites(ann))
+            {
+                foreach ((string tensor, bool input) in new[] { (site.Output, false), (site.Inputs[0], true) })
+                {
+                    int[] shape = ann.GetShape(tensor);
+                    int spatial = shape.Skip(1).Aggregate(1, (a, d) => a * d);
+                    probes.Add(tensor);
+                    reference.Add((result.Sites[site.Name], input, new ScalarChannelStatistics(shape[0], spatial, granularity, 99.9, 16)));
+                }
+            }
+
+            using var session = new OnnxSession(AnnExporter.Export(ann, probes), null);
+            for (int start = 0; start < samples.Count; start += batchSize)
+            {
+                int n = Math.Min(batchSize, samples.Count - start);
+                float[] batch = samples.Skip(start).Take(n).SelectMany(s => s).ToArray();
+                var outputs = session.Run(new Dictionary<string, TensorBuffer>
+                {
+                    [AnnExporter.InputName] = new TensorBuffer(batch, new long[] { n }.Concat(ann.InputShape.Select(d => (long)d)).ToArray()),
+                }, Enumerable.Range(0, probes.Count).Select(AnnExporter.ExtraOutputName).ToList());
+                for (int i = 0; i < probes.Count; i++)
+                {
+                    reference[i].Stats.AddBatch(outputs[AnnExporter.ExtraOutputName(i)].Data, n);
+                }
+            }
+
+            Assert.AreEqual(37L, result.SampleCount);
+            foreach ((SiteStatistics site, bool input, ScalarChannelStatistics expected) in reference)
+            {
+                ChannelStatistics actual = input ? site.Input! : site.Output;
+                string what = $"{site.LayerName} {(input ? "input" : "output")}";
+                Assert.AreEqual(expected.Count, actual.Count, what);
+                CollectionAssert.AreEqual(expected.GetMax(), actual.GetMax(), what + " max");
+                CollectionAssert.AreEqual(expected.GetMin(), actual.GetMin(), what + " min");
+                CollectionAssert.AreEqual(expected.GetMean(), actual.GetMean(), what + " mean");
+                CollectionAssert.AreEqual(expected.GetVariance(), actual.GetVariance(), what + " variance");
+                if (granularity != StatisticsGranularity.Neuron)
+                {
+                    foreach (double p in new[] { 50, 99, 99.9 })
+                    {
+                        // Zeros of either sign compare equal (see ScalarReferenceTests.PercentileBits).
+                        CollectionAssert.AreEqual(expected.GetPercentile(p).Select(v => v + 0f).ToArray(), actual.GetPercentile(p).Select(v => v + 0f).ToArray(), $"{what} p={p}");
+                    }
+                }
+            }
+        }
+
+        [TestMethod]
+        public void ANonFiniteActivationFailsWithTheStatisticsOwnError()
+        {
+            (Network ann, List<float[]> samples) = NeuronStatisticsTests.SmallNetwork(20);
+            samples[13][4] = float.NaN;
+            var error = Assert.ThrowsExactly<ArgumentException>(() => Calibrator.Collect(ann, samples, new CalibrationOptions { BatchSize = 4 }));
+            StringAssert.Contains(error.Message, "NaN");
+        }
+
+        [TestMethod]
+        public void ProgressIsReportedOncePerBatch()
+        {
+            (Network ann, List<float[]> samples) = NeuronStatisticsTests.SmallNetwork(10);
+            var seen = new List<long>();
+            Calibrator.Collect(ann, samples, new CalibrationOptions { BatchSize = 4, Progress = new SynchronousProgress(seen.Add) });
+            CollectionAssert.AreEqual(new long[] { 4, 8, 10 }, seen);
+        }
+
+        private sealed class SynchronousProgress : IProgress<long>
+        {
+            private readonly Action<long> _report;
+
+            public SynchronousProgress(Action<long> report) => _report = report;
+
+            public void Report(long value) => _report(value);
+        }
+    }
+}
