@@ -34,7 +34,7 @@ namespace Microsoft.ML.Spiking.Benchmark
         /// <summary>--methods=rate,differential,parallel,bit-serial: the methods to simulate (default all).</summary>
         private static string[] s_methods = { "rate", "differential", "parallel", "bit-serial" };
 
-        /// <summary>--kernels=native|standard|both: neuron lowering of the simulations (default native: the fused kernels where available).</summary>
+        /// <summary>--kernels=native|standard|both: neuron lowering of the simulations (default native: the library default, fused kernels for multi-threshold neurons where available; both: standard ops against the fused kernels for IF and multi-threshold neurons).</summary>
         private static bool[] s_kernels = { true };
 
         /// <summary>--parallel-vs-sequential=false skips that comparison.</summary>
@@ -164,7 +164,7 @@ namespace Microsoft.ML.Spiking.Benchmark
                     SpikingNetwork network = convert();
                     foreach (bool native in s_kernels)
                     {
-                        using var simulator = new SpikingSimulator(network, new SimulationOptions { TimeSteps = t, CountSynapticOperations = s_count, UseNativeKernels = native });
+                        using var simulator = new SpikingSimulator(network, new SimulationOptions { TimeSteps = t, CountSynapticOperations = s_count, UseNativeKernels = native, FuseIfNeurons = native && s_kernels.Length > 1 });
                         simulator.Run(inputs, batch);
                         double seconds = Best(repeats, () => simulator.Run(inputs, batch));
                         double rate = batch / seconds;

@@ -18,9 +18,9 @@ namespace Microsoft.ML.Spiking.Simulation
     internal static class FusedNeuronEmitters
     {
         /// <summary>True when the layer has a fused kernel in a network of this coding.</summary>
-        public static bool Supports(Layer layer, bool differential) => layer switch
+        public static bool Supports(Layer layer, bool differential, bool ifNeurons = true) => layer switch
         {
-            IfNeuronLayer => !differential,
+            IfNeuronLayer => !differential && ifNeurons,
             MultiThresholdNeuronLayer n => n.Differential == differential,
             _ => false,
         };

@@ -77,7 +77,8 @@ namespace Microsoft.ML.Spiking.Simulation
         /// Lower IF and multi-threshold neurons to the fused kernels (<see cref="FusedNeuronEmitters"/>; sessions must register
         /// <see cref="NativeKernels"/>) instead of standard ops. Same results; exported models keep the standard ops.
         /// </param>
-        public static SnnChunkGraph Build(SpikingNetwork snn, int steps, bool timeVaryingInput, IReadOnlyList<SynapticLayerPlan>? synapticLayers = null, bool fusedNeurons = false)
+        /// <param name="fusedIfNeurons">With <paramref name="fusedNeurons"/>: IF neurons too (else only multi-threshold neurons).</param>
+        public static SnnChunkGraph Build(SpikingNetwork snn, int steps, bool timeVaryingInput, IReadOnlyList<SynapticLayerPlan>? synapticLayers = null, bool fusedNeurons = false, bool fusedIfNeurons = true)
         {
             if (steps < 1)
             {
@@ -151,7 +152,7 @@ namespace Microsoft.ML.Spiking.Simulation
                 if (IsStateful(layer))
                 {
                     (string name, bool varying) = values[layer.Inputs[0]];
-                    if (fusedNeurons && layer is SpikingNeuronLayer fused && FusedNeuronEmitters.Supports(fused, differential))
+                    if (fusedNeurons && layer is SpikingNeuronLayer fused && FusedNeuronEmitters.Supports(fused, differential, fusedIfNeurons))
                     {
                         values[layer.Output] = (FusedNeuronEmitters.Emit(ctx, fused, network.GetShape(fused.Output), name, varying, SpikeOutput(neuronIndex)), true);
                         neuronIndex++;

@@ -57,7 +57,7 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
             {
                 Assert.Inconclusive(NativeKernels.Status);
             }
-            using var fused = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk });
+            using var fused = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk, FuseIfNeurons = true });
             using var standard = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk, UseNativeKernels = false });
             Assert.IsTrue(fused.UsesNativeKernels, SpikingSimulator.NativeKernelStatus);
             Assert.IsFalse(standard.UsesNativeKernels);
@@ -195,9 +195,14 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
             SpikingNetwork snn = RateCodingConverter.Convert(ann, Calibrate(ann, inputs, 2));
             using var standard = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = 4, UseNativeKernels = false });
             Assert.IsFalse(standard.UsesNativeKernels);
-            using var automatic = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = 4 });
+            using var automatic = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = 4, FuseIfNeurons = true });
             Assert.AreEqual(NativeKernels.IsAvailable, automatic.UsesNativeKernels);
             Assert.AreEqual(4, automatic.Run(inputs, 2).TimeSteps);
+            using var byDefault = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = 4 });
+            Assert.IsFalse(byDefault.UsesNativeKernels, "IF neurons use the standard ops unless FuseIfNeurons is set");
+            SpikingNetwork differential = DifferentialCodingConverter.Convert(ann, Calibrate(ann, inputs, 2), new DifferentialCodingOptions { Thresholds = ThresholdMethod.Max });
+            using var multiThreshold = new SpikingSimulator(differential, new SimulationOptions { TimeSteps = 4 });
+            Assert.AreEqual(NativeKernels.IsAvailable, multiThreshold.UsesNativeKernels, "multi-threshold neurons use the kernels by default");
         }
 
         /// <summary>Exported models never use the kernels' operator domain, so any ONNX runtime can load them.</summary>
