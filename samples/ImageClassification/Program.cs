@@ -106,12 +106,29 @@ namespace Microsoft.ML.Spiking.Samples
             PixelMatrix pixels = PixelMatrix.Read(evaluationPixels, PixelsColumn);
 
             var results = new List<MethodResult>();
+            var skipped = new List<string>(options.SkippedMethods);
+            bool all = options.RequestedMethods.Contains(MethodCatalog.All);
             foreach (string method in options.Methods)
             {
                 foreach (int timeSteps in MethodCatalog.StepsFor(method, options))
                 {
-                    results.Add(ConvertAndEvaluate(ml, preprocessing, method, timeSteps, model, images.Classes, options, calibrationData, evaluationPixels, pixels, progress));
+                    try
+                    {
+                        results.Add(ConvertAndEvaluate(ml, preprocessing, method, timeSteps, model, images.Classes, options, calibrationData, evaluationPixels, pixels, progress));
+                    }
+                    catch (Exception e) when (all && ErrorMessages.IsUnconvertible(e) && options.Methods.Count > 1)
+                    {
+                        // "all" runs every method the model allows (a transformer only under differential coding): say why one is left out.
+                        string reason = $"{method}: {ErrorMessages.OneLine(e)}";
+                        output.WriteLine("Skipped " + reason);
+                        skipped.Add(reason);
+                        break;
+                    }
                 }
+            }
+            if (results.Count == 0)
+            {
+                throw new NotSupportedException($"{model.Name}: no method can convert this model ({string.Join("; ", skipped)})");
             }
 
             output.WriteLine();
@@ -129,7 +146,7 @@ namespace Microsoft.ML.Spiking.Samples
                     Notes = notes,
                 },
                 Options = ReportOptionsOf(options, calibrationCount, size, model.IsTransformer),
-                SkippedMethods = options.SkippedMethods,
+                SkippedMethods = skipped,
                 Results = results,
             };
             if (options.ReportFile != null)

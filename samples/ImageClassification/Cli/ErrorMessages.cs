@@ -26,7 +26,11 @@ namespace Microsoft.ML.Spiking.Samples.Cli
                 or ArgumentException or InvalidOperationException or NotSupportedException;
         }
 
-        /// <summary>The exception's message as one line, naming the unsupported nodes of an ONNX model.</summary>
+        /// <summary>True when a conversion method cannot convert some layers of the model (a <see cref="NotSupportedException"/> listing them).</summary>
+        /// <param name="exception">The exception.</param>
+        public static bool IsUnconvertible(Exception exception) => Innermost(exception) is NotSupportedException;
+
+        /// <summary>The exception's message as one line, naming the unsupported nodes of an ONNX model or the first layers a method cannot convert.</summary>
         /// <param name="exception">The exception.</param>
         public static string OneLine(Exception exception)
         {
@@ -38,6 +42,7 @@ namespace Microsoft.ML.Spiking.Samples.Cli
                 ArgumentException { ParamName: "imageStream" } a => "an image file could not be decoded (LoadImages: " +
                     FirstLine(a.Message.Replace(" (Parameter 'imageStream')", string.Empty, StringComparison.Ordinal)) + "); every file in the class folders must be an image",
                 ArgumentException a when a.ParamName != null => FirstLine(a.Message.Replace($" (Parameter '{a.ParamName}')", string.Empty, StringComparison.Ordinal)),
+                NotSupportedException n when Lines(n.Message).Length > 1 => ListedProblems(Lines(n.Message)),
                 _ => FirstLine(e.Message),
             };
             return message.TrimEnd(':', ' ');
@@ -54,6 +59,18 @@ namespace Microsoft.ML.Spiking.Samples.Cli
             }
             return e;
         }
+
+        /// <summary>A message's first line and its first listed items (a converter lists every layer it cannot convert, one per line).</summary>
+        private static string ListedProblems(string[] lines)
+        {
+            const int shown = 2;
+            string[] items = lines.Skip(1).ToArray();
+            string more = items.Length > shown ? $"; and {items.Length - shown} more" : string.Empty;
+            return lines[0].TrimEnd(':', ' ') + ": " + string.Join("; ", items.Take(shown)) + more;
+        }
+
+        private static string[] Lines(string text) =>
+            text.Split(new[] { '\r', '\n' }, StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim()).Where(l => l.Length > 0).ToArray();
 
         private static string FirstLine(string text)
         {

@@ -177,6 +177,42 @@ namespace Microsoft.ML.Spiking.Tests.Samples
             }
         }
 
+        /// <summary>
+        /// "all" on a transformer runs differential coding and says, per method, why the others are left out; asking for one
+        /// of those methods alone is a one-line error naming the first layers it cannot convert.
+        /// </summary>
+        [TestMethod]
+        public void AllOnAViTRunsDifferentialCodingAndSaysWhyTheOthersAreSkipped()
+        {
+            string vit = Import.DemoModelImportTests.AssetPath("shapes-vit.onnx");
+            string reportFile = Path.Combine(Path.GetTempPath(), "spiking-sample-vit-" + Guid.NewGuid().ToString("N") + ".json");
+            try
+            {
+                (int code, string output, string errors) = Run("--model", vit, "--limit", "10", "--calibration", "20", "--steps", "2", "--report", reportFile);
+                Assert.AreEqual(0, code, errors);
+                foreach (string method in new[] { "rate", "parallel", "bitserial" })
+                {
+                    StringAssert.Contains(output, $"Skipped {method}: shapes-vit.onnx: ");
+                }
+                StringAssert.Contains(output, "'/blocks/blocks.0/norm1/LayerNormalization' (LayerNormalization)");
+                StringAssert.Matches(output, new System.Text.RegularExpressions.Regex(@"\ndifferential\s+2\s+10\s"));
+                using JsonDocument report = JsonDocument.Parse(File.ReadAllText(reportFile));
+                Assert.AreEqual(3, report.RootElement.GetProperty("skippedMethods").GetArrayLength());
+                Assert.AreEqual("per method: rate percentile, differential percentile, parallel max, bitserial percentile", report.RootElement.GetProperty("options").GetProperty("thresholds").GetString());
+                Assert.AreEqual(1, report.RootElement.GetProperty("results").GetArrayLength());
+            }
+            finally
+            {
+                File.Delete(reportFile);
+            }
+
+            (int alone, _, string error) = Run("--model", vit, "--method", "rate", "--limit", "10", "--steps", "2");
+            Assert.AreEqual(1, alone);
+            StringAssert.StartsWith(error, "error: shapes-vit.onnx: rate coding cannot convert 19 layer(s): '/blocks/blocks.0/norm1/LayerNormalization' (LayerNormalization)");
+            StringAssert.EndsWith(error, "; and 17 more" + Environment.NewLine);
+            Assert.AreEqual(1, error.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries).Length, error);
+        }
+
         [TestMethod]
         public void HelpListsEveryOption()
         {
