@@ -112,21 +112,22 @@ namespace Microsoft.ML.Spiking.Benchmark
             Console.WriteLine("  calibration kind (statistics + thresholds)        granularity  end to end   x ANN pass   breakdown");
 
             int levels = ThresholdIteration.LevelCount(8, 4);
-            var kinds = new (string Name, bool PreActivations, Func<SiteStatistics, float[]> Thresholds)[]
+            var kinds = new (string Name, bool PreActivations, bool MomentsOnly, Func<SiteStatistics, float[]> Thresholds)[]
             {
-                ("max (parallel default)", false, s => s.Output.GetMax()),
-                ("99.9th percentile (rate coding, bit-serial)", false, s => s.Output.GetPercentile(99.9)),
-                ("mean/variance, iteration (differential)", true, s => ThresholdIteration.Solve(s.Input!.GetMean(), s.Input!.GetVariance(), levels)),
+                ("max (parallel default)", false, false, s => s.Output.GetMax()),
+                ("99.9th percentile (rate coding, bit-serial)", false, false, s => s.Output.GetPercentile(99.9)),
+                ("iteration, moments only (differential)", true, true, s => ThresholdIteration.Solve(s.Input!.GetMean(), s.Input!.GetVariance(), levels)),
+                ("iteration, with percentiles (not needed)", true, false, s => ThresholdIteration.Solve(s.Input!.GetMean(), s.Input!.GetVariance(), levels)),
             };
             foreach (var kind in kinds)
             {
                 foreach (StatisticsGranularity granularity in new[] { StatisticsGranularity.Layer, StatisticsGranularity.Channel, StatisticsGranularity.Neuron })
                 {
-                    if (granularity == StatisticsGranularity.Neuron && !kind.PreActivations)
+                    if (granularity == StatisticsGranularity.Neuron && !(kind.PreActivations && kind.MomentsOnly))
                     {
                         continue;
                     }
-                    var options = new CalibrationOptions { BatchSize = batch, Granularity = granularity, IncludePreActivations = kind.PreActivations };
+                    var options = new CalibrationOptions { BatchSize = batch, Granularity = granularity, IncludePreActivations = kind.PreActivations, MomentsOnly = kind.MomentsOnly };
                     var parts = new List<CalibrationTimings>();
                     double total = Best(repeats, () =>
                     {

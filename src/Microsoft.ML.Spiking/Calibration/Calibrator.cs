@@ -42,6 +42,13 @@ namespace Microsoft.ML.Spiking.Calibration
         /// <summary>Also collect statistics of each activation's input (pre-activation mean and variance, for threshold iteration).</summary>
         public bool IncludePreActivations { get; set; }
 
+        /// <summary>
+        /// Keep only the mean, variance, maximum and minimum of every site (no percentiles): all that threshold iteration
+        /// needs, and much cheaper than the exact largest values percentiles keep. The estimator sets it for differential
+        /// coding with <see cref="Conversion.ThresholdMethod.Iteration"/>. Default false.
+        /// </summary>
+        public bool MomentsOnly { get; set; }
+
         /// <summary>Samples per ONNX Runtime call (default 64).</summary>
         public int BatchSize { get; set; }
 
@@ -253,7 +260,7 @@ namespace Microsoft.ML.Spiking.Calibration
         {
             channels = shape.Length == 0 ? 1 : shape[0];
             spatial = Math.Max(1, ShapeUtil.Size(shape) / Math.Max(channels, 1));
-            return new ChannelStatistics(channels, spatial, options.Granularity, options.Percentile, options.ExactCapacity);
+            return new ChannelStatistics(channels, spatial, options.Granularity, options.Percentile, options.ExactCapacity, options.MomentsOnly);
         }
 
         /// <summary>ONNX Runtime values over the first <c>n</c> samples of the input and probe arrays (pinned while alive).</summary>

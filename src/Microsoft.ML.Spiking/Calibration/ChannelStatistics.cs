@@ -1,6 +1,7 @@
 // Licensed under the MIT license. Part of Microsoft.ML.Spiking.
 
 using System;
+using System.Linq;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -40,6 +41,9 @@ namespace Microsoft.ML.Spiking.Calibration
         private readonly StatisticsGranularity _granularity;
         private readonly double _percentile;
         private readonly PercentileEstimator[] _estimators;
+        private readonly bool _momentsOnly;
+        private readonly float[] _min;
+        private readonly float[] _max;
         private readonly RunningMoments[] _moments;
         private readonly ElementwiseStatistics? _elements;
         private float[] _scratch;
@@ -54,13 +58,15 @@ namespace Microsoft.ML.Spiking.Calibration
         /// <param name="granularity">Whether to keep one statistic for the whole tensor, one per channel or one per element.</param>
         /// <param name="percentile">Default percentile p in (0, 100], used by <see cref="GetPercentile()"/> (not used per neuron).</param>
         /// <param name="exactCapacity">Number of largest values kept exactly per statistic; at least 1.</param>
+        /// <param name="momentsOnly">Keep only the mean, variance, maximum and minimum (no percentiles; see <see cref="MomentsOnly"/>).</param>
         /// <exception cref="ArgumentOutOfRangeException">An argument is out of range, or C·S overflows.</exception>
         public ChannelStatistics(
             int channels,
             int spatialSize,
             StatisticsGranularity granularity,
             double percentile = 99.9,
-            int exactCapacity = PercentileEstimator.DefaultCapacity)
+            int exactCapacity = PercentileEstimator.DefaultCapacity,
+            bool momentsOnly = false)
         {
             if (channels < 1)
             {
@@ -92,6 +98,9 @@ namespace Microsoft.ML.Spiking.Calibration
             _spatialSize = spatialSize;
             _granularity = granularity;
             _percentile = percentile;
+            _momentsOnly = momentsOnly;
+            _min = Array.Empty<float>();
+            _max = Array.Empty<float>();
             if (granularity == StatisticsGranularity.Neuron)
             {
                 _elements = new ElementwiseStatistics(channels * spatialSize);
@@ -101,12 +110,22 @@ namespace Microsoft.ML.Spiking.Calibration
             else
             {
                 int groups = granularity == StatisticsGranularity.Channel ? channels : 1;
-                _estimators = new PercentileEstimator[groups];
+                _estimators = momentsOnly ? Array.Empty<PercentileEstimator>() : new PercentileEstimator[groups];
                 _moments = new RunningMoments[groups];
                 for (int g = 0; g < groups; g++)
                 {
-                    _estimators[g] = new PercentileEstimator(percentile, exactCapacity);
+                    if (!momentsOnly)
+                    {
+                        _estimators[g] = new PercentileEstimator(percentile, exactCapacity);
+                    }
+
                     _moments[g] = new RunningMoments();
+                }
+
+                if (momentsOnly)
+                {
+                    _min = Enumerable.Repeat(float.PositiveInfinity, groups).ToArray();
+                    _max = Enumerable.Repeat(float.NegativeInfinity, groups).ToArray();
                 }
             }
 
@@ -130,13 +149,19 @@ namespace Microsoft.ML.Spiking.Calibration
         public double Percentile => _percentile;
 
         /// <summary>Number of statistics kept: 1 for <see cref="StatisticsGranularity.Layer"/>, C for <see cref="StatisticsGranularity.Channel"/>, C·S for <see cref="StatisticsGranularity.Neuron"/>.</summary>
-        public int StatisticCount => _elements?.Size ?? _estimators.Length;
+        public int StatisticCount => _elements?.Size ?? _moments.Length;
+
+        /// <summary>
+        /// True when only the moments and extremes are kept (mean, variance, maximum, minimum; no percentiles), which is all
+        /// threshold iteration needs and several times cheaper to collect (<see cref="CalibrationOptions.MomentsOnly"/>).
+        /// </summary>
+        public bool MomentsOnly => _momentsOnly;
 
         /// <summary>Number of samples (batch items) added.</summary>
         public long Count => _count;
 
         /// <summary>Number of values each statistic was computed over: samples·C·S per layer, samples·S per channel, samples per neuron.</summary>
-        public long ValueCount => _elements?.Count ?? _estimators[0].Count;
+        public long ValueCount => _elements?.Count ?? _moments[0].Count;
 
         /// <summary>Adds a batch of activations.</summary>
         /// <param name="data">NCHW-contiguous activations [batchSize, C, S].</param>
@@ -175,7 +200,16 @@ namespace Microsoft.ML.Spiking.Calibration
                     PercentileEstimator.ValidateFinite(data, "values", out _, out _);
                 }
 
-                _estimators[0].AddValidated(data, 0, data.Length, data.Length, 1, min, max);
+                if (_momentsOnly)
+                {
+                    _min[0] = MathF.Min(_min[0], min);
+                    _max[0] = MathF.Max(_max[0], max);
+                }
+                else
+                {
+                    _estimators[0].AddValidated(data, 0, data.Length, data.Length, 1, min, max);
+                }
+
                 _moments[0].AddBatch(data, 0, data.Length, data.Length, 1, sums);
             }
             else
@@ -237,7 +271,16 @@ namespace Microsoft.ML.Spiking.Calibration
                 for (int c = 0; c < _channels; c++)
                 {
                     int start = c * channelStart;
-                    _estimators[c].AddValidated(values, start, segmentStride, segmentLength, segments, _channelMin[c], _channelMax[c]);
+                    if (_momentsOnly)
+                    {
+                        _min[c] = MathF.Min(_min[c], _channelMin[c]);
+                        _max[c] = MathF.Max(_max[c], _channelMax[c]);
+                    }
+                    else
+                    {
+                        _estimators[c].AddValidated(values, start, segmentStride, segmentLength, segments, _channelMin[c], _channelMax[c]);
+                    }
+
                     _moments[c].AddBatch(values, start, segmentStride, segmentLength, segments, _channelSums[c]);
                 }
             }
@@ -250,7 +293,7 @@ namespace Microsoft.ML.Spiking.Calibration
         public float[] GetMax()
         {
             EnsureNotEmpty();
-            return _elements?.GetMax() ?? Collect(e => e.Max);
+            return _elements?.GetMax() ?? (_momentsOnly ? (float[])_max.Clone() : Collect(e => e.Max));
         }
 
         /// <summary>Exact minimum per statistic (length <see cref="StatisticCount"/>: 1, C or C·S).</summary>
@@ -258,7 +301,7 @@ namespace Microsoft.ML.Spiking.Calibration
         public float[] GetMin()
         {
             EnsureNotEmpty();
-            return _elements?.GetMin() ?? Collect(e => e.Min);
+            return _elements?.GetMin() ?? (_momentsOnly ? (float[])_min.Clone() : Collect(e => e.Min));
         }
 
         /// <summary>Estimate of the default percentile per statistic (length C, or 1 for layer granularity).</summary>
@@ -408,6 +451,11 @@ namespace Microsoft.ML.Spiking.Calibration
             if (_elements != null)
             {
                 throw new InvalidOperationException("Percentiles are available at layer or channel granularity only; these statistics are per neuron (mean, variance, maximum and minimum).");
+            }
+
+            if (_momentsOnly)
+            {
+                throw new InvalidOperationException("These statistics keep only the mean, variance, maximum and minimum (collected with CalibrationOptions.MomentsOnly); calibrate without it for percentiles.");
             }
         }
 

@@ -152,6 +152,7 @@ namespace Microsoft.ML.Spiking
             var calibration = new CalibrationOptions
             {
                 IncludePreActivations = _options.Thresholds == ThresholdMethod.Iteration,
+                MomentsOnly = differential && _options.Thresholds == ThresholdMethod.Iteration,
                 Granularity = _options.Granularity,
                 Percentile = _options.Percentile,
                 BatchSize = _options.BatchSize,

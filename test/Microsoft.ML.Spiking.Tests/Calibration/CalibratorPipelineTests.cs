@@ -4,6 +4,8 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using Microsoft.ML.Spiking.Calibration;
+using Microsoft.ML.Spiking.Conversion;
+using Microsoft.ML.Spiking.Conversion.Differential;
 using Microsoft.ML.Spiking.Graph;
 using Microsoft.ML.Spiking.Onnx;
 using Microsoft.ML.Spiking.Simulation;
@@ -84,6 +86,35 @@ namespace Microsoft.ML.Spiking.Tests.Calibration
                     }
                 }
             }
+        }
+
+        /// <summary>
+        /// Differential coding's threshold iteration needs only the pre-activations' moments: calibrated with
+        /// <see cref="CalibrationOptions.MomentsOnly"/>, the converted network has bit for bit the same thresholds.
+        /// </summary>
+        [TestMethod]
+        [DataRow(StatisticsGranularity.Layer)]
+        [DataRow(StatisticsGranularity.Channel)]
+        public void MomentsOnlyGivesThresholdIterationTheSameThresholds(StatisticsGranularity granularity)
+        {
+            (Network ann, List<float[]> samples) = NeuronStatisticsTests.SmallNetwork(41);
+            CalibrationResult Collect(bool momentsOnly) => Calibrator.Collect(ann, samples, new CalibrationOptions { Granularity = granularity, IncludePreActivations = true, MomentsOnly = momentsOnly });
+            var options = new DifferentialCodingOptions { Thresholds = ThresholdMethod.Iteration, TimeSteps = 8 };
+            var full = DifferentialCodingConverter.Convert(ann, Collect(false), options);
+            CalibrationResult light = Collect(true);
+            Assert.IsTrue(light.Sites.Values.All(s => s.Output.MomentsOnly && s.Input!.MomentsOnly));
+            var cheap = DifferentialCodingConverter.Convert(ann, light, options);
+            var expected = full.Network.Layers.OfType<MultiThresholdNeuronLayer>().ToList();
+            var actual = cheap.Network.Layers.OfType<MultiThresholdNeuronLayer>().ToList();
+            Assert.IsTrue(expected.Count > 0);
+            Assert.AreEqual(expected.Count, actual.Count);
+            for (int i = 0; i < expected.Count; i++)
+            {
+                CollectionAssert.AreEqual(expected[i].Threshold, actual[i].Threshold, expected[i].Name);
+            }
+
+            var percentile = new DifferentialCodingOptions { Thresholds = ThresholdMethod.Percentile };
+            Assert.ThrowsExactly<InvalidOperationException>(() => DifferentialCodingConverter.Convert(ann, light, percentile));
         }
 
         [TestMethod]

@@ -2,6 +2,7 @@
 
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using Microsoft.ML.Spiking.Calibration;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 
@@ -45,6 +46,55 @@ namespace Microsoft.ML.Spiking.Tests.Calibration
             Assert.AreEqual(1, stats.GetPercentile().Length);
             Assert.AreEqual((float)CalibrationReference.Percentile(all, 99), stats.GetPercentile()[0], 1e-5f);
             AssertMatches(stats, new[] { all });
+        }
+
+        /// <summary>Moments-only statistics give bit for bit the full statistics' mean, variance, extremes and counts, and no percentiles.</summary>
+        [TestMethod]
+        [DataRow(StatisticsGranularity.Channel, 3, 20)]
+        [DataRow(StatisticsGranularity.Channel, 5, 7)]
+        [DataRow(StatisticsGranularity.Layer, 4, 9)]
+        public void MomentsOnlyKeepsTheSameMomentsAndExtremes(StatisticsGranularity granularity, int channels, int spatial)
+        {
+            var full = new ChannelStatistics(channels, spatial, granularity);
+            var moments = new ChannelStatistics(channels, spatial, granularity, momentsOnly: true);
+            int[] batches = { 4, 1, 7, 3 };
+            List<float>[] values = Feed(full, channels, spatial, batches, seed: 29);
+            Feed(moments, channels, spatial, batches, seed: 29);
+            Assert.IsTrue(moments.MomentsOnly);
+            Assert.IsFalse(full.MomentsOnly);
+            Assert.AreEqual(full.StatisticCount, moments.StatisticCount);
+            Assert.AreEqual(full.Count, moments.Count);
+            Assert.AreEqual(full.ValueCount, moments.ValueCount);
+            CollectionAssert.AreEqual(full.GetMean(), moments.GetMean());
+            CollectionAssert.AreEqual(full.GetVariance(), moments.GetVariance());
+            CollectionAssert.AreEqual(full.GetMax(), moments.GetMax());
+            CollectionAssert.AreEqual(full.GetMin(), moments.GetMin());
+            float largest = float.NegativeInfinity;
+            foreach (List<float> group in values)
+            {
+                foreach (float v in group)
+                {
+                    largest = Math.Max(largest, v);
+                }
+            }
+
+            Assert.AreEqual(largest, Max(moments.GetMax()));
+            var e = Assert.ThrowsExactly<InvalidOperationException>(() => moments.GetPercentile(99.9));
+            StringAssert.Contains(e.Message, "MomentsOnly");
+            Assert.ThrowsExactly<InvalidOperationException>(() => moments.GetPercentileErrorBound(99.9));
+            Assert.ThrowsExactly<ArgumentException>(() => moments.AddBatch(new float[channels * spatial].Select((_, i) => i == 1 ? float.NaN : 0f).ToArray(), 1));
+            CollectionAssert.AreEqual(full.GetMax(), moments.GetMax(), "a rejected batch changes nothing");
+        }
+
+        private static float Max(float[] values)
+        {
+            float m = float.NegativeInfinity;
+            foreach (float v in values)
+            {
+                m = Math.Max(m, v);
+            }
+
+            return m;
         }
 
         [TestMethod]
