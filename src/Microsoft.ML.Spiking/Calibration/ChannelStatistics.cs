@@ -200,16 +200,7 @@ namespace Microsoft.ML.Spiking.Calibration
                     PercentileEstimator.ValidateFinite(data, "values", out _, out _);
                 }
 
-                if (_momentsOnly)
-                {
-                    _min[0] = MathF.Min(_min[0], min);
-                    _max[0] = MathF.Max(_max[0], max);
-                }
-                else
-                {
-                    _estimators[0].AddValidated(data, 0, data.Length, data.Length, 1, min, max);
-                }
-
+                AddValues(0, data, 0, data.Length, data.Length, 1, min, max);
                 _moments[0].AddBatch(data, 0, data.Length, data.Length, 1, sums);
             }
             else
@@ -271,21 +262,26 @@ namespace Microsoft.ML.Spiking.Calibration
                 for (int c = 0; c < _channels; c++)
                 {
                     int start = c * channelStart;
-                    if (_momentsOnly)
-                    {
-                        _min[c] = MathF.Min(_min[c], _channelMin[c]);
-                        _max[c] = MathF.Max(_max[c], _channelMax[c]);
-                    }
-                    else
-                    {
-                        _estimators[c].AddValidated(values, start, segmentStride, segmentLength, segments, _channelMin[c], _channelMax[c]);
-                    }
-
+                    AddValues(c, values, start, segmentStride, segmentLength, segments, _channelMin[c], _channelMax[c]);
                     _moments[c].AddBatch(values, start, segmentStride, segmentLength, segments, _channelSums[c]);
                 }
             }
 
             _count += batchSize;
+        }
+
+        /// <summary>Validated values of statistic <paramref name="group"/>, with their extremes: to its percentile estimator, or only the extremes when <see cref="MomentsOnly"/>.</summary>
+        private void AddValues(int group, ReadOnlySpan<float> values, int start, int stride, int length, int count, float min, float max)
+        {
+            if (_momentsOnly)
+            {
+                _min[group] = MathF.Min(_min[group], min);
+                _max[group] = MathF.Max(_max[group], max);
+            }
+            else
+            {
+                _estimators[group].AddValidated(values, start, stride, length, count, min, max);
+            }
         }
 
         /// <summary>Exact maximum per statistic (length <see cref="StatisticCount"/>: 1, C or C·S).</summary>

@@ -69,32 +69,12 @@ namespace Microsoft.ML.Spiking.Tests.Calibration
             CollectionAssert.AreEqual(full.GetVariance(), moments.GetVariance());
             CollectionAssert.AreEqual(full.GetMax(), moments.GetMax());
             CollectionAssert.AreEqual(full.GetMin(), moments.GetMin());
-            float largest = float.NegativeInfinity;
-            foreach (List<float> group in values)
-            {
-                foreach (float v in group)
-                {
-                    largest = Math.Max(largest, v);
-                }
-            }
-
-            Assert.AreEqual(largest, Max(moments.GetMax()));
+            Assert.AreEqual(values.SelectMany(g => g).Max(), moments.GetMax().Max());
             var e = Assert.ThrowsExactly<InvalidOperationException>(() => moments.GetPercentile(99.9));
             StringAssert.Contains(e.Message, "MomentsOnly");
             Assert.ThrowsExactly<InvalidOperationException>(() => moments.GetPercentileErrorBound(99.9));
             Assert.ThrowsExactly<ArgumentException>(() => moments.AddBatch(new float[channels * spatial].Select((_, i) => i == 1 ? float.NaN : 0f).ToArray(), 1));
             CollectionAssert.AreEqual(full.GetMax(), moments.GetMax(), "a rejected batch changes nothing");
-        }
-
-        private static float Max(float[] values)
-        {
-            float m = float.NegativeInfinity;
-            foreach (float v in values)
-            {
-                m = Math.Max(m, v);
-            }
-
-            return m;
         }
 
         [TestMethod]

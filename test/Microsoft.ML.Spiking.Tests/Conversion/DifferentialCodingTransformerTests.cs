@@ -123,24 +123,11 @@ namespace Microsoft.ML.Spiking.Tests.Conversion
                 return sum / classes;
             });
             int Agreement(int t) => Enumerable.Range(0, images.Length).Count(i =>
-                ArgMax(result.GetEstimate(t, i)) == ArgMax(reference.AsSpan(i * classes, classes)));
+                result.Predict(t, i) == SimulationResult.ArgMax(reference.AsSpan(i * classes, classes)));
             double e4 = Error(4), e8 = Error(8), e16 = Error(16);
             Console.WriteLine($"mean |decoded − ANN| per logit: t=4 {e4:F4}, t=8 {e8:F4}, t=16 {e16:F4}; same class as the ANN at t=16: {Agreement(16)}/{images.Length}");
             Assert.IsTrue(e8 < e4 && e16 < e8, $"the error should shrink with t: {e4}, {e8}, {e16}");
             Assert.IsTrue(Agreement(16) >= images.Length * 9 / 10, $"only {Agreement(16)} of {images.Length} predictions agree with the ANN at t = 16");
-        }
-
-        private static int ArgMax(ReadOnlySpan<float> values)
-        {
-            int best = 0;
-            for (int k = 1; k < values.Length; k++)
-            {
-                if (values[k] > values[best])
-                {
-                    best = k;
-                }
-            }
-            return best;
         }
     }
 }
