@@ -158,6 +158,17 @@ OrtStatusPtr InferScanShapes(Ort::ShapeInferContext& ctx, size_t state_input, si
   }
 }
 
+// Creates an operator's kernel, turning a bad attribute into a status.
+template <typename Kernel>
+OrtStatusPtr NewKernel(const OrtKernelInfo* info, void** kernel) {
+  try {
+    *kernel = new Kernel(info);
+    return nullptr;
+  } catch (const std::exception& e) {
+    return ToStatus(e);
+  }
+}
+
 // Lets ONNX Runtime write output 0 into the buffer of input 0 when the two have the same size (a time-varying
 // input that nothing else reads): the kernels read x of a step before they write its output at the same place,
 // and this halves the memory traffic of what is a memory-bound pass.
@@ -213,14 +224,7 @@ struct IfScanKernel {
 
 struct IfScanOp : Ort::CustomOpBase<IfScanOp, IfScanKernel, true> {
   IfScanOp() { AllowInputZeroInPlace(*this); }
-  OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const {
-    try {
-      *kernel = new IfScanKernel(info);
-      return nullptr;
-    } catch (const std::exception& e) {
-      return ToStatus(e);
-    }
-  }
+  OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const { return NewKernel<IfScanKernel>(info, kernel); }
   const char* GetName() const { return "IfScan"; }
   size_t GetInputTypeCount() const { return 3; }
   ONNXTensorElementDataType GetInputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
@@ -318,14 +322,7 @@ struct MtScanKernel {
 
 struct MtScanOp : Ort::CustomOpBase<MtScanOp, MtScanKernel, true> {
   MtScanOp() { AllowInputZeroInPlace(*this); }
-  OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const {
-    try {
-      *kernel = new MtScanKernel(info);
-      return nullptr;
-    } catch (const std::exception& e) {
-      return ToStatus(e);
-    }
-  }
+  OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const { return NewKernel<MtScanKernel>(info, kernel); }
   const char* GetName() const { return "MtScan"; }
   size_t GetInputTypeCount() const { return kMtInputs; }
   ONNXTensorElementDataType GetInputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
