@@ -148,8 +148,7 @@ namespace Microsoft.ML.Spiking.Benchmark
             if (calibrationImages != null && calibrationImages.Length >= batch)
             {
                 calibrationSamples = calibrationImages;
-                samples = calibrationImages.Take(batch).ToArray();
-                inputs = samples.SelectMany(s => s).ToArray();
+                inputs = calibrationImages.Take(batch).SelectMany(s => s).ToArray();
                 Console.WriteLine($"Simulations: calibrated on the {calibrationImages.Length} real images ({calibrationSet}), run on the first {batch} of them.");
             }
             else
