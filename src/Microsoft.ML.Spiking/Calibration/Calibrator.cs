@@ -24,6 +24,7 @@ namespace Microsoft.ML.Spiking.Calibration
             Percentile = 99.9;
             ExactCapacity = PercentileEstimator.DefaultCapacity;
             BatchSize = 64;
+            Statistics = CalibrationStatistics.All;
             Execution = new ExecutionOptions();
         }
 
@@ -43,11 +44,12 @@ namespace Microsoft.ML.Spiking.Calibration
         public bool IncludePreActivations { get; set; }
 
         /// <summary>
-        /// Keep only the mean, variance, maximum and minimum of every site (no percentiles): all that threshold iteration
-        /// needs, and much cheaper than the exact largest values percentiles keep. The estimator sets it for differential
-        /// coding with <see cref="Conversion.ThresholdMethod.Iteration"/>. Default false.
+        /// The statistics kept at every site besides the exact maximum and minimum (default <see cref="CalibrationStatistics.All"/>).
+        /// Each costs passes over the activations, so the estimator asks only for what the thresholds read: the extremes for
+        /// <see cref="Conversion.ThresholdMethod.Max"/>, percentiles for <see cref="Conversion.ThresholdMethod.Percentile"/>,
+        /// the moments for <see cref="Conversion.ThresholdMethod.Iteration"/>. Per neuron the moments are always kept.
         /// </summary>
-        public bool MomentsOnly { get; set; }
+        public CalibrationStatistics Statistics { get; set; }
 
         /// <summary>Samples per ONNX Runtime call (default 64).</summary>
         public int BatchSize { get; set; }
@@ -130,6 +132,12 @@ namespace Microsoft.ML.Spiking.Calibration
             {
                 throw new ArgumentOutOfRangeException(nameof(options), options.Granularity, "Granularity must be Layer, Channel or Neuron.");
             }
+
+            if ((options.Statistics & ~CalibrationStatistics.All) != 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(options), options.Statistics, "Statistics must combine Extremes, Moments and Percentiles.");
+            }
+
             IReadOnlyList<Layer> sites = FindActivationSites(network);
             var probes = new List<string>();
             var collectors = new List<(ChannelStatistics Stats, int Channels, int Spatial)>();
@@ -260,7 +268,7 @@ namespace Microsoft.ML.Spiking.Calibration
         {
             channels = shape.Length == 0 ? 1 : shape[0];
             spatial = Math.Max(1, ShapeUtil.Size(shape) / Math.Max(channels, 1));
-            return new ChannelStatistics(channels, spatial, options.Granularity, options.Percentile, options.ExactCapacity, options.MomentsOnly);
+            return new ChannelStatistics(channels, spatial, options.Granularity, options.Percentile, options.ExactCapacity, options.Statistics);
         }
 
         /// <summary>ONNX Runtime values over the first <c>n</c> samples of the input and probe arrays (pinned while alive).</summary>

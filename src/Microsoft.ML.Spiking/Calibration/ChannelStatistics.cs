@@ -9,8 +9,8 @@ namespace Microsoft.ML.Spiking.Calibration
 {
     /// <summary>
     /// Streaming calibration statistics of one activation tensor site, per layer, per channel or per neuron:
-    /// exact maximum and minimum, exact mean and population variance, and (per layer or channel) a
-    /// bounded-memory percentile estimate.
+    /// exact maximum and minimum, and, as asked (<see cref="CalibrationStatistics"/>), exact mean and population
+    /// variance and (per layer or channel) a bounded-memory percentile estimate.
     /// </summary>
     /// <remarks>
     /// <para>
@@ -30,6 +30,11 @@ namespace Microsoft.ML.Spiking.Calibration
     /// <see cref="GetPercentile(double)"/> and <see cref="GetPercentileErrorBound"/> throw.
     /// </para>
     /// <para>
+    /// At layer or channel granularity each statistic kept costs its own pass over the values: the extremes one, the moments
+    /// one more (the sums are taken with the extremes), percentiles two more (a histogram and the largest values). Keeping
+    /// only what the thresholds read (<see cref="Statistics"/>) makes calibration several times cheaper.
+    /// </para>
+    /// <para>
     /// Thread safety: not thread-safe. <see cref="AddBatch"/> is expected to be called from one thread (the
     /// calibration loop); reading accessors concurrently with <see cref="AddBatch"/> is not supported.
     /// </para>
@@ -41,7 +46,7 @@ namespace Microsoft.ML.Spiking.Calibration
         private readonly StatisticsGranularity _granularity;
         private readonly double _percentile;
         private readonly PercentileEstimator[] _estimators;
-        private readonly bool _momentsOnly;
+        private readonly CalibrationStatistics _statistics;
         private readonly float[] _min;
         private readonly float[] _max;
         private readonly RunningMoments[] _moments;
@@ -58,7 +63,10 @@ namespace Microsoft.ML.Spiking.Calibration
         /// <param name="granularity">Whether to keep one statistic for the whole tensor, one per channel or one per element.</param>
         /// <param name="percentile">Default percentile p in (0, 100], used by <see cref="GetPercentile()"/> (not used per neuron).</param>
         /// <param name="exactCapacity">Number of largest values kept exactly per statistic; at least 1.</param>
-        /// <param name="momentsOnly">Keep only the mean, variance, maximum and minimum (no percentiles; see <see cref="MomentsOnly"/>).</param>
+        /// <param name="statistics">
+        /// The statistics to keep besides the extremes (default all). Per neuron the moments are always kept and percentiles
+        /// never (see <see cref="Statistics"/>).
+        /// </param>
         /// <exception cref="ArgumentOutOfRangeException">An argument is out of range, or C·S overflows.</exception>
         public ChannelStatistics(
             int channels,
@@ -66,7 +74,7 @@ namespace Microsoft.ML.Spiking.Calibration
             StatisticsGranularity granularity,
             double percentile = 99.9,
             int exactCapacity = PercentileEstimator.DefaultCapacity,
-            bool momentsOnly = false)
+            CalibrationStatistics statistics = CalibrationStatistics.All)
         {
             if (channels < 1)
             {
@@ -94,36 +102,44 @@ namespace Microsoft.ML.Spiking.Calibration
                 throw new ArgumentOutOfRangeException(nameof(exactCapacity), exactCapacity, "The capacity must be at least 1.");
             }
 
+            if ((statistics & ~CalibrationStatistics.All) != 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(statistics), statistics, "Unknown statistics; combine Extremes, Moments and Percentiles.");
+            }
+
             _channels = channels;
             _spatialSize = spatialSize;
             _granularity = granularity;
             _percentile = percentile;
-            _momentsOnly = momentsOnly;
             _min = Array.Empty<float>();
             _max = Array.Empty<float>();
             if (granularity == StatisticsGranularity.Neuron)
             {
+                _statistics = CalibrationStatistics.Moments;
                 _elements = new ElementwiseStatistics(channels * spatialSize);
                 _estimators = Array.Empty<PercentileEstimator>();
                 _moments = Array.Empty<RunningMoments>();
             }
             else
             {
+                _statistics = statistics;
                 int groups = granularity == StatisticsGranularity.Channel ? channels : 1;
-                _estimators = momentsOnly ? Array.Empty<PercentileEstimator>() : new PercentileEstimator[groups];
-                _moments = new RunningMoments[groups];
-                for (int g = 0; g < groups; g++)
+                bool percentiles = (statistics & CalibrationStatistics.Percentiles) != 0;
+                _estimators = percentiles ? new PercentileEstimator[groups] : Array.Empty<PercentileEstimator>();
+                _moments = (statistics & CalibrationStatistics.Moments) != 0 ? new RunningMoments[groups] : Array.Empty<RunningMoments>();
+                for (int g = 0; g < _estimators.Length; g++)
                 {
-                    if (!momentsOnly)
-                    {
-                        _estimators[g] = new PercentileEstimator(percentile, exactCapacity);
-                    }
+                    _estimators[g] = new PercentileEstimator(percentile, exactCapacity);
+                }
 
+                for (int g = 0; g < _moments.Length; g++)
+                {
                     _moments[g] = new RunningMoments();
                 }
 
-                if (momentsOnly)
+                if (!percentiles)
                 {
+                    // Without an estimator, which keeps them, the extremes are kept here.
                     _min = Enumerable.Repeat(float.PositiveInfinity, groups).ToArray();
                     _max = Enumerable.Repeat(float.NegativeInfinity, groups).ToArray();
                 }
@@ -149,19 +165,20 @@ namespace Microsoft.ML.Spiking.Calibration
         public double Percentile => _percentile;
 
         /// <summary>Number of statistics kept: 1 for <see cref="StatisticsGranularity.Layer"/>, C for <see cref="StatisticsGranularity.Channel"/>, C·S for <see cref="StatisticsGranularity.Neuron"/>.</summary>
-        public int StatisticCount => _elements?.Size ?? _moments.Length;
+        public int StatisticCount => _elements?.Size ?? (_granularity == StatisticsGranularity.Channel ? _channels : 1);
 
         /// <summary>
-        /// True when only the moments and extremes are kept (mean, variance, maximum, minimum; no percentiles), which is all
-        /// threshold iteration needs and several times cheaper to collect (<see cref="CalibrationOptions.MomentsOnly"/>).
+        /// The statistics kept besides the extremes, which are always kept: the moments for <see cref="GetMean"/> and
+        /// <see cref="GetVariance"/>, percentiles for <see cref="GetPercentile(double)"/>. Per neuron this is
+        /// <see cref="CalibrationStatistics.Moments"/> whatever was asked.
         /// </summary>
-        public bool MomentsOnly => _momentsOnly;
+        public CalibrationStatistics Statistics => _statistics;
 
         /// <summary>Number of samples (batch items) added.</summary>
         public long Count => _count;
 
         /// <summary>Number of values each statistic was computed over: samples·C·S per layer, samples·S per channel, samples per neuron.</summary>
-        public long ValueCount => _elements?.Count ?? _moments[0].Count;
+        public long ValueCount => _elements?.Count ?? (_count * (_granularity == StatisticsGranularity.Channel ? 1L : _channels) * _spatialSize);
 
         /// <summary>Adds a batch of activations.</summary>
         /// <param name="data">NCHW-contiguous activations [batchSize, C, S].</param>
@@ -195,26 +212,26 @@ namespace Microsoft.ML.Spiking.Calibration
             {
                 // One pass for the extremes and the first-pass sums, which also validates before anything changes.
                 RunningMoments.Sums sums = default;
-                if (!Scan(data, 0, data.Length, data.Length, 1, out float min, out float max, ref sums))
+                if (!Scan(data, 0, data.Length, data.Length, 1, _moments.Length > 0, out float min, out float max, ref sums))
                 {
                     PercentileEstimator.ValidateFinite(data, "values", out _, out _);
                 }
 
-                AddValues(0, data, 0, data.Length, data.Length, 1, min, max);
-                _moments[0].AddBatch(data, 0, data.Length, data.Length, 1, sums);
+                AddValues(0, data, 0, data.Length, data.Length, 1, min, max, sums);
             }
             else
             {
-                // Channel c is the batch's segments n·C·S + c·S of S values. With S a multiple of 4 (or one sample) they
-                // are read in place; otherwise each channel is first gathered into one span, so that the sums keep their
-                // order (see RunningMoments.AddBatch).
+                // Channel c is the batch's segments n·C·S + c·S of S values. With S a multiple of 4 (or one sample), or
+                // without moments, they are read in place; otherwise each channel is first gathered into one span, so that
+                // the sums keep their order (see RunningMoments.AddBatch).
                 int stride = _channels * _spatialSize;
                 ReadOnlySpan<float> values = data;
                 int segmentStride = stride;
                 int segmentLength = _spatialSize;
                 int segments = batchSize;
                 int channelStart = _spatialSize;
-                if (batchSize > 1 && _spatialSize % RunningMoments.Lanes != 0)
+                bool moments = _moments.Length > 0;
+                if (moments && batchSize > 1 && _spatialSize % RunningMoments.Lanes != 0)
                 {
                     if (_scratch.Length < data.Length)
                     {
@@ -251,7 +268,7 @@ namespace Microsoft.ML.Spiking.Calibration
                 for (int c = 0; c < _channels; c++)
                 {
                     _channelSums[c] = default;
-                    finite &= Scan(values, c * channelStart, segmentStride, segmentLength, segments, out _channelMin[c], out _channelMax[c], ref _channelSums[c]);
+                    finite &= Scan(values, c * channelStart, segmentStride, segmentLength, segments, moments, out _channelMin[c], out _channelMax[c], ref _channelSums[c]);
                 }
 
                 if (!finite)
@@ -261,26 +278,32 @@ namespace Microsoft.ML.Spiking.Calibration
 
                 for (int c = 0; c < _channels; c++)
                 {
-                    int start = c * channelStart;
-                    AddValues(c, values, start, segmentStride, segmentLength, segments, _channelMin[c], _channelMax[c]);
-                    _moments[c].AddBatch(values, start, segmentStride, segmentLength, segments, _channelSums[c]);
+                    AddValues(c, values, c * channelStart, segmentStride, segmentLength, segments, _channelMin[c], _channelMax[c], _channelSums[c]);
                 }
             }
 
             _count += batchSize;
         }
 
-        /// <summary>Validated values of statistic <paramref name="group"/>, with their extremes: to its percentile estimator, or only the extremes when <see cref="MomentsOnly"/>.</summary>
-        private void AddValues(int group, ReadOnlySpan<float> values, int start, int stride, int length, int count, float min, float max)
+        /// <summary>
+        /// Validated values of statistic <paramref name="group"/>, with their extremes and first-pass sums: to its percentile
+        /// estimator (which keeps the extremes) or to the extremes kept here, and to its moments when kept.
+        /// </summary>
+        private void AddValues(int group, ReadOnlySpan<float> values, int start, int stride, int length, int count, float min, float max, in RunningMoments.Sums sums)
         {
-            if (_momentsOnly)
+            if (_estimators.Length > 0)
+            {
+                _estimators[group].AddValidated(values, start, stride, length, count, min, max);
+            }
+            else
             {
                 _min[group] = MathF.Min(_min[group], min);
                 _max[group] = MathF.Max(_max[group], max);
             }
-            else
+
+            if (_moments.Length > 0)
             {
-                _estimators[group].AddValidated(values, start, stride, length, count, min, max);
+                _moments[group].AddBatch(values, start, stride, length, count, sums);
             }
         }
 
@@ -289,7 +312,7 @@ namespace Microsoft.ML.Spiking.Calibration
         public float[] GetMax()
         {
             EnsureNotEmpty();
-            return _elements?.GetMax() ?? (_momentsOnly ? (float[])_max.Clone() : Collect(e => e.Max));
+            return _elements?.GetMax() ?? (_estimators.Length == 0 ? (float[])_max.Clone() : Collect(e => e.Max));
         }
 
         /// <summary>Exact minimum per statistic (length <see cref="StatisticCount"/>: 1, C or C·S).</summary>
@@ -297,17 +320,17 @@ namespace Microsoft.ML.Spiking.Calibration
         public float[] GetMin()
         {
             EnsureNotEmpty();
-            return _elements?.GetMin() ?? (_momentsOnly ? (float[])_min.Clone() : Collect(e => e.Min));
+            return _elements?.GetMin() ?? (_estimators.Length == 0 ? (float[])_min.Clone() : Collect(e => e.Min));
         }
 
         /// <summary>Estimate of the default percentile per statistic (length C, or 1 for layer granularity).</summary>
-        /// <exception cref="InvalidOperationException">No batch was added, or the granularity is <see cref="StatisticsGranularity.Neuron"/>.</exception>
+        /// <exception cref="InvalidOperationException">No batch was added, the granularity is <see cref="StatisticsGranularity.Neuron"/>, or percentiles were not kept (<see cref="Statistics"/>).</exception>
         public float[] GetPercentile() => GetPercentile(_percentile);
 
         /// <summary>Estimate of the p-th percentile per statistic (length C, or 1 for layer granularity); p = 100 gives the maximum.</summary>
         /// <param name="p">Percentile in (0, 100].</param>
         /// <exception cref="ArgumentOutOfRangeException"><paramref name="p"/> is not in (0, 100].</exception>
-        /// <exception cref="InvalidOperationException">No batch was added, or the granularity is <see cref="StatisticsGranularity.Neuron"/>.</exception>
+        /// <exception cref="InvalidOperationException">No batch was added, the granularity is <see cref="StatisticsGranularity.Neuron"/>, or percentiles were not kept (<see cref="Statistics"/>).</exception>
         public float[] GetPercentile(double p)
         {
             PercentileEstimator.CheckPercentile(p, nameof(p));
@@ -318,7 +341,7 @@ namespace Microsoft.ML.Spiking.Calibration
         /// <summary>Bound on the absolute error of <see cref="GetPercentile(double)"/> per statistic; 0 where exact.</summary>
         /// <param name="p">Percentile in (0, 100].</param>
         /// <exception cref="ArgumentOutOfRangeException"><paramref name="p"/> is not in (0, 100].</exception>
-        /// <exception cref="InvalidOperationException">No batch was added, or the granularity is <see cref="StatisticsGranularity.Neuron"/>.</exception>
+        /// <exception cref="InvalidOperationException">No batch was added, the granularity is <see cref="StatisticsGranularity.Neuron"/>, or percentiles were not kept (<see cref="Statistics"/>).</exception>
         public double[] GetPercentileErrorBound(double p)
         {
             PercentileEstimator.CheckPercentile(p, nameof(p));
@@ -334,9 +357,10 @@ namespace Microsoft.ML.Spiking.Calibration
         }
 
         /// <summary>Exact mean per statistic (length <see cref="StatisticCount"/>: 1, C or C·S).</summary>
-        /// <exception cref="InvalidOperationException">No batch was added.</exception>
+        /// <exception cref="InvalidOperationException">No batch was added, or the moments were not kept (<see cref="Statistics"/>).</exception>
         public float[] GetMean()
         {
+            EnsureMoments();
             EnsureNotEmpty();
             if (_elements != null)
             {
@@ -353,9 +377,10 @@ namespace Microsoft.ML.Spiking.Calibration
         }
 
         /// <summary>Population variance (divided by N) per statistic (length <see cref="StatisticCount"/>: 1, C or C·S).</summary>
-        /// <exception cref="InvalidOperationException">No batch was added.</exception>
+        /// <exception cref="InvalidOperationException">No batch was added, or the moments were not kept (<see cref="Statistics"/>).</exception>
         public float[] GetVariance()
         {
+            EnsureMoments();
             EnsureNotEmpty();
             if (_elements != null)
             {
@@ -391,9 +416,62 @@ namespace Microsoft.ML.Spiking.Calibration
 
         /// <summary>
         /// One pass over <paramref name="count"/> segments of <paramref name="length"/> values (segment k at
-        /// <paramref name="start"/> + k·<paramref name="stride"/>): their extremes and first-pass sums.
+        /// <paramref name="start"/> + k·<paramref name="stride"/>): their extremes and, when <paramref name="withSums"/>,
+        /// their first-pass sums.
         /// </summary>
         /// <returns>Whether every value is finite (the extremes and sums are meaningless otherwise).</returns>
+        private static bool Scan(ReadOnlySpan<float> data, int start, int stride, int length, int count, bool withSums, out float min, out float max, ref RunningMoments.Sums sums) =>
+            withSums
+                ? Scan(data, start, stride, length, count, out min, out max, ref sums)
+                : ScanExtremes(data, start, stride, length, count, out min, out max);
+
+        /// <summary>The extremes of <see cref="Scan(ReadOnlySpan{float}, int, int, int, int, bool, out float, out float, ref RunningMoments.Sums)"/> alone.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static bool ScanExtremes(ReadOnlySpan<float> data, int start, int stride, int length, int count, out float min, out float max)
+        {
+            // Two accumulators of each kind, so that the minimum and maximum chains do not wait on one another.
+            var low = Vector256.Create(float.PositiveInfinity);
+            var high = Vector256.Create(float.NegativeInfinity);
+            Vector256<float> low2 = low;
+            Vector256<float> high2 = high;
+            min = float.PositiveInfinity;
+            max = float.NegativeInfinity;
+            for (int k = 0; k < count; k++)
+            {
+                ReadOnlySpan<float> segment = data.Slice(start + (k * stride), length);
+                int i = 0;
+                if (Vector256.IsHardwareAccelerated)
+                {
+                    for (; i <= segment.Length - (2 * Vector256<float>.Count); i += 2 * Vector256<float>.Count)
+                    {
+                        Vector256<float> x = Vector256.Create(segment.Slice(i, Vector256<float>.Count));
+                        Vector256<float> y = Vector256.Create(segment.Slice(i + Vector256<float>.Count, Vector256<float>.Count));
+                        low = Vector256.Min(low, x);
+                        high = Vector256.Max(high, x);
+                        low2 = Vector256.Min(low2, y);
+                        high2 = Vector256.Max(high2, y);
+                    }
+                }
+
+                for (; i < segment.Length; i++)
+                {
+                    min = MathF.Min(min, segment[i]);
+                    max = MathF.Max(max, segment[i]);
+                }
+            }
+
+            low = Vector256.Min(low, low2);
+            high = Vector256.Max(high, high2);
+            for (int j = 0; j < Vector256<float>.Count; j++)
+            {
+                min = MathF.Min(min, low.GetElement(j));
+                max = MathF.Max(max, high.GetElement(j));
+            }
+
+            return float.IsFinite(min) && float.IsFinite(max);
+        }
+
+        /// <summary>The extremes and first-pass sums (see the overload with <c>withSums</c>).</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static bool Scan(ReadOnlySpan<float> data, int start, int stride, int length, int count, out float min, out float max, ref RunningMoments.Sums sums)
         {
@@ -449,11 +527,26 @@ namespace Microsoft.ML.Spiking.Calibration
                 throw new InvalidOperationException("Percentiles are available at layer or channel granularity only; these statistics are per neuron (mean, variance, maximum and minimum).");
             }
 
-            if (_momentsOnly)
+            if (_estimators.Length == 0)
             {
-                throw new InvalidOperationException("These statistics keep only the mean, variance, maximum and minimum (collected with CalibrationOptions.MomentsOnly); calibrate without it for percentiles.");
+                throw new InvalidOperationException($"These statistics keep the {Describe(_statistics)} but no percentiles; calibrate with CalibrationOptions.Statistics including {nameof(CalibrationStatistics.Percentiles)}.");
             }
         }
+
+        private void EnsureMoments()
+        {
+            if (_elements == null && _moments.Length == 0)
+            {
+                throw new InvalidOperationException($"These statistics keep the {Describe(_statistics)} but not the mean and variance; calibrate with CalibrationOptions.Statistics including {nameof(CalibrationStatistics.Moments)}.");
+            }
+        }
+
+        private static string Describe(CalibrationStatistics statistics) => statistics switch
+        {
+            CalibrationStatistics.Moments => "maximum, minimum, mean and variance",
+            CalibrationStatistics.Percentiles => "maximum, minimum and percentiles",
+            _ => "maximum and minimum",
+        };
 
         private void EnsureNotEmpty()
         {

@@ -152,7 +152,13 @@ namespace Microsoft.ML.Spiking
             var calibration = new CalibrationOptions
             {
                 IncludePreActivations = _options.Thresholds == ThresholdMethod.Iteration,
-                MomentsOnly = differential && _options.Thresholds == ThresholdMethod.Iteration,
+                // Only what the thresholds read: each kind of statistic costs passes over every activation.
+                Statistics = _options.Thresholds switch
+                {
+                    ThresholdMethod.Max => CalibrationStatistics.Extremes,
+                    ThresholdMethod.Iteration => CalibrationStatistics.Moments,
+                    _ => CalibrationStatistics.Percentiles,
+                },
                 Granularity = _options.Granularity,
                 Percentile = _options.Percentile,
                 BatchSize = _options.BatchSize,

@@ -90,7 +90,7 @@ namespace Microsoft.ML.Spiking.Tests.Calibration
 
         /// <summary>
         /// Differential coding's threshold iteration needs only the pre-activations' moments: calibrated with
-        /// <see cref="CalibrationOptions.MomentsOnly"/>, the converted network has bit for bit the same thresholds.
+        /// <see cref="CalibrationStatistics.Moments"/> alone, the converted network has bit for bit the same thresholds.
         /// </summary>
         [TestMethod]
         [DataRow(StatisticsGranularity.Layer)]
@@ -98,11 +98,11 @@ namespace Microsoft.ML.Spiking.Tests.Calibration
         public void MomentsOnlyGivesThresholdIterationTheSameThresholds(StatisticsGranularity granularity)
         {
             (Network ann, List<float[]> samples) = NeuronStatisticsTests.SmallNetwork(41);
-            CalibrationResult Collect(bool momentsOnly) => Calibrator.Collect(ann, samples, new CalibrationOptions { Granularity = granularity, IncludePreActivations = true, MomentsOnly = momentsOnly });
+            CalibrationResult Collect(bool momentsOnly) => Calibrator.Collect(ann, samples, new CalibrationOptions { Granularity = granularity, IncludePreActivations = true, Statistics = momentsOnly ? CalibrationStatistics.Moments : CalibrationStatistics.All });
             var options = new DifferentialCodingOptions { Thresholds = ThresholdMethod.Iteration, TimeSteps = 8 };
             var full = DifferentialCodingConverter.Convert(ann, Collect(false), options);
             CalibrationResult light = Collect(true);
-            Assert.IsTrue(light.Sites.Values.All(s => s.Output.MomentsOnly && s.Input!.MomentsOnly));
+            Assert.IsTrue(light.Sites.Values.All(s => s.Output.Statistics == CalibrationStatistics.Moments && s.Input!.Statistics == CalibrationStatistics.Moments));
             var cheap = DifferentialCodingConverter.Convert(ann, light, options);
             var expected = full.Network.Layers.OfType<MultiThresholdNeuronLayer>().ToList();
             var actual = cheap.Network.Layers.OfType<MultiThresholdNeuronLayer>().ToList();

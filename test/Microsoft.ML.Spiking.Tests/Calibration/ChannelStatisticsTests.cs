@@ -4,6 +4,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using Microsoft.ML.Spiking.Calibration;
+using Microsoft.ML.Spiking.Graph;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 
 namespace Microsoft.ML.Spiking.Tests.Calibration
@@ -48,33 +49,73 @@ namespace Microsoft.ML.Spiking.Tests.Calibration
             AssertMatches(stats, new[] { all });
         }
 
-        /// <summary>Moments-only statistics give bit for bit the full statistics' mean, variance, extremes and counts, and no percentiles.</summary>
+        /// <summary>
+        /// Each subset of the statistics gives bit for bit the full statistics' extremes, counts and (when kept) moments and
+        /// percentiles; what is not kept throws, naming the option to set.
+        /// </summary>
         [TestMethod]
-        [DataRow(StatisticsGranularity.Channel, 3, 20)]
-        [DataRow(StatisticsGranularity.Channel, 5, 7)]
-        [DataRow(StatisticsGranularity.Layer, 4, 9)]
-        public void MomentsOnlyKeepsTheSameMomentsAndExtremes(StatisticsGranularity granularity, int channels, int spatial)
+        [DataRow(StatisticsGranularity.Channel, 3, 20, CalibrationStatistics.Moments)]
+        [DataRow(StatisticsGranularity.Channel, 5, 7, CalibrationStatistics.Moments)]
+        [DataRow(StatisticsGranularity.Layer, 4, 9, CalibrationStatistics.Moments)]
+        [DataRow(StatisticsGranularity.Channel, 3, 20, CalibrationStatistics.Extremes)]
+        [DataRow(StatisticsGranularity.Channel, 5, 7, CalibrationStatistics.Extremes)]
+        [DataRow(StatisticsGranularity.Layer, 4, 9, CalibrationStatistics.Extremes)]
+        [DataRow(StatisticsGranularity.Channel, 5, 7, CalibrationStatistics.Percentiles)]
+        [DataRow(StatisticsGranularity.Layer, 4, 9, CalibrationStatistics.Percentiles)]
+        public void SubsetsKeepTheSameStatistics(StatisticsGranularity granularity, int channels, int spatial, CalibrationStatistics kept)
         {
             var full = new ChannelStatistics(channels, spatial, granularity);
-            var moments = new ChannelStatistics(channels, spatial, granularity, momentsOnly: true);
+            var subset = new ChannelStatistics(channels, spatial, granularity, statistics: kept);
             int[] batches = { 4, 1, 7, 3 };
             List<float>[] values = Feed(full, channels, spatial, batches, seed: 29);
-            Feed(moments, channels, spatial, batches, seed: 29);
-            Assert.IsTrue(moments.MomentsOnly);
-            Assert.IsFalse(full.MomentsOnly);
-            Assert.AreEqual(full.StatisticCount, moments.StatisticCount);
-            Assert.AreEqual(full.Count, moments.Count);
-            Assert.AreEqual(full.ValueCount, moments.ValueCount);
-            CollectionAssert.AreEqual(full.GetMean(), moments.GetMean());
-            CollectionAssert.AreEqual(full.GetVariance(), moments.GetVariance());
-            CollectionAssert.AreEqual(full.GetMax(), moments.GetMax());
-            CollectionAssert.AreEqual(full.GetMin(), moments.GetMin());
-            Assert.AreEqual(values.SelectMany(g => g).Max(), moments.GetMax().Max());
-            var e = Assert.ThrowsExactly<InvalidOperationException>(() => moments.GetPercentile(99.9));
-            StringAssert.Contains(e.Message, "MomentsOnly");
-            Assert.ThrowsExactly<InvalidOperationException>(() => moments.GetPercentileErrorBound(99.9));
-            Assert.ThrowsExactly<ArgumentException>(() => moments.AddBatch(new float[channels * spatial].Select((_, i) => i == 1 ? float.NaN : 0f).ToArray(), 1));
-            CollectionAssert.AreEqual(full.GetMax(), moments.GetMax(), "a rejected batch changes nothing");
+            Feed(subset, channels, spatial, batches, seed: 29);
+            Assert.AreEqual(kept, subset.Statistics);
+            Assert.AreEqual(CalibrationStatistics.All, full.Statistics);
+            Assert.AreEqual(full.StatisticCount, subset.StatisticCount);
+            Assert.AreEqual(full.Count, subset.Count);
+            Assert.AreEqual(full.ValueCount, subset.ValueCount);
+            CollectionAssert.AreEqual(full.GetMax(), subset.GetMax());
+            CollectionAssert.AreEqual(full.GetMin(), subset.GetMin());
+            Assert.AreEqual(values.SelectMany(g => g).Max(), subset.GetMax().Max());
+            if ((kept & CalibrationStatistics.Moments) != 0)
+            {
+                CollectionAssert.AreEqual(full.GetMean(), subset.GetMean());
+                CollectionAssert.AreEqual(full.GetVariance(), subset.GetVariance());
+            }
+            else
+            {
+                StringAssert.Contains(Assert.ThrowsExactly<InvalidOperationException>(() => subset.GetMean()).Message, "CalibrationOptions.Statistics including Moments");
+                Assert.ThrowsExactly<InvalidOperationException>(() => subset.GetVariance());
+            }
+
+            if ((kept & CalibrationStatistics.Percentiles) != 0)
+            {
+                CollectionAssert.AreEqual(full.GetPercentile(99.9), subset.GetPercentile(99.9));
+                CollectionAssert.AreEqual(full.GetPercentile(50), subset.GetPercentile(50));
+                CollectionAssert.AreEqual(full.GetPercentileErrorBound(50), subset.GetPercentileErrorBound(50));
+            }
+            else
+            {
+                StringAssert.Contains(Assert.ThrowsExactly<InvalidOperationException>(() => subset.GetPercentile(99.9)).Message, "CalibrationOptions.Statistics including Percentiles");
+                Assert.ThrowsExactly<InvalidOperationException>(() => subset.GetPercentileErrorBound(99.9));
+            }
+
+            Assert.ThrowsExactly<ArgumentException>(() => subset.AddBatch(new float[channels * spatial].Select((_, i) => i == 1 ? float.NaN : 0f).ToArray(), 1));
+            Assert.ThrowsExactly<ArgumentException>(() => subset.AddBatch(new float[channels * spatial].Select((_, i) => i == 2 ? float.PositiveInfinity : 0f).ToArray(), 1));
+            CollectionAssert.AreEqual(full.GetMax(), subset.GetMax(), "a rejected batch changes nothing");
+            Assert.AreEqual(full.Count, subset.Count, "a rejected batch changes nothing");
+        }
+
+        /// <summary>Per neuron the moments are always kept and percentiles never, whatever is asked; unknown flags are rejected.</summary>
+        [TestMethod]
+        public void NeuronGranularityAndUnknownStatistics()
+        {
+            Assert.AreEqual(CalibrationStatistics.Moments, new ChannelStatistics(2, 3, StatisticsGranularity.Neuron, statistics: CalibrationStatistics.Extremes).Statistics);
+            Assert.AreEqual(CalibrationStatistics.Moments, new ChannelStatistics(2, 3, StatisticsGranularity.Neuron).Statistics);
+            var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new ChannelStatistics(2, 3, StatisticsGranularity.Channel, statistics: (CalibrationStatistics)4));
+            Assert.AreEqual("statistics", e.ParamName);
+            (Network ann, List<float[]> samples) = NeuronStatisticsTests.SmallNetwork(3);
+            Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Calibrator.Collect(ann, samples, new CalibrationOptions { Statistics = (CalibrationStatistics)8 }));
         }
 
         [TestMethod]
