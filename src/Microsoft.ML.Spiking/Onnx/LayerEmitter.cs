@@ -153,10 +153,27 @@ namespace Microsoft.ML.Spiking.Onnx
             b.AddOutput(OutputName, OnnxGraphBuilder.Batched("N", network.OutputShape));
             if (extraOutputs != null)
             {
+                // A probe renames the tensor it exposes, so that ONNX Runtime writes the producing node's result straight into
+                // the caller's buffer; an Identity copy (another pass over every probed activation) is left only for the
+                // tensors no node produces (the graph input) and for a tensor probed twice.
+                var exposed = new HashSet<string>(StringComparer.Ordinal);
                 for (int i = 0; i < extraOutputs.Count; i++)
                 {
                     string name = ExtraOutputName(i);
-                    b.Node("Identity", new[] { names[extraOutputs[i]] }, name);
+                    string tensor = names[extraOutputs[i]];
+                    if (!exposed.Contains(tensor) && b.RenameTensor(tensor, name))
+                    {
+                        foreach (string key in names.Where(p => p.Value == tensor).Select(p => p.Key).ToList())
+                        {
+                            names[key] = name;
+                        }
+                    }
+                    else
+                    {
+                        b.Node("Identity", new[] { tensor }, name);
+                    }
+
+                    exposed.Add(names[extraOutputs[i]]);
                     b.AddOutput(name, OnnxGraphBuilder.Batched("N", network.GetShape(extraOutputs[i])));
                 }
             }

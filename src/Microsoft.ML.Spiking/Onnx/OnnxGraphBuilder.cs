@@ -91,6 +91,42 @@ namespace Microsoft.ML.Spiking.Onnx
             _graph.Node.Add(node);
         }
 
+        /// <summary>
+        /// Renames a tensor that a node of the graph produces, in that node's outputs and in every input that reads it.
+        /// </summary>
+        /// <param name="name">The tensor's name.</param>
+        /// <param name="newName">Its new name (not used in the graph).</param>
+        /// <returns>False, changing nothing, when no node produces <paramref name="name"/> (a graph input or initializer).</returns>
+        public bool RenameTensor(string name, string newName)
+        {
+            NodeProto? producer = _graph.Node.FirstOrDefault(n => n.Output.Contains(name));
+            if (producer == null)
+            {
+                return false;
+            }
+
+            foreach (NodeProto node in _graph.Node)
+            {
+                for (int i = 0; i < node.Output.Count; i++)
+                {
+                    if (node.Output[i] == name)
+                    {
+                        node.Output[i] = newName;
+                    }
+                }
+
+                for (int i = 0; i < node.Input.Count; i++)
+                {
+                    if (node.Input[i] == name)
+                    {
+                        node.Input[i] = newName;
+                    }
+                }
+            }
+
+            return true;
+        }
+
         public static AttributeProto Attr(string name, long value) =>
             new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
 

@@ -89,6 +89,67 @@ namespace Microsoft.ML.Spiking.Tests.Calibration
         }
 
         /// <summary>
+        /// Probes expose the tensors as computed: the graph input, a pre-activation (checked against a direct convolution), its
+        /// ReLU, the same tensor twice and the network's output tensor; exposing them changes neither the logits nor each other.
+        /// </summary>
+        [TestMethod]
+        public void ProbesExposeTheTensorsUnchanged()
+        {
+            (Network ann, List<float[]> samples) = NeuronStatisticsTests.SmallNetwork(3);
+            string[] probes = { "x", "c1", "r1", "r1", "y" };
+            float[] input = samples.SelectMany(v => v).ToArray();
+            var feeds = new Dictionary<string, TensorBuffer> { [AnnExporter.InputName] = new TensorBuffer(input, new long[] { 3, 2, 6, 6 }) };
+            Dictionary<string, TensorBuffer> plain;
+            using (var session = new OnnxSession(AnnExporter.Export(ann), null))
+            {
+                plain = session.Run(feeds);
+            }
+
+            using var probed = new OnnxSession(AnnExporter.Export(ann, probes), null);
+            var names = Enumerable.Range(0, probes.Length).Select(AnnExporter.ExtraOutputName).Append(AnnExporter.OutputName).ToList();
+            Dictionary<string, TensorBuffer> outputs = probed.Run(feeds, names);
+            float[] Probe(int i) => outputs[AnnExporter.ExtraOutputName(i)].Data;
+            CollectionAssert.AreEqual(input, Probe(0), "graph input");
+            CollectionAssert.AreEqual(plain[AnnExporter.OutputName].Data, outputs[AnnExporter.OutputName].Data, "logits");
+            CollectionAssert.AreEqual(plain[AnnExporter.OutputName].Data, Probe(4), "output tensor");
+            CollectionAssert.AreEqual(Probe(2), Probe(3), "the same tensor twice");
+            CollectionAssert.AreEqual(Probe(1).Select(v => Math.Max(v, 0f)).ToArray(), Probe(2), "ReLU of the probed pre-activation");
+
+            var conv = (ConvLayer)ann.Layers[0];
+            float[] c1 = Probe(1);
+            for (int n = 0; n < 3; n++)
+            {
+                for (int o = 0; o < 3; o++)
+                {
+                    for (int y = 0; y < 6; y++)
+                    {
+                        for (int x = 0; x < 6; x++)
+                        {
+                            double sum = conv.Bias![o];
+                            for (int c = 0; c < 2; c++)
+                            {
+                                for (int ky = 0; ky < 3; ky++)
+                                {
+                                    for (int kx = 0; kx < 3; kx++)
+                                    {
+                                        int iy = y + ky - 1;
+                                        int ix = x + kx - 1;
+                                        if (iy >= 0 && iy < 6 && ix >= 0 && ix < 6)
+                                        {
+                                            sum += (double)conv.Weight.Data[(((o * 2) + c) * 9) + (ky * 3) + kx] * input[(n * 72) + (c * 36) + (iy * 6) + ix];
+                                        }
+                                    }
+                                }
+                            }
+
+                            Assert.AreEqual(sum, c1[(n * 108) + (o * 36) + (y * 6) + x], 1e-5, $"c1[{n},{o},{y},{x}]");
+                        }
+                    }
+                }
+            }
+        }
+
+        /// <summary>
         /// Differential coding's threshold iteration needs only the pre-activations' moments: calibrated with
         /// <see cref="CalibrationStatistics.Moments"/> alone, the converted network has bit for bit the same thresholds.
         /// </summary>
