@@ -3,6 +3,7 @@
 using System;
 using System.Linq;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace Microsoft.ML.Spiking.Calibration
@@ -221,7 +222,7 @@ namespace Microsoft.ML.Spiking.Calibration
             }
             else
             {
-                // Channel c is the batch's segments n·C·S + c·S of S values. With S a multiple of 4 (or one sample), or
+                // Channel c is the batch's segments n·C·S + c·S of S values. With S a multiple of 16 (or one sample), or
                 // without moments, they are read in place; otherwise each channel is first gathered into one span, so that
                 // the sums keep their order (see RunningMoments.AddBatch).
                 int stride = _channels * _spatialSize;
@@ -477,6 +478,8 @@ namespace Microsoft.ML.Spiking.Calibration
         {
             var low = Vector256.Create(float.PositiveInfinity);
             var high = Vector256.Create(float.NegativeInfinity);
+            Vector256<float> low2 = low;
+            Vector256<float> high2 = high;
             min = float.PositiveInfinity;
             max = float.NegativeInfinity;
             for (int k = 0; k < count; k++)
@@ -486,19 +489,26 @@ namespace Microsoft.ML.Spiking.Calibration
                 if (Vector256.IsHardwareAccelerated)
                 {
                     // IEEE 754:2019 minimum and maximum: NaN propagates, −0 < +0, as in TensorPrimitives. The sums take
-                    // the same groups of eight as RunningMoments.Sums.Add, which continues after them.
-                    Vector256<double> total = sums.Vector;
-                    for (; i <= segment.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+                    // the same groups of sixteen as RunningMoments.Sums.Add, which continues after them.
+                    Vector256<double> s0 = sums.V0, s1 = sums.V1, s2 = sums.V2, s3 = sums.V3;
+                    ref float first = ref MemoryMarshal.GetReference(segment);
+                    for (; i <= segment.Length - RunningMoments.Lanes; i += RunningMoments.Lanes)
                     {
-                        Vector256<float> x = Vector256.Create(segment.Slice(i, Vector256<float>.Count));
+                        Vector256<float> x = Vector256.LoadUnsafe(ref first, (nuint)i);
+                        Vector256<float> y = Vector256.LoadUnsafe(ref first, (nuint)(i + Vector256<float>.Count));
                         low = Vector256.Min(low, x);
                         high = Vector256.Max(high, x);
-                        (Vector256<double> first, Vector256<double> second) = Vector256.Widen(x);
-                        total += first;
-                        total += second;
+                        low2 = Vector256.Min(low2, y);
+                        high2 = Vector256.Max(high2, y);
+                        (Vector256<double> a0, Vector256<double> a1) = Vector256.Widen(x);
+                        (Vector256<double> a2, Vector256<double> a3) = Vector256.Widen(y);
+                        s0 += a0;
+                        s1 += a1;
+                        s2 += a2;
+                        s3 += a3;
                     }
 
-                    sums.Vector = total;
+                    (sums.V0, sums.V1, sums.V2, sums.V3) = (s0, s1, s2, s3);
                 }
 
                 ReadOnlySpan<float> rest = segment.Slice(i);
@@ -511,6 +521,8 @@ namespace Microsoft.ML.Spiking.Calibration
                 sums.Add(rest);
             }
 
+            low = Vector256.Min(low, low2);
+            high = Vector256.Max(high, high2);
             for (int j = 0; j < Vector256<float>.Count; j++)
             {
                 min = MathF.Min(min, low.GetElement(j));

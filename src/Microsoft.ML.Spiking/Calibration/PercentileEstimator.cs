@@ -1,9 +1,12 @@
 // Licensed under the MIT license. Part of Microsoft.ML.Spiking.
 
 using System;
+using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Microsoft.ML.Spiking.Calibration
 {
@@ -78,8 +81,12 @@ namespace Microsoft.ML.Spiking.Calibration
         /// <summary>Number of largest values kept exactly.</summary>
         public int ExactCapacity => _capacity;
 
-        /// <summary>Number of largest values currently known exactly: min(<see cref="Count"/>, <see cref="ExactCapacity"/>).</summary>
-        public int HeapCount => _top.Count;
+        /// <summary>
+        /// Number of largest values currently known exactly: min(<see cref="Count"/>, <see cref="ExactCapacity"/>). They are
+        /// the kept values, and, when the positive values are fewer than the capacity and zeros make up the rest, the zeros
+        /// (counted, not kept).
+        /// </summary>
+        public int HeapCount => (int)Math.Min(_count, _capacity);
 
         /// <summary>Length of the candidates' backing array; never more than twice <see cref="ExactCapacity"/>.</summary>
         internal int HeapStorageLength => _top.StorageLength;
@@ -167,7 +174,9 @@ namespace Microsoft.ML.Spiking.Calibration
 
             // The largest values, in a second pass: with this batch counted, only values above the floor the histogram
             // gives (and above the candidates' threshold) can be among them.
+            // The candidates kept from earlier batches that the new floor excludes are dropped first.
             float floor = CandidateFloor();
+            _top.Prune(floor);
             for (int k = 0; k < count; k++)
             {
                 _top.Offer(data.Slice(start + (k * stride), length), floor);
@@ -262,7 +271,7 @@ namespace Microsoft.ML.Spiking.Calibration
                 return _min;
             }
 
-            long firstKept = _count - HeapCount;
+            long firstKept = _count - _top.Count;
             if (rank >= firstKept)
             {
                 return _top.ValueAt((int)(rank - firstKept));
@@ -342,9 +351,14 @@ namespace Microsoft.ML.Spiking.Calibration
         }
 
         /// <summary>
-        /// Counts values into the batch histogram (copy j mod 4 for the j-th value of a group of eight): bin (int)(x·scale)
-        /// for x &gt; 0, binCount + (int)(−x·scale) for x &lt; 0, 2·binCount for zeros.
+        /// Counts values into the batch histogram: bin (int)(x·scale) for x &gt; 0, binCount + (int)(−x·scale) for x &lt; 0,
+        /// 2·binCount for zeros, in one of four copies (so that runs of equal bins do not wait on one another).
         /// </summary>
+        /// <remarks>
+        /// The zeros (half of a ReLU's output, and all of its dead units) are counted eight lanes at a time with a population
+        /// count. The bins of the other values are packed into a staging buffer (compress-store) and counted from there, the
+        /// k-th staged value in copy k mod 4: one increment per non-zero value, none per zero.
+        /// </remarks>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void Accumulate(ReadOnlySpan<float> values, int[] scratch, int binCount, int copyStride)
         {
@@ -352,22 +366,23 @@ namespace Microsoft.ML.Spiking.Calibration
             float negativeScale = _negative.Scale;
             int zeroBin = 2 * binCount;
             int i = 0;
-            if (Vector256.IsHardwareAccelerated && values.Length >= Vector256<float>.Count)
+            if (Avx2.IsSupported && values.Length >= Vector256<float>.Count)
             {
-                Span<int> bins = stackalloc int[Vector256<int>.Count];
+                const int StageLength = 512;
+                Span<int> staged = stackalloc int[StageLength + Vector256<int>.Count];
                 var positive = Vector256.Create(positiveScale);
                 var negative = Vector256.Create(-negativeScale);
                 var negativeOffset = Vector256.Create(binCount);
-                var zeroBins = Vector256.Create(zeroBin);
-                var copies = Vector256.Create(0, copyStride, 2 * copyStride, 3 * copyStride, 0, copyStride, 2 * copyStride, 3 * copyStride);
+                ref float first = ref MemoryMarshal.GetReference(values);
                 int zeros = 0;
+                int count = 0;
                 for (; i <= values.Length - Vector256<float>.Count; i += Vector256<float>.Count)
                 {
-                    Vector256<float> x = Vector256.Create(values.Slice(i, Vector256<float>.Count));
-                    Vector256<int> isZero = Vector256.Equals(x, Vector256<float>.Zero).AsInt32();
-                    if (isZero == Vector256<int>.AllBitsSet)
+                    Vector256<float> x = Vector256.LoadUnsafe(ref first, (nuint)i);
+                    uint zero = Vector256.Equals(x, Vector256<float>.Zero).ExtractMostSignificantBits();
+                    zeros += BitOperations.PopCount(zero);
+                    if (zero == 0xFF)
                     {
-                        zeros += Vector256<float>.Count;
                         continue;
                     }
 
@@ -376,17 +391,17 @@ namespace Microsoft.ML.Spiking.Calibration
                         Vector256.LessThan(x, Vector256<float>.Zero).AsInt32(),
                         Vector256.ConvertToInt32(x * negative) + negativeOffset,
                         Vector256.ConvertToInt32(x * positive));
-                    (Vector256.ConditionalSelect(isZero, zeroBins, index) + copies).CopyTo(bins);
-                    scratch[bins[0]]++;
-                    scratch[bins[1]]++;
-                    scratch[bins[2]]++;
-                    scratch[bins[3]]++;
-                    scratch[bins[4]]++;
-                    scratch[bins[5]]++;
-                    scratch[bins[6]]++;
-                    scratch[bins[7]]++;
+                    uint kept = ~zero & 0xFF;
+                    Avx2.PermuteVar8x32(index, TopValues.Compress[kept]).CopyTo(staged.Slice(count));
+                    count += BitOperations.PopCount(kept);
+                    if (count >= StageLength)
+                    {
+                        CountStaged(staged.Slice(0, count), scratch, copyStride);
+                        count = 0;
+                    }
                 }
 
+                CountStaged(staged.Slice(0, count), scratch, copyStride);
                 scratch[zeroBin] += zeros;
             }
 
@@ -408,10 +423,31 @@ namespace Microsoft.ML.Spiking.Calibration
             }
         }
 
+        /// <summary>Adds one to each staged bin, the k-th in copy k mod 4.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void CountStaged(ReadOnlySpan<int> staged, int[] scratch, int copyStride)
+        {
+            int k = 0;
+            for (; k <= staged.Length - 4; k += 4)
+            {
+                scratch[staged[k]]++;
+                scratch[staged[k + 1] + copyStride]++;
+                scratch[staged[k + 2] + (2 * copyStride)]++;
+                scratch[staged[k + 3] + (3 * copyStride)]++;
+            }
+
+            for (; k < staged.Length; k++)
+            {
+                scratch[staged[k]]++;
+            }
+        }
+
         /// <summary>
-        /// A value such that at least capacity values counted so far are above it, from the positive histogram (−∞ when
-        /// there are not that many positive values). With the bin b where the count from the top reaches the capacity,
-        /// it is the largest float below b's lower edge b/scale (exact: the scale is a power of two), or 0 for b = 0.
+        /// A value such that at least capacity values counted so far are above it, from the positive histogram. With the bin
+        /// b where the count from the top reaches the capacity, it is the largest float below b's lower edge b/scale (exact:
+        /// the scale is a power of two), or 0 for b = 0. With fewer positive values than the capacity it is 0 when the
+        /// zeros make up the rest (a ReLU's output): every positive value is then kept, and the ranks below them are zeros,
+        /// which the zero count answers exactly; otherwise −∞.
         /// </summary>
         private float CandidateFloor()
         {
@@ -426,7 +462,7 @@ namespace Microsoft.ML.Spiking.Calibration
                 }
             }
 
-            return float.NegativeInfinity;
+            return above + _zeroCount >= _capacity ? 0f : float.NegativeInfinity;
         }
     }
 }

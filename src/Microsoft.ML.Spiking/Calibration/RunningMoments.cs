@@ -3,6 +3,7 @@
 using System;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace Microsoft.ML.Spiking.Calibration
@@ -12,9 +13,9 @@ namespace Microsoft.ML.Spiking.Calibration
     /// algorithm of Chan, Golub and LeVeque. Accumulators are <see cref="double"/>.
     /// </summary>
     /// <remarks>
-    /// Each batch's mean and variance are computed with a two-pass pass over the batch (four accumulators per pass,
-    /// value i in accumulator i mod 4, vectorized one lane per accumulator so that the sums are bit for bit those of
-    /// four scalar accumulators), then merged:
+    /// Each batch's mean and variance are computed with a two-pass pass over the batch (sixteen accumulators per pass,
+    /// see <see cref="Sums"/>, vectorized one lane per accumulator so that the sums are bit for bit those of sixteen
+    /// scalar accumulators, and no add waits for the one before it), then merged:
     /// with m = B/(N+B) and δ = mean_b − mean, mean ← (1−m)·mean + m·mean_b and
     /// var ← (1−m)·var + m·(var_b + (1−m)·δ²).
     /// Not thread-safe: all mutating calls must come from one thread at a time.
@@ -22,7 +23,7 @@ namespace Microsoft.ML.Spiking.Calibration
     internal sealed class RunningMoments
     {
         /// <summary>Independent accumulators per pass (one double lane each).</summary>
-        internal const int Lanes = 4;
+        internal const int Lanes = 16;
 
         private long _count;
         private double _mean;
@@ -66,8 +67,8 @@ namespace Microsoft.ML.Spiking.Calibration
         /// <paramref name="sums"/> (<see cref="Sums.Add(ReadOnlySpan{float})"/> over the same segments in the same order).
         /// The result is bit for bit that of <see cref="AddBatch(ReadOnlySpan{float})"/> on the concatenated values.
         /// </summary>
-        /// <remarks>With more than one segment, <paramref name="length"/> must be a multiple of 4 (so that value i of the
-        /// concatenation always lands in accumulator i mod 4, as in the one-span form).</remarks>
+        /// <remarks>With more than one segment, <paramref name="length"/> must be a multiple of <see cref="Lanes"/> (so that
+        /// value i of the concatenation always lands in accumulator i mod 16, as in the one-span form).</remarks>
         internal void AddBatch(ReadOnlySpan<float> data, int start, int stride, int length, int count, in Sums sums)
         {
             Debug.Assert(count == 1 || length % Lanes == 0, "Segments must keep the accumulator of each value.");
@@ -104,45 +105,66 @@ namespace Microsoft.ML.Spiking.Calibration
             Combine(other._count, other._mean, other._variance);
         }
 
+        /// <summary>The second pass over a span: the deviations from <paramref name="mean"/> and their squares, summed lane by lane as in <see cref="Sums.Add"/>.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private static void AddDeviations(ReadOnlySpan<float> values, double mean, ref Sums deviations, ref Sums squares)
         {
             int i = 0;
             if (Vector256.IsHardwareAccelerated)
             {
-                Vector256<double> d = deviations.Vector;
-                Vector256<double> q = squares.Vector;
+                Vector256<double> d0 = deviations.V0, d1 = deviations.V1, d2 = deviations.V2, d3 = deviations.V3;
+                Vector256<double> q0 = squares.V0, q1 = squares.V1, q2 = squares.V2, q3 = squares.V3;
                 var m = Vector256.Create(mean);
-                for (; i + (2 * Lanes) <= values.Length; i += 2 * Lanes)
+                ref float first = ref MemoryMarshal.GetReference(values);
+                for (; i + Lanes <= values.Length; i += Lanes)
                 {
-                    (Vector256<double> low, Vector256<double> high) = Vector256.Widen(Vector256.Create(values.Slice(i, 2 * Lanes)));
-                    low -= m;
-                    high -= m;
-                    d += low;
-                    q += low * low;
-                    d += high;
-                    q += high * high;
+                    (Vector256<double> a0, Vector256<double> a1) = Vector256.Widen(Vector256.LoadUnsafe(ref first, (nuint)i));
+                    (Vector256<double> a2, Vector256<double> a3) = Vector256.Widen(Vector256.LoadUnsafe(ref first, (nuint)(i + 8)));
+                    a0 -= m;
+                    a1 -= m;
+                    a2 -= m;
+                    a3 -= m;
+                    d0 += a0;
+                    d1 += a1;
+                    d2 += a2;
+                    d3 += a3;
+                    q0 += a0 * a0;
+                    q1 += a1 * a1;
+                    q2 += a2 * a2;
+                    q3 += a3 * a3;
                 }
 
-                deviations.Vector = d;
-                squares.Vector = q;
+                (deviations.V0, deviations.V1, deviations.V2, deviations.V3) = (d0, d1, d2, d3);
+                (squares.V0, squares.V1, squares.V2, squares.V3) = (q0, q1, q2, q3);
+            }
+            else
+            {
+                for (; i + Lanes <= values.Length; i += Lanes)
+                {
+                    for (int j = 0; j < Lanes; j++)
+                    {
+                        double a = values[i + j] - mean;
+                        deviations.AddLane(j, a);
+                        squares.AddLane(j, a * a);
+                    }
+                }
             }
 
-            for (; i + (Lanes - 1) < values.Length; i += Lanes)
+            for (; i + 3 < values.Length; i += 4)
             {
                 double a = values[i] - mean;
                 double b = values[i + 1] - mean;
                 double c = values[i + 2] - mean;
                 double e = values[i + 3] - mean;
-                deviations.AddLanes(a, b, c, e);
-                squares.AddLanes(a * a, b * b, c * c, e * e);
+                deviations.AddFirstFour(a, b, c, e);
+                squares.AddFirstFour(a * a, b * b, c * c, e * e);
             }
 
             for (; i < values.Length; i++)
             {
                 double a = values[i] - mean;
-                deviations.AddFirst(a);
-                squares.AddFirst(a * a);
+                deviations.AddLane(0, a);
+                squares.AddLane(0, a * a);
             }
         }
 
@@ -170,50 +192,104 @@ namespace Microsoft.ML.Spiking.Calibration
         }
 
         /// <summary>
-        /// The four running sums of the first pass: value i of a stream goes to sum i mod 4 while whole groups of four
-        /// remain, the last (length mod 4) values of a span to sum 0; the total is ((s0 + s1) + s2) + s3. Vectorized
-        /// with one double lane per sum, which adds every value in the same order as four scalar accumulators.
+        /// The sixteen running sums of a pass, s0 … s15: value i of a stream goes to s(i mod 16) while whole groups of sixteen
+        /// remain; of the last (length mod 16) values of a span, whole groups of four go to s0 … s3 and the rest to s0.
+        /// The total is ((w0 + w1) + w2) + w3 with wj = (sj + s(4+j)) + (s(8+j) + s(12+j)). Vectorized with one double lane
+        /// per sum (four vectors of four), which adds every value in the same order as sixteen scalar accumulators.
         /// </summary>
         internal struct Sums
         {
-            /// <summary>The four sums, one per lane.</summary>
-            public Vector256<double> Vector;
+            /// <summary>s0 … s3, one per lane.</summary>
+            public Vector256<double> V0;
 
-            /// <summary>Adds the values of a span (then, in a stream of spans, every span but the last must have a length that is a multiple of 4).</summary>
+            /// <summary>s4 … s7.</summary>
+            public Vector256<double> V1;
+
+            /// <summary>s8 … s11.</summary>
+            public Vector256<double> V2;
+
+            /// <summary>s12 … s15.</summary>
+            public Vector256<double> V3;
+
+            /// <summary>Adds the values of a span (then, in a stream of spans, every span but the last must have a length that is a multiple of 16).</summary>
             [MethodImpl(MethodImplOptions.AggressiveOptimization)]
             public void Add(ReadOnlySpan<float> values)
             {
                 int i = 0;
                 if (Vector256.IsHardwareAccelerated)
                 {
-                    Vector256<double> s = Vector;
-                    for (; i + (2 * Lanes) <= values.Length; i += 2 * Lanes)
+                    Vector256<double> s0 = V0, s1 = V1, s2 = V2, s3 = V3;
+                    ref float first = ref MemoryMarshal.GetReference(values);
+                    for (; i + Lanes <= values.Length; i += Lanes)
                     {
-                        (Vector256<double> low, Vector256<double> high) = Vector256.Widen(Vector256.Create(values.Slice(i, 2 * Lanes)));
-                        s += low;
-                        s += high;
+                        (Vector256<double> a0, Vector256<double> a1) = Vector256.Widen(Vector256.LoadUnsafe(ref first, (nuint)i));
+                        (Vector256<double> a2, Vector256<double> a3) = Vector256.Widen(Vector256.LoadUnsafe(ref first, (nuint)(i + 8)));
+                        s0 += a0;
+                        s1 += a1;
+                        s2 += a2;
+                        s3 += a3;
                     }
 
-                    Vector = s;
+                    (V0, V1, V2, V3) = (s0, s1, s2, s3);
+                }
+                else
+                {
+                    for (; i + Lanes <= values.Length; i += Lanes)
+                    {
+                        for (int j = 0; j < Lanes; j++)
+                        {
+                            AddLane(j, values[i + j]);
+                        }
+                    }
                 }
 
-                for (; i + (Lanes - 1) < values.Length; i += Lanes)
+                AddRest(values.Slice(i));
+            }
+
+            /// <summary>Adds fewer than sixteen values ending a span: groups of four to s0 … s3, the rest to s0.</summary>
+            public void AddRest(ReadOnlySpan<float> values)
+            {
+                int i = 0;
+                for (; i + 3 < values.Length; i += 4)
                 {
-                    AddLanes(values[i], values[i + 1], values[i + 2], values[i + 3]);
+                    AddFirstFour(values[i], values[i + 1], values[i + 2], values[i + 3]);
                 }
 
                 for (; i < values.Length; i++)
                 {
-                    AddFirst(values[i]);
+                    AddLane(0, values[i]);
                 }
             }
 
-            /// <summary>((s0 + s1) + s2) + s3.</summary>
-            public readonly double Total() => ((Vector.GetElement(0) + Vector.GetElement(1)) + Vector.GetElement(2)) + Vector.GetElement(3);
+            /// <summary>((w0 + w1) + w2) + w3 with wj = (sj + s(4+j)) + (s(8+j) + s(12+j)).</summary>
+            public readonly double Total()
+            {
+                Vector256<double> w = (V0 + V1) + (V2 + V3);
+                return ((w.GetElement(0) + w.GetElement(1)) + w.GetElement(2)) + w.GetElement(3);
+            }
 
-            public void AddLanes(double a, double b, double c, double d) => Vector += Vector256.Create(a, b, c, d);
+            /// <summary>Adds a, b, c, d to s0, s1, s2, s3.</summary>
+            public void AddFirstFour(double a, double b, double c, double d) => V0 += Vector256.Create(a, b, c, d);
 
-            public void AddFirst(double a) => Vector = Vector.WithElement(0, Vector.GetElement(0) + a);
+            /// <summary>Adds a to s(lane).</summary>
+            public void AddLane(int lane, double a)
+            {
+                switch (lane >> 2)
+                {
+                    case 0:
+                        V0 = V0.WithElement(lane & 3, V0.GetElement(lane & 3) + a);
+                        break;
+                    case 1:
+                        V1 = V1.WithElement(lane & 3, V1.GetElement(lane & 3) + a);
+                        break;
+                    case 2:
+                        V2 = V2.WithElement(lane & 3, V2.GetElement(lane & 3) + a);
+                        break;
+                    default:
+                        V3 = V3.WithElement(lane & 3, V3.GetElement(lane & 3) + a);
+                        break;
+                }
+            }
         }
     }
 }

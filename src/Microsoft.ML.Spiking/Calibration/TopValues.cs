@@ -4,6 +4,7 @@ using System;
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -15,13 +16,15 @@ namespace Microsoft.ML.Spiking.Calibration
     /// <remarks>
     /// Candidates are appended; when the array is full a selection (<see cref="TopSelection"/>) keeps the largest
     /// capacity and raises the threshold to the smallest of them, so later values not above it are skipped. A caller that
-    /// knows from a histogram that at least capacity values are above some floor also skips the values not above it. A value is thus dropped only when capacity values at least as large are kept, and each candidate costs
-    /// amortized O(1) (a heap takes O(log capacity)). Not thread-safe.
+    /// knows from a histogram that at least capacity values are above some floor also skips the values not above it, and
+    /// drops the candidates not above it (<see cref="Prune"/>), which keeps the array short of a selection. A value is thus
+    /// dropped only when capacity values at least as large are kept, and each candidate costs amortized O(1) (a heap takes
+    /// O(log capacity)). Not thread-safe.
     /// </remarks>
     internal sealed class TopValues
     {
-        /// <summary>For each 8-bit lane mask, the indices of its set lanes in order (then zeros).</summary>
-        private static readonly Vector256<int>[] s_compress = CompressTable();
+        /// <summary>For each 8-bit lane mask, the indices of its set lanes in order (then zeros): a permutation that packs the selected lanes first.</summary>
+        internal static readonly Vector256<int>[] Compress = CompressTable();
 
         private readonly int _capacity;
         private float[] _values;
@@ -55,29 +58,32 @@ namespace Microsoft.ML.Spiking.Calibration
             int i = 0;
             if (Vector256.IsHardwareAccelerated)
             {
-                for (; i <= values.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+                // The bar moves only when a selection raises the threshold (in Add). Four vectors are tested at once:
+                // most hold no candidate.
+                Vector256<float> bar = Vector256.Create(Math.Max(_threshold, floor));
+                ref float first = ref MemoryMarshal.GetReference(values);
+                int Width = Vector256<float>.Count;
+                for (; i <= values.Length - (4 * Width); i += 4 * Width)
                 {
-                    Vector256<float> x = Vector256.Create(values.Slice(i, Vector256<float>.Count));
-                    uint mask = Vector256.GreaterThan(x, Vector256.Create(Math.Max(_threshold, floor))).ExtractMostSignificantBits();
-                    if (mask == 0)
+                    Vector256<float> x0 = Vector256.LoadUnsafe(ref first, (nuint)i);
+                    Vector256<float> x1 = Vector256.LoadUnsafe(ref first, (nuint)(i + Width));
+                    Vector256<float> x2 = Vector256.LoadUnsafe(ref first, (nuint)(i + (2 * Width)));
+                    Vector256<float> x3 = Vector256.LoadUnsafe(ref first, (nuint)(i + (3 * Width)));
+                    Vector256<float> any = (Vector256.GreaterThan(x0, bar) | Vector256.GreaterThan(x1, bar)) | (Vector256.GreaterThan(x2, bar) | Vector256.GreaterThan(x3, bar));
+                    if (any == Vector256<float>.Zero)
                     {
                         continue;
                     }
 
-                    if (Avx2.IsSupported && _values.Length - _count >= Vector256<float>.Count)
-                    {
-                        // Compress-store: the selected lanes, in order, to the end of the candidates (the rest of the
-                        // eight slots is overwritten later).
-                        Avx2.PermuteVar8x32(x, s_compress[mask]).CopyTo(_values.AsSpan(_count));
-                        _count += BitOperations.PopCount(mask);
-                        continue;
-                    }
+                    Take(x0, values, i, floor, ref bar);
+                    Take(x1, values, i + Width, floor, ref bar);
+                    Take(x2, values, i + (2 * Width), floor, ref bar);
+                    Take(x3, values, i + (3 * Width), floor, ref bar);
+                }
 
-                    while (mask != 0)
-                    {
-                        Add(values[i + BitOperations.TrailingZeroCount(mask)]);
-                        mask &= mask - 1;
-                    }
+                for (; i <= values.Length - Width; i += Width)
+                {
+                    Take(Vector256.LoadUnsafe(ref first, (nuint)i), values, i, floor, ref bar);
                 }
             }
 
@@ -91,8 +97,81 @@ namespace Microsoft.ML.Spiking.Calibration
             }
         }
 
+        /// <summary>The lanes of <paramref name="x"/> (values i to i + 7) above the bar become candidates, in order.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void Take(Vector256<float> x, ReadOnlySpan<float> values, int i, float floor, ref Vector256<float> bar)
+        {
+            uint mask = Vector256.GreaterThan(x, bar).ExtractMostSignificantBits();
+            if (mask == 0)
+            {
+                return;
+            }
+
+            if (Avx2.IsSupported && _values.Length - _count >= Vector256<float>.Count)
+            {
+                // Compress-store: the selected lanes, in order, to the end of the candidates (the rest of the eight slots is
+                // overwritten later).
+                Avx2.PermuteVar8x32(x, Compress[mask]).CopyTo(_values.AsSpan(_count));
+                _count += BitOperations.PopCount(mask);
+                return;
+            }
+
+            while (mask != 0)
+            {
+                Add(values[i + BitOperations.TrailingZeroCount(mask)]);
+                mask &= mask - 1;
+            }
+
+            bar = Vector256.Create(Math.Max(_threshold, floor));
+        }
+
         /// <summary>The value below which nothing can become a candidate any more (−∞ until the first selection).</summary>
         public float Threshold => _threshold;
+
+        /// <summary>
+        /// Drops the candidates not above <paramref name="floor"/>, keeping the others in order: a caller that knows at least
+        /// capacity values are above the floor (or, at a floor of 0, that the values not above it are counted elsewhere)
+        /// keeps the array short, so that offers rarely need a selection.
+        /// </summary>
+        /// <param name="floor">The floor, as for <see cref="Offer"/>.</param>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Prune(float floor)
+        {
+            if (!(floor > _threshold) || _count == 0)
+            {
+                // Every candidate is at least the threshold, so a floor not above it would drop at most values equal to it:
+                // keeping them is harmless (pruning only saves work).
+                return;
+            }
+
+            _partitioned = 0;
+            Span<float> values = _values.AsSpan(0, _count);
+            int kept = 0;
+            int i = 0;
+            if (Avx2.IsSupported)
+            {
+                // Compress-store in place: the write position never passes the read position, and the eight slots written
+                // past the kept lanes are either read already or overwritten later.
+                Vector256<float> bar = Vector256.Create(floor);
+                for (; i <= values.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+                {
+                    Vector256<float> x = Vector256.Create((ReadOnlySpan<float>)values.Slice(i, Vector256<float>.Count));
+                    uint mask = Vector256.GreaterThan(x, bar).ExtractMostSignificantBits();
+                    Avx2.PermuteVar8x32(x, Compress[mask]).CopyTo(_values.AsSpan(kept));
+                    kept += BitOperations.PopCount(mask);
+                }
+            }
+
+            for (; i < values.Length; i++)
+            {
+                if (values[i] > floor)
+                {
+                    _values[kept++] = values[i];
+                }
+            }
+
+            _count = kept;
+        }
 
         /// <summary>
         /// The value at 0-based <paramref name="index"/> in ascending order among the largest <see cref="Count"/> values,

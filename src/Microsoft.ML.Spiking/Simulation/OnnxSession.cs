@@ -37,10 +37,19 @@ namespace Microsoft.ML.Spiking.Simulation
         /// <param name="model">The ONNX model.</param>
         /// <param name="execution">Where and how to run, or null for the CPU defaults.</param>
         /// <param name="nativeKernels">Register the fused neuron kernels (<see cref="NativeKernels"/>), which the model uses.</param>
-        public OnnxSession(byte[] model, ExecutionOptions? execution, bool nativeKernels = false)
+        /// <param name="spinning">
+        /// Let ONNX Runtime's threads spin for work after a call (its default). A caller that does its own work on the same
+        /// cores between calls turns it off, so that idle ONNX Runtime threads do not take the cores from it.
+        /// </param>
+        public OnnxSession(byte[] model, ExecutionOptions? execution, bool nativeKernels = false, bool spinning = true)
         {
             execution ??= new ExecutionOptions();
             _options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+            if (!spinning)
+            {
+                _options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+            }
+
             if (execution.IntraOpThreads > 0)
             {
                 _options.IntraOpNumThreads = execution.IntraOpThreads;

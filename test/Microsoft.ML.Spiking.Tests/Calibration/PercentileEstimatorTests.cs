@@ -31,6 +31,41 @@ namespace Microsoft.ML.Spiking.Tests.Calibration
             Assert.AreEqual(499.5, estimator.GetPercentile(50), 1e-9);
         }
 
+        /// <summary>
+        /// A ReLU's output with fewer positive values than the capacity: only the positives are kept and the zeros are
+        /// counted, yet every rank within the capacity is exact (against sorting everything), through the batches where
+        /// the positives then outgrow the capacity (the floor rises above 0 and the kept values are pruned to it).
+        /// </summary>
+        [TestMethod]
+        public void ZerosMakingUpTheCapacityAreCountedNotKept()
+        {
+            var random = new Random(31);
+            const int capacity = 50;
+            var estimator = new PercentileEstimator(99, capacity);
+            var all = new System.Collections.Generic.List<float>();
+            for (int batch = 0; batch < 12; batch++)
+            {
+                // About 8 % positive: the positives pass 50 around the seventh batch; the zeros make up 50 from the first.
+                float[] values = Enumerable.Range(0, 80).Select(_ => random.NextDouble() < 0.08 ? (float)random.NextDouble() * (batch + 1) : 0f).ToArray();
+                estimator.Add(values);
+                all.AddRange(values);
+                Assert.AreEqual(Math.Min(all.Count, capacity), estimator.HeapCount);
+                Assert.IsTrue(estimator.HeapStorageLength <= 2 * capacity);
+                foreach (double p in new[] { 50, 90, 95, 99, 99.5, 100 })
+                {
+                    // Ranks within the capacity from the top, and the zeros below them, are exact.
+                    double rank = p / 100 * (all.Count - 1);
+                    if (all.Count - 1 - Math.Floor(rank) < capacity || CalibrationReference.Percentile(all, p) == 0)
+                    {
+                        Assert.AreEqual(CalibrationReference.Percentile(all, p), estimator.GetPercentile(p), 1e-6, $"p={p} after batch {batch}");
+                        Assert.AreEqual(0.0, estimator.GetErrorBound(p), $"p={p} after batch {batch}");
+                    }
+                }
+            }
+
+            Assert.IsTrue(all.Count(v => v > 0) > capacity, "the positives outgrew the capacity");
+        }
+
         [TestMethod]
         public void ExactPathNeedsBothRanksInTheHeap()
         {

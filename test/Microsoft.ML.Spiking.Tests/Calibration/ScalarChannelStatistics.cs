@@ -2,7 +2,8 @@
 
 // The calibration statistics as they were before the vectorized, segment-reading versions (commit 739e4c3): scalar
 // loops, per-channel copies, one value at a time into the histogram. Kept verbatim (renamed, doc references flattened)
-// as the reference the product classes must match bit for bit.
+// as the reference the product classes must match bit for bit, except for one later, deliberate change of the
+// definition: the moments' sums take sixteen accumulators instead of four (ScalarRunningMoments.AddBatch).
 #pragma warning disable CS1591
 
 using Microsoft.ML.Spiking.Calibration;

@@ -2,7 +2,8 @@
 
 // The calibration statistics as they were before the vectorized, segment-reading versions (commit 739e4c3): scalar
 // loops, per-channel copies, one value at a time into the histogram. Kept verbatim (renamed, doc references flattened)
-// as the reference the product classes must match bit for bit.
+// as the reference the product classes must match bit for bit, except for one later, deliberate change of the
+// definition: the moments' sums take sixteen accumulators instead of four (ScalarRunningMoments.AddBatch).
 #pragma warning disable CS1591
 
 using Microsoft.ML.Spiking.Calibration;
@@ -400,52 +401,20 @@ namespace Microsoft.ML.Spiking.Tests.Calibration
                 return;
             }
 
-            // Four independent accumulators per pass: more precise and faster than one chain.
+            // Sixteen independent accumulators per pass (four in the version this file was copied from): value i in accumulator i mod 16 while
+            // whole groups of sixteen remain, then groups of four in accumulators 0-3, the rest in accumulator 0.
             int n = values.Length;
-            int i = 0;
-            double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-            for (; i + 3 < n; i += 4)
-            {
-                s0 += values[i];
-                s1 += values[i + 1];
-                s2 += values[i + 2];
-                s3 += values[i + 3];
-            }
-
-            for (; i < n; i++)
-            {
-                s0 += values[i];
-            }
-
-            double batchMean = (s0 + s1 + s2 + s3) / n;
-            double d0 = 0, d1 = 0, d2 = 0, d3 = 0;
-            double q0 = 0, q1 = 0, q2 = 0, q3 = 0;
-            for (i = 0; i + 3 < n; i += 4)
-            {
-                double a = values[i] - batchMean;
-                double b = values[i + 1] - batchMean;
-                double c = values[i + 2] - batchMean;
-                double d = values[i + 3] - batchMean;
-                d0 += a;
-                d1 += b;
-                d2 += c;
-                d3 += d;
-                q0 += a * a;
-                q1 += b * b;
-                q2 += c * c;
-                q3 += d * d;
-            }
-
-            for (; i < n; i++)
-            {
-                double a = values[i] - batchMean;
-                d0 += a;
-                q0 += a * a;
-            }
+            var sums = new double[16];
+            Accumulate(values, sums, v => v);
+            double batchMean = Total(sums) / n;
+            var d = new double[16];
+            var q = new double[16];
+            Accumulate(values, d, v => v - batchMean);
+            Accumulate(values, q, v => (v - batchMean) * (v - batchMean));
 
             // Corrected two-pass formula: removes the rounding error left in batchMean.
-            double deviations = d0 + d1 + d2 + d3;
-            double batchVariance = (q0 + q1 + q2 + q3 - (deviations * deviations / n)) / n;
+            double deviations = Total(d);
+            double batchVariance = (Total(q) - (deviations * deviations / n)) / n;
             if (batchVariance < 0)
             {
                 batchVariance = 0;
@@ -460,6 +429,42 @@ namespace Microsoft.ML.Spiking.Tests.Calibration
         {
             ArgumentNullException.ThrowIfNull(other, nameof(other));
             Combine(other._count, other._mean, other._variance);
+        }
+
+        private static void Accumulate(ReadOnlySpan<float> values, double[] sums, Func<double, double> term)
+        {
+            int i = 0;
+            for (; i + 16 <= values.Length; i += 16)
+            {
+                for (int j = 0; j < 16; j++)
+                {
+                    sums[j] += term(values[i + j]);
+                }
+            }
+
+            for (; i + 4 <= values.Length; i += 4)
+            {
+                for (int j = 0; j < 4; j++)
+                {
+                    sums[j] += term(values[i + j]);
+                }
+            }
+
+            for (; i < values.Length; i++)
+            {
+                sums[0] += term(values[i]);
+            }
+        }
+
+        private static double Total(double[] s)
+        {
+            var w = new double[4];
+            for (int j = 0; j < 4; j++)
+            {
+                w[j] = (s[j] + s[4 + j]) + (s[8 + j] + s[12 + j]);
+            }
+
+            return ((w[0] + w[1]) + w[2]) + w[3];
         }
 
         private void Combine(long batchCount, double batchMean, double batchVariance)
