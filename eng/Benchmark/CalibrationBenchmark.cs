@@ -117,14 +117,14 @@ namespace Microsoft.ML.Spiking.Benchmark
             {
                 ("max: extremes (parallel default)", false, CalibrationStatistics.Extremes, s => s.Output.GetMax()),
                 ("99.9th percentile (rate coding, bit-serial)", false, CalibrationStatistics.Percentiles, s => s.Output.GetPercentile(99.9)),
-                ("iteration: moments (differential)", true, CalibrationStatistics.Moments, s => ThresholdIteration.Solve(s.Input!.GetMean(), s.Input!.GetVariance(), levels)),
+                ("iteration: input moments (differential)", true, CalibrationStatistics.Extremes, s => ThresholdIteration.Solve(s.Input!.GetMean(), s.Input!.GetVariance(), levels)),
                 ("percentile, every statistic kept (Collect's default)", false, CalibrationStatistics.All, s => s.Output.GetPercentile(99.9)),
             };
             foreach (var kind in kinds)
             {
                 foreach (StatisticsGranularity granularity in new[] { StatisticsGranularity.Layer, StatisticsGranularity.Channel, StatisticsGranularity.Neuron })
                 {
-                    if (granularity == StatisticsGranularity.Neuron && kind.Statistics != CalibrationStatistics.Moments)
+                    if (granularity == StatisticsGranularity.Neuron && !kind.PreActivations)
                     {
                         continue;
                     }

@@ -5,6 +5,7 @@ using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
+using System.Numerics.Tensors;
 using System.Runtime.ExceptionServices;
 using System.Threading.Tasks;
 using Microsoft.ML.OnnxRuntime;
@@ -25,6 +26,7 @@ namespace Microsoft.ML.Spiking.Calibration
             ExactCapacity = PercentileEstimator.DefaultCapacity;
             BatchSize = 64;
             Statistics = CalibrationStatistics.All;
+            PreActivationStatistics = CalibrationStatistics.Moments;
             Execution = new ExecutionOptions();
         }
 
@@ -44,12 +46,19 @@ namespace Microsoft.ML.Spiking.Calibration
         public bool IncludePreActivations { get; set; }
 
         /// <summary>
-        /// The statistics kept at every site besides the exact maximum and minimum (default <see cref="CalibrationStatistics.All"/>).
-        /// Each costs passes over the activations, so the estimator asks only for what the thresholds read: the extremes for
-        /// <see cref="Conversion.ThresholdMethod.Max"/>, percentiles for <see cref="Conversion.ThresholdMethod.Percentile"/>,
-        /// the moments for <see cref="Conversion.ThresholdMethod.Iteration"/>. Per neuron the moments are always kept.
+        /// The statistics kept for every activation's output besides the exact maximum and minimum (default
+        /// <see cref="CalibrationStatistics.All"/>). Each costs passes over the activations, so the estimator asks only for
+        /// what the thresholds read: the extremes for <see cref="Conversion.ThresholdMethod.Max"/> and for
+        /// <see cref="Conversion.ThresholdMethod.Iteration"/> (which reads the inputs), percentiles for
+        /// <see cref="Conversion.ThresholdMethod.Percentile"/>. Per neuron the moments are always kept.
         /// </summary>
         public CalibrationStatistics Statistics { get; set; }
+
+        /// <summary>
+        /// The statistics kept for every activation's input, with <see cref="IncludePreActivations"/> (default
+        /// <see cref="CalibrationStatistics.Moments"/>: the mean and variance threshold iteration reads, with the extremes).
+        /// </summary>
+        public CalibrationStatistics PreActivationStatistics { get; set; }
 
         /// <summary>Samples per ONNX Runtime call (default 64).</summary>
         public int BatchSize { get; set; }
@@ -138,22 +147,40 @@ namespace Microsoft.ML.Spiking.Calibration
                 throw new ArgumentOutOfRangeException(nameof(options), options.Statistics, "Statistics must combine Extremes, Moments and Percentiles.");
             }
 
+            if ((options.PreActivationStatistics & ~CalibrationStatistics.All) != 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(options), options.PreActivationStatistics, "PreActivationStatistics must combine Extremes, Moments and Percentiles.");
+            }
+
             IReadOnlyList<Layer> sites = FindActivationSites(network);
             var probes = new List<string>();
-            var collectors = new List<(ChannelStatistics Stats, int Channels, int Spatial)>();
+            int Probe(string tensor)
+            {
+                probes.Add(tensor);
+                return probes.Count - 1;
+            }
+
+            // Each collector reads one probe; a ReLU's output, when its input is probed too, is taken from that probe
+            // (max(x, 0), exactly what ONNX Runtime computes) instead of a probe of its own, which would cost ONNX Runtime
+            // another reordered copy of the activation.
+            var collectors = new List<(ChannelStatistics Stats, int Channels, int Spatial, int Probe, bool Relu)>();
             var results = new Dictionary<string, SiteStatistics>(StringComparer.Ordinal);
             foreach (Layer site in sites)
             {
-                ChannelStatistics output = NewStatistics(network.GetShape(site.Output), options, out int c, out int s);
-                probes.Add(site.Output);
-                collectors.Add((output, c, s));
+                ChannelStatistics output = NewStatistics(network.GetShape(site.Output), options, options.Statistics, out int c, out int s);
                 ChannelStatistics? input = null;
                 if (options.IncludePreActivations)
                 {
-                    input = NewStatistics(network.GetShape(site.Inputs[0]), options, out c, out s);
-                    probes.Add(site.Inputs[0]);
-                    collectors.Add((input, c, s));
+                    input = NewStatistics(network.GetShape(site.Inputs[0]), options, options.PreActivationStatistics, out int ic, out int @is);
+                    int probe = Probe(site.Inputs[0]);
+                    collectors.Add((input, ic, @is, probe, false));
+                    collectors.Add(site is ReluLayer ? (output, c, s, probe, true) : (output, c, s, Probe(site.Output), false));
                 }
+                else
+                {
+                    collectors.Add((output, c, s, Probe(site.Output), false));
+                }
+
                 results[site.Name] = new SiteStatistics(site.Name, output, input);
             }
 
@@ -169,6 +196,7 @@ namespace Microsoft.ML.Spiking.Calibration
             float[][] outputs = probes.Select(p => new float[options.BatchSize * ShapeUtil.Size(network.GetShape(p))]).ToArray();
             long[][] shapes = new[] { network.InputShape }.Concat(probes.Select(network.GetShape)).Select(s => new long[] { 0 }.Concat(s.Select(d => (long)d)).ToArray()).ToArray();
             var errors = new Exception?[collectors.Count];
+            float[]?[] rectified = collectors.Select(k => k.Relu ? new float[options.BatchSize * k.Channels * k.Spatial] : null).ToArray();
 
             // Largest sites first, handed out one at a time, so that the threads finish together.
             int[] order = Enumerable.Range(0, collectors.Count).OrderByDescending(i => (long)collectors[i].Channels * collectors[i].Spatial).ToArray();
@@ -180,7 +208,7 @@ namespace Microsoft.ML.Spiking.Calibration
 
             void Flush()
             {
-                if (filled > 0 && probes.Count > 0)
+                if (filled > 0 && collectors.Count > 0)
                 {
                     // ONNX Runtime writes every probe into its pre-allocated array (no allocation or copy per batch); the
                     // sites' statistics are independent, so they are updated in parallel, each by one thread in order.
@@ -203,7 +231,16 @@ namespace Microsoft.ML.Spiking.Calibration
                     {
                         try
                         {
-                            collectors[i].Stats.AddBatch(outputs[i].AsSpan(0, n * collectors[i].Channels * collectors[i].Spatial), n);
+                            (ChannelStatistics stats, int channels, int spatial, int probe, bool relu) = collectors[i];
+                            Span<float> values = outputs[probe].AsSpan(0, n * channels * spatial);
+                            if (relu)
+                            {
+                                Span<float> output = rectified[i].AsSpan(0, values.Length);
+                                TensorPrimitives.Max(values, 0f, output);
+                                values = output;
+                            }
+
+                            stats.AddBatch(values, n);
                         }
                         catch (Exception e)
                         {
@@ -220,7 +257,7 @@ namespace Microsoft.ML.Spiking.Calibration
                     }
                 }
 
-                bool report = filled > 0 && probes.Count > 0;
+                bool report = filled > 0 && collectors.Count > 0;
                 seen += filled;
                 filled = 0;
                 if (report)
@@ -266,11 +303,11 @@ namespace Microsoft.ML.Spiking.Calibration
 
         private static readonly string[] s_inputNames = { AnnExporter.InputName };
 
-        private static ChannelStatistics NewStatistics(int[] shape, CalibrationOptions options, out int channels, out int spatial)
+        private static ChannelStatistics NewStatistics(int[] shape, CalibrationOptions options, CalibrationStatistics statistics, out int channels, out int spatial)
         {
             channels = shape.Length == 0 ? 1 : shape[0];
             spatial = Math.Max(1, ShapeUtil.Size(shape) / Math.Max(channels, 1));
-            return new ChannelStatistics(channels, spatial, options.Granularity, options.Percentile, options.ExactCapacity, options.Statistics);
+            return new ChannelStatistics(channels, spatial, options.Granularity, options.Percentile, options.ExactCapacity, statistics);
         }
 
         /// <summary>ONNX Runtime values over the first <c>n</c> samples of the input and probe arrays (pinned while alive).</summary>

@@ -152,13 +152,9 @@ namespace Microsoft.ML.Spiking
             var calibration = new CalibrationOptions
             {
                 IncludePreActivations = _options.Thresholds == ThresholdMethod.Iteration,
-                // Only what the thresholds read: each kind of statistic costs passes over every activation.
-                Statistics = _options.Thresholds switch
-                {
-                    ThresholdMethod.Max => CalibrationStatistics.Extremes,
-                    ThresholdMethod.Iteration => CalibrationStatistics.Moments,
-                    _ => CalibrationStatistics.Percentiles,
-                },
+                // Only what the thresholds read (each kind of statistic costs passes over every activation): the outputs'
+                // maxima or percentiles, or the inputs' moments (PreActivationStatistics' default) for threshold iteration.
+                Statistics = _options.Thresholds == ThresholdMethod.Percentile ? CalibrationStatistics.Percentiles : CalibrationStatistics.Extremes,
                 Granularity = _options.Granularity,
                 Percentile = _options.Percentile,
                 BatchSize = _options.BatchSize,

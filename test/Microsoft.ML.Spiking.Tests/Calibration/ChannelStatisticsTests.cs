@@ -116,6 +116,7 @@ namespace Microsoft.ML.Spiking.Tests.Calibration
             Assert.AreEqual("statistics", e.ParamName);
             (Network ann, List<float[]> samples) = NeuronStatisticsTests.SmallNetwork(3);
             Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Calibrator.Collect(ann, samples, new CalibrationOptions { Statistics = (CalibrationStatistics)8 }));
+            Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Calibrator.Collect(ann, samples, new CalibrationOptions { IncludePreActivations = true, PreActivationStatistics = (CalibrationStatistics)4 }));
         }
 
         [TestMethod]
