@@ -201,7 +201,7 @@ namespace Microsoft.ML.Spiking.Calibration
             // Largest sites first, handed out one at a time, so that the threads finish together.
             int[] order = Enumerable.Range(0, collectors.Count).OrderByDescending(i => (long)collectors[i].Channels * collectors[i].Spatial).ToArray();
             OrderablePartitioner<int> sitesInOrder = Partitioner.Create(order, EnumerablePartitionerOptions.NoBuffering);
-            var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.Execution is { IntraOpThreads: > 0 } execution ? execution.IntraOpThreads : -1 };
+            var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.Execution is { IntraOpThreads: > 0 } execution ? execution.IntraOpThreads : Environment.ProcessorCount };
             BoundBatch? full = null;
             int filled = 0;
             long seen = 0;

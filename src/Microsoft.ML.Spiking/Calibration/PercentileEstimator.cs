@@ -159,10 +159,7 @@ namespace Microsoft.ML.Spiking.Calibration
             int binCount = Math.Max(_positive.BinCount, _negative.BinCount);
             int copyStride = (2 * binCount) + 1;
             int[] scratch = BatchHistogram(4 * copyStride);
-            for (int k = 0; k < count; k++)
-            {
-                Accumulate(data.Slice(start + (k * stride), length), scratch, binCount, copyStride);
-            }
+            Accumulate(data, start, stride, length, count, scratch, binCount, copyStride);
 
             int positiveBins = batchMax >= 0 ? (int)(batchMax * _positive.Scale) + 1 : 0;
             int negativeBins = batchMin < 0 ? (int)(-batchMin * _negative.Scale) + 1 : 0;
@@ -174,9 +171,14 @@ namespace Microsoft.ML.Spiking.Calibration
 
             // The largest values, in a second pass: with this batch counted, only values above the floor the histogram
             // gives (and above the candidates' threshold) can be among them.
-            // The candidates kept from earlier batches that the new floor excludes are dropped first.
+            // The candidates kept from earlier batches that the new floor excludes are dropped first: always at a floor of 0
+            // (the kept values must then be exactly the positive ones, the zeros being counted), otherwise once the
+            // candidates pass one and a half times the capacity, which keeps them short of a selection at little cost.
             float floor = CandidateFloor();
-            _top.Prune(floor);
+            if (floor == 0f || _top.CandidateCount >= _capacity + (_capacity / 2))
+            {
+                _top.Prune(floor);
+            }
             for (int k = 0; k < count; k++)
             {
                 _top.Offer(data.Slice(start + (k * stride), length), floor);
@@ -274,7 +276,9 @@ namespace Microsoft.ML.Spiking.Calibration
             long firstKept = _count - _top.Count;
             if (rank >= firstKept)
             {
-                return _top.ValueAt((int)(rank - firstKept));
+                // Only the kept values above a floor with (count − rank) values over it can be the one wanted: the
+                // selection runs among those.
+                return _top.ValueAt((int)(rank - firstKept), FloorBelow(_count - rank, out _));
             }
 
             long negativeTotal = _count - _zeroCount - _positive.Total();
@@ -360,67 +364,73 @@ namespace Microsoft.ML.Spiking.Calibration
         /// k-th staged value in copy k mod 4: one increment per non-zero value, none per zero.
         /// </remarks>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void Accumulate(ReadOnlySpan<float> values, int[] scratch, int binCount, int copyStride)
+        private void Accumulate(ReadOnlySpan<float> data, int start, int stride, int length, int segments, int[] scratch, int binCount, int copyStride)
         {
             float positiveScale = _positive.Scale;
             float negativeScale = _negative.Scale;
             int zeroBin = 2 * binCount;
-            int i = 0;
-            if (Avx2.IsSupported && values.Length >= Vector256<float>.Count)
-            {
-                const int StageLength = 512;
-                Span<int> staged = stackalloc int[StageLength + Vector256<int>.Count];
-                var positive = Vector256.Create(positiveScale);
-                var negative = Vector256.Create(-negativeScale);
-                var negativeOffset = Vector256.Create(binCount);
-                ref float first = ref MemoryMarshal.GetReference(values);
-                int zeros = 0;
-                int count = 0;
-                for (; i <= values.Length - Vector256<float>.Count; i += Vector256<float>.Count)
-                {
-                    Vector256<float> x = Vector256.LoadUnsafe(ref first, (nuint)i);
-                    uint zero = Vector256.Equals(x, Vector256<float>.Zero).ExtractMostSignificantBits();
-                    zeros += BitOperations.PopCount(zero);
-                    if (zero == 0xFF)
-                    {
-                        continue;
-                    }
+            const int StageLength = 512;
+            Span<int> staged = stackalloc int[StageLength + Vector256<int>.Count];
+            var positive = Vector256.Create(positiveScale);
+            var negative = Vector256.Create(-negativeScale);
+            var negativeOffset = Vector256.Create(binCount);
+            int zeros = 0;
+            int count = 0;
 
-                    // x·(−scale) is exactly (−x)·scale; the lanes not selected may hold any value.
-                    Vector256<int> index = Vector256.ConditionalSelect(
-                        Vector256.LessThan(x, Vector256<float>.Zero).AsInt32(),
-                        Vector256.ConvertToInt32(x * negative) + negativeOffset,
-                        Vector256.ConvertToInt32(x * positive));
-                    uint kept = ~zero & 0xFF;
-                    Avx2.PermuteVar8x32(index, TopValues.Compress[kept]).CopyTo(staged.Slice(count));
-                    count += BitOperations.PopCount(kept);
-                    if (count >= StageLength)
+            // One staging buffer for every segment (a segment may be short: a channel's 64 values of one sample).
+            for (int k = 0; k < segments; k++)
+            {
+                ReadOnlySpan<float> values = data.Slice(start + (k * stride), length);
+                int i = 0;
+                if (Avx2.IsSupported)
+                {
+                    ref float first = ref MemoryMarshal.GetReference(values);
+                    for (; i <= values.Length - Vector256<float>.Count; i += Vector256<float>.Count)
                     {
-                        CountStaged(staged.Slice(0, count), scratch, copyStride);
-                        count = 0;
+                        Vector256<float> x = Vector256.LoadUnsafe(ref first, (nuint)i);
+                        uint zero = Vector256.Equals(x, Vector256<float>.Zero).ExtractMostSignificantBits();
+                        zeros += BitOperations.PopCount(zero);
+                        if (zero == 0xFF)
+                        {
+                            continue;
+                        }
+
+                        // x·(−scale) is exactly (−x)·scale; the lanes not selected may hold any value.
+                        Vector256<int> index = Vector256.ConditionalSelect(
+                            Vector256.LessThan(x, Vector256<float>.Zero).AsInt32(),
+                            Vector256.ConvertToInt32(x * negative) + negativeOffset,
+                            Vector256.ConvertToInt32(x * positive));
+                        uint kept = ~zero & 0xFF;
+                        Avx2.PermuteVar8x32(index, TopValues.Compress[kept]).CopyTo(staged.Slice(count));
+                        count += BitOperations.PopCount(kept);
+                        if (count >= StageLength)
+                        {
+                            CountStaged(staged.Slice(0, count), scratch, copyStride);
+                            count = 0;
+                        }
                     }
                 }
 
-                CountStaged(staged.Slice(0, count), scratch, copyStride);
-                scratch[zeroBin] += zeros;
+                for (; i < values.Length; i++)
+                {
+                    float x = values[i];
+                    if (x > 0f)
+                    {
+                        scratch[(int)(x * positiveScale)]++;
+                    }
+                    else if (x < 0f)
+                    {
+                        scratch[binCount + (int)(-x * negativeScale)]++;
+                    }
+                    else
+                    {
+                        zeros++;
+                    }
+                }
             }
 
-            for (; i < values.Length; i++)
-            {
-                float x = values[i];
-                if (x > 0f)
-                {
-                    scratch[(int)(x * positiveScale)]++;
-                }
-                else if (x < 0f)
-                {
-                    scratch[binCount + (int)(-x * negativeScale)]++;
-                }
-                else
-                {
-                    scratch[zeroBin]++;
-                }
-            }
+            CountStaged(staged.Slice(0, count), scratch, copyStride);
+            scratch[zeroBin] += zeros;
         }
 
         /// <summary>Adds one to each staged bin, the k-th in copy k mod 4.</summary>
@@ -451,18 +461,32 @@ namespace Microsoft.ML.Spiking.Calibration
         /// </summary>
         private float CandidateFloor()
         {
+            float floor = FloorBelow(_capacity, out long positives);
+            return floor == float.NegativeInfinity && positives + _zeroCount >= _capacity ? 0f : floor;
+        }
+
+        /// <summary>
+        /// From the positive histogram, a value with at least <paramref name="count"/> values counted above it (see
+        /// <see cref="CandidateFloor"/>), or −∞ when fewer positive values than that were counted.
+        /// </summary>
+        /// <param name="count">The number of values wanted above the floor.</param>
+        /// <param name="positives">The number of positive values counted, when the result is −∞.</param>
+        private float FloorBelow(long count, out long positives)
+        {
             long[] counts = _positive.Counts;
             long above = 0;
             for (int b = _max > 0 ? Math.Min((int)(_max * _positive.Scale), counts.Length - 1) : -1; b >= 0; b--)
             {
                 above += counts[b];
-                if (above >= _capacity)
+                if (above >= count)
                 {
+                    positives = above;
                     return b == 0 ? 0f : MathF.BitDecrement(b / _positive.Scale);
                 }
             }
 
-            return above + _zeroCount >= _capacity ? 0f : float.NegativeInfinity;
+            positives = above;
+            return float.NegativeInfinity;
         }
     }
 }

@@ -26,6 +26,10 @@ namespace Microsoft.ML.Spiking.Calibration
         /// <summary>For each 8-bit lane mask, the indices of its set lanes in order (then zeros): a permutation that packs the selected lanes first.</summary>
         internal static readonly Vector256<int>[] Compress = CompressTable();
 
+        /// <summary>Per-thread scratch for <see cref="ValueAt"/>'s candidates above a floor.</summary>
+        [ThreadStatic]
+        private static float[]? s_selection;
+
         private readonly int _capacity;
         private float[] _values;
         private int _count;
@@ -42,6 +46,9 @@ namespace Microsoft.ML.Spiking.Calibration
 
         /// <summary>Number of largest values known exactly: min(values offered, capacity).</summary>
         public int Count => Math.Min(_count, _capacity);
+
+        /// <summary>Number of candidates held (at least <see cref="Count"/>; at most 2·capacity).</summary>
+        public int CandidateCount => _count;
 
         /// <summary>Length of the candidates' array; never more than 2·capacity.</summary>
         public int StorageLength => _values.Length;
@@ -179,10 +186,43 @@ namespace Microsoft.ML.Spiking.Calibration
         /// no result); a call for the next index right after one for this index only takes a minimum.
         /// </summary>
         /// <param name="index">In [0, <see cref="Count"/>).</param>
-        public float ValueAt(int index)
+        /// <param name="floor">
+        /// A value with at least Count − index values (among all values seen) above it, or −∞: the selection then runs only
+        /// among the candidates above it, copied aside (the wanted value is one of them; the candidates are not changed).
+        /// </param>
+        public float ValueAt(int index, float floor = float.NegativeInfinity)
         {
             // The (Count − index)-th largest of the top Count is the same among all candidates.
             int rank = Count - index;
+            if (floor > float.NegativeInfinity && Avx2.IsSupported)
+            {
+                float[] above = s_selection is { } scratch && scratch.Length >= _values.Length ? scratch : (s_selection = new float[_values.Length]);
+                int kept = 0;
+                Vector256<float> bar = Vector256.Create(floor);
+                int i = 0;
+                for (; i <= _count - Vector256<float>.Count; i += Vector256<float>.Count)
+                {
+                    Vector256<float> x = Vector256.Create((ReadOnlySpan<float>)_values.AsSpan(i, Vector256<float>.Count));
+                    uint mask = Vector256.GreaterThan(x, bar).ExtractMostSignificantBits();
+                    Avx2.PermuteVar8x32(x, Compress[mask]).CopyTo(above.AsSpan(kept));
+                    kept += BitOperations.PopCount(mask);
+                }
+
+                for (; i < _count; i++)
+                {
+                    if (_values[i] > floor)
+                    {
+                        above[kept++] = _values[i];
+                    }
+                }
+
+                if (kept >= rank)
+                {
+                    _partitioned = 0;
+                    return TopSelection.KeepLargest(above.AsSpan(0, kept), rank);
+                }
+            }
+
             if (_partitioned == rank + 1)
             {
                 // The previous call left the rank + 1 largest first, its value last among them: the rank-th largest
