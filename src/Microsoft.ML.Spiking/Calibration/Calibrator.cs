@@ -162,8 +162,10 @@ namespace Microsoft.ML.Spiking.Calibration
 
             // Each collector reads one probe; a ReLU's output, when its input is probed too, is taken from that probe
             // (max(x, 0), exactly what ONNX Runtime computes) instead of a probe of its own, which would cost ONNX Runtime
-            // another reordered copy of the activation.
+            // another reordered copy of the activation. When only its extremes are kept, they are the input's, rectified,
+            // set once at the end.
             var collectors = new List<(ChannelStatistics Stats, int Channels, int Spatial, int Probe, bool Relu)>();
+            var rectifiedExtremes = new List<(ChannelStatistics Output, ChannelStatistics Input)>();
             var results = new Dictionary<string, SiteStatistics>(StringComparer.Ordinal);
             foreach (Layer site in sites)
             {
@@ -174,7 +176,18 @@ namespace Microsoft.ML.Spiking.Calibration
                     input = NewStatistics(network.GetShape(site.Inputs[0]), options, options.PreActivationStatistics, out int ic, out int @is);
                     int probe = Probe(site.Inputs[0]);
                     collectors.Add((input, ic, @is, probe, false));
-                    collectors.Add(site is ReluLayer ? (output, c, s, probe, true) : (output, c, s, Probe(site.Output), false));
+                    if (site is not ReluLayer)
+                    {
+                        collectors.Add((output, c, s, Probe(site.Output), false));
+                    }
+                    else if (output.Statistics == CalibrationStatistics.Extremes && options.Granularity != StatisticsGranularity.Neuron)
+                    {
+                        rectifiedExtremes.Add((output, input));
+                    }
+                    else
+                    {
+                        collectors.Add((output, c, s, probe, true));
+                    }
                 }
                 else
                 {
@@ -292,6 +305,11 @@ namespace Microsoft.ML.Spiking.Calibration
             if (seen == 0)
             {
                 throw new ArgumentException("The calibration data is empty; at least one sample is needed.", nameof(samples));
+            }
+
+            foreach ((ChannelStatistics output, ChannelStatistics input) in rectifiedExtremes)
+            {
+                output.SetRectifiedExtremes(input);
             }
 
             TimeSpan statisticsTime = Stopwatch.GetElapsedTime(0, statisticsTicks);

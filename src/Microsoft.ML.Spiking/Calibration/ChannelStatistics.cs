@@ -287,6 +287,31 @@ namespace Microsoft.ML.Spiking.Calibration
         }
 
         /// <summary>
+        /// Sets these statistics, which keep only the extremes, to those of max(x, 0) over the values <paramref name="input"/>
+        /// saw (a ReLU's output from its input's statistics): the extremes of the rectified values are the rectified extremes,
+        /// max(x, 0) being monotone (with +0 for −0, as for each value).
+        /// </summary>
+        /// <param name="input">Statistics of the same shape and granularity, with at least one batch.</param>
+        internal void SetRectifiedExtremes(ChannelStatistics input)
+        {
+            if (_elements != null || _estimators.Length > 0 || _moments.Length > 0 || input._channels != _channels || input._spatialSize != _spatialSize
+                || input._granularity != _granularity || _count != 0)
+            {
+                throw new InvalidOperationException("Rectified extremes need empty extremes-only statistics of the input's shape and granularity.");
+            }
+
+            float[] max = input.GetMax();
+            float[] min = input.GetMin();
+            for (int g = 0; g < _max.Length; g++)
+            {
+                _max[g] = MathF.Max(max[g], 0f);
+                _min[g] = MathF.Max(min[g], 0f);
+            }
+
+            _count = input._count;
+        }
+
+        /// <summary>
         /// Validated values of statistic <paramref name="group"/>, with their extremes and first-pass sums: to its percentile
         /// estimator (which keeps the extremes) or to the extremes kept here, and to its moments when kept.
         /// </summary>

@@ -153,7 +153,7 @@ namespace Microsoft.ML.Spiking.Tests.Calibration
         /// <summary>
         /// Differential coding's threshold iteration needs only the pre-activations' moments: calibrated with the outputs'
         /// extremes and the inputs' moments alone (the estimator's choice), the converted network has bit for bit the same
-        /// thresholds as with every statistic kept.
+        /// thresholds as with every statistic kept, and the outputs' extremes (set from the inputs' at the end) are the same.
         /// </summary>
         [TestMethod]
         [DataRow(StatisticsGranularity.Layer)]
@@ -163,9 +163,21 @@ namespace Microsoft.ML.Spiking.Tests.Calibration
             (Network ann, List<float[]> samples) = NeuronStatisticsTests.SmallNetwork(41);
             CalibrationResult Collect(bool light) => Calibrator.Collect(ann, samples, new CalibrationOptions { Granularity = granularity, IncludePreActivations = true, Statistics = light ? CalibrationStatistics.Extremes : CalibrationStatistics.All, PreActivationStatistics = light ? CalibrationStatistics.Moments : CalibrationStatistics.All });
             var options = new DifferentialCodingOptions { Thresholds = ThresholdMethod.Iteration, TimeSteps = 8 };
-            var full = DifferentialCodingConverter.Convert(ann, Collect(false), options);
+            CalibrationResult all = Collect(false);
+            var full = DifferentialCodingConverter.Convert(ann, all, options);
             CalibrationResult light = Collect(true);
             Assert.IsTrue(light.Sites.Values.All(s => s.Output.Statistics == CalibrationStatistics.Extremes && s.Input!.Statistics == CalibrationStatistics.Moments));
+
+            // The outputs' extremes, set from the inputs' (rectified), are those of the rectified values.
+            foreach (SiteStatistics site in light.Sites.Values)
+            {
+                ChannelStatistics reference = all.Sites[site.LayerName].Output;
+                CollectionAssert.AreEqual(reference.GetMax(), site.Output.GetMax(), site.LayerName);
+                CollectionAssert.AreEqual(reference.GetMin(), site.Output.GetMin(), site.LayerName);
+                Assert.AreEqual(reference.Count, site.Output.Count, site.LayerName);
+                Assert.AreEqual(reference.ValueCount, site.Output.ValueCount, site.LayerName);
+            }
+
             var cheap = DifferentialCodingConverter.Convert(ann, light, options);
             var expected = full.Network.Layers.OfType<MultiThresholdNeuronLayer>().ToList();
             var actual = cheap.Network.Layers.OfType<MultiThresholdNeuronLayer>().ToList();
