@@ -65,7 +65,8 @@ namespace Microsoft.ML.Spiking.Calibration
 
         /// <summary>
         /// Where ONNX Runtime runs. A positive <see cref="ExecutionOptions.IntraOpThreads"/> also bounds the threads that
-        /// update the sites' statistics (in parallel, one site per thread; the results do not depend on the count).
+        /// update the sites' statistics (in parallel, one site per thread; otherwise one per processor; the results do not
+        /// depend on the count).
         /// </summary>
         public ExecutionOptions Execution { get; set; }
 
