@@ -22,11 +22,20 @@ namespace Microsoft.ML.Spiking.Simulation
         /// <param name="network">A network without spiking neurons.</param>
         /// <param name="execution">Where ONNX Runtime runs, or null for the CPU.</param>
         public AnnRunner(Network network, ExecutionOptions? execution = null)
+            : this(network, execution, spinning: true)
+        {
+        }
+
+        /// <summary>Lowers the network and opens a session whose threads spin for work after a call or not.</summary>
+        /// <param name="network">A network without spiking neurons.</param>
+        /// <param name="execution">Where ONNX Runtime runs, or null for the CPU.</param>
+        /// <param name="spinning">False when the runner takes turns with another session (see <see cref="OnnxSession"/>).</param>
+        internal AnnRunner(Network network, ExecutionOptions? execution, bool spinning)
         {
             ArgumentNullException.ThrowIfNull(network, nameof(network));
             _network = network;
             _inputSize = ShapeUtil.Size(network.InputShape);
-            _session = new OnnxSession(AnnExporter.Export(network), execution);
+            _session = new OnnxSession(AnnExporter.Export(network), execution, spinning: spinning);
         }
 
         /// <summary>Values per sample in the output.</summary>

@@ -55,7 +55,8 @@ namespace Microsoft.ML.Spiking
         {
             _lock = new object();
             _simulator = new SpikingSimulator(network, simulation);
-            _ann = runAnn ? new AnnRunner(ann, simulation.Execution) : null;
+            // The ANN takes turns with the simulation on the same cores, batch by batch: its threads must not spin.
+            _ann = runAnn ? new AnnRunner(ann, simulation.Execution, spinning: false) : null;
             InputSize = ShapeUtil.Size(network.Network.InputShape);
             Classes = ShapeUtil.Size(network.Network.OutputShape);
             TimeSteps = simulation.TimeSteps;
