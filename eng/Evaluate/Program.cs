@@ -174,8 +174,10 @@ namespace Microsoft.ML.Spiking.Evaluate
             }
 
             var todo = evaluation.Where(r => !done.ContainsKey(Key(r))).ToList();
-            using var annRunner = new AnnRunner(ann);
-            using var quantizedRunner = bitSerial ? new AnnRunner(BitSerialConverter.QuantizedAnn(snn)) : null;
+            // The ANN runners take turns with the simulation, batch by batch: their threads must not spin meanwhile.
+            var turns = new ExecutionOptions { AllowSpinning = false };
+            using var annRunner = new AnnRunner(ann, turns);
+            using var quantizedRunner = bitSerial ? new AnnRunner(BitSerialConverter.QuantizedAnn(snn), turns) : null;
             using var simulator = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = timeSteps });
             Console.WriteLine($"Evaluating {todo.Count} images (of {evaluation.Count}) at T = {timeSteps}, chunks of {simulator.GetChunkSteps(batch)} steps.");
             sw.Restart();

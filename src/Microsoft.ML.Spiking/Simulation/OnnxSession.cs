@@ -18,6 +18,15 @@ namespace Microsoft.ML.Spiking.Simulation
 
         /// <summary>Threads ONNX Runtime uses inside one operator (0 lets it choose: one per physical core).</summary>
         public int IntraOpThreads { get; set; }
+
+        /// <summary>
+        /// Let ONNX Runtime's threads spin for work after each call (default true: faster for a session that runs call after
+        /// call). Turn it off for a runner that takes turns with another session on the same cores (an <see cref="AnnRunner"/>
+        /// next to a <see cref="SpikingSimulator"/>, batch by batch): its idle spinning threads would take the cores from the
+        /// other. The library already does so where it alternates sessions itself (calibration, the shorter last chunk of a
+        /// simulation, the transformer's ANN scores).
+        /// </summary>
+        public bool AllowSpinning { get; set; } = true;
     }
 
     /// <summary>A named float tensor passed to or returned from a session.</summary>
@@ -45,7 +54,7 @@ namespace Microsoft.ML.Spiking.Simulation
         {
             execution ??= new ExecutionOptions();
             _options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-            if (!spinning)
+            if (!spinning || !execution.AllowSpinning)
             {
                 _options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
             }

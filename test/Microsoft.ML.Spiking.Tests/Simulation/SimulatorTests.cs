@@ -1,6 +1,7 @@
 // Licensed under the MIT license. Part of Microsoft.ML.Spiking.
 
 using System;
+using System.Collections.Generic;
 using System.Diagnostics;
 using System.Linq;
 using Microsoft.ML.Spiking.Calibration;
@@ -10,6 +11,7 @@ using Microsoft.ML.Spiking.Graph;
 using Microsoft.ML.Spiking.Graph.Passes;
 using Microsoft.ML.Spiking.Onnx;
 using Microsoft.ML.Spiking.Simulation;
+using Microsoft.ML.Spiking.Tests.Calibration;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 
 namespace Microsoft.ML.Spiking.Tests.Simulation
@@ -63,6 +65,37 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
                     }
                 }
             }
+        }
+
+        /// <summary>
+        /// Sessions whose threads do not spin (ExecutionOptions.AllowSpinning = false, for runners that take turns with a
+        /// simulator) compute exactly what the default sessions compute, for the ANN runner and the simulator alike.
+        /// </summary>
+        [TestMethod]
+        public void SessionsWithoutSpinningComputeTheSame()
+        {
+            var (snn, inputs) = SmallSnn(6);
+            var quiet = new ExecutionOptions { AllowSpinning = false };
+            Assert.IsTrue(new ExecutionOptions().AllowSpinning);
+            using (var spinning = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = 10, ChunkSteps = 4 }))
+            using (var still = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = 10, ChunkSteps = 4, Execution = quiet }))
+            {
+                SimulationResult expected = spinning.Run(inputs, 6);
+                SimulationResult actual = still.Run(inputs, 6);
+                for (int t = 1; t <= 10; t++)
+                {
+                    for (int b = 0; b < 6; b++)
+                    {
+                        CollectionAssert.AreEqual(expected.GetStepOutput(t, b).ToArray(), actual.GetStepOutput(t, b).ToArray(), $"step {t}, sample {b}");
+                    }
+                }
+            }
+
+            (Network ann, List<float[]> samples) = NeuronStatisticsTests.SmallNetwork(5);
+            float[] x = samples.SelectMany(v => v).ToArray();
+            using var a = new AnnRunner(ann);
+            using var c = new AnnRunner(ann, quiet);
+            CollectionAssert.AreEqual(a.Run(x, 5), c.Run(x, 5));
         }
 
         /// <summary>A ceil_mode pool padded only at the end, before a neuron: ONNX's static inference says 4×4, the kernel gives 3×3.</summary>
