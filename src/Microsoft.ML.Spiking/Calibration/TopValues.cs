@@ -69,13 +69,13 @@ namespace Microsoft.ML.Spiking.Calibration
                 // most hold no candidate.
                 Vector256<float> bar = Vector256.Create(Math.Max(_threshold, floor));
                 ref float first = ref MemoryMarshal.GetReference(values);
-                int Width = Vector256<float>.Count;
-                for (; i <= values.Length - (4 * Width); i += 4 * Width)
+                int width = Vector256<float>.Count;
+                for (; i <= values.Length - (4 * width); i += 4 * width)
                 {
                     Vector256<float> x0 = Vector256.LoadUnsafe(ref first, (nuint)i);
-                    Vector256<float> x1 = Vector256.LoadUnsafe(ref first, (nuint)(i + Width));
-                    Vector256<float> x2 = Vector256.LoadUnsafe(ref first, (nuint)(i + (2 * Width)));
-                    Vector256<float> x3 = Vector256.LoadUnsafe(ref first, (nuint)(i + (3 * Width)));
+                    Vector256<float> x1 = Vector256.LoadUnsafe(ref first, (nuint)(i + width));
+                    Vector256<float> x2 = Vector256.LoadUnsafe(ref first, (nuint)(i + (2 * width)));
+                    Vector256<float> x3 = Vector256.LoadUnsafe(ref first, (nuint)(i + (3 * width)));
                     Vector256<float> any = (Vector256.GreaterThan(x0, bar) | Vector256.GreaterThan(x1, bar)) | (Vector256.GreaterThan(x2, bar) | Vector256.GreaterThan(x3, bar));
                     if (any == Vector256<float>.Zero)
                     {
@@ -83,12 +83,12 @@ namespace Microsoft.ML.Spiking.Calibration
                     }
 
                     Take(x0, values, i, floor, ref bar);
-                    Take(x1, values, i + Width, floor, ref bar);
-                    Take(x2, values, i + (2 * Width), floor, ref bar);
-                    Take(x3, values, i + (3 * Width), floor, ref bar);
+                    Take(x1, values, i + width, floor, ref bar);
+                    Take(x2, values, i + (2 * width), floor, ref bar);
+                    Take(x3, values, i + (3 * width), floor, ref bar);
                 }
 
-                for (; i <= values.Length - Width; i += Width)
+                for (; i <= values.Length - width; i += width)
                 {
                     Take(Vector256.LoadUnsafe(ref first, (nuint)i), values, i, floor, ref bar);
                 }
