@@ -1,0 +1,133 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Microsoft.ML.Spiking.Calibration
+{
+    /// <summary>
+    /// The first pass of <see cref="ChannelStatistics"/> over a statistic's values, which also validates them: extremes, and
+    /// the moments' first-pass sums when they are kept.
+    /// </summary>
+    internal static class SegmentScan
+    {
+        /// <summary>
+        /// One pass over <paramref name="count"/> segments of <paramref name="length"/> values (segment k at
+        /// <paramref name="start"/> + k·<paramref name="stride"/>): their extremes and, when <paramref name="withSums"/>,
+        /// their first-pass sums.
+        /// </summary>
+        /// <returns>Whether every value is finite (the extremes and sums are meaningless otherwise).</returns>
+        internal static bool Scan(ReadOnlySpan<float> data, int start, int stride, int length, int count, bool withSums, out float min, out float max, ref RunningMoments.Sums sums) =>
+            withSums
+                ? Scan(data, start, stride, length, count, out min, out max, ref sums)
+                : ScanExtremes(data, start, stride, length, count, out min, out max);
+
+        /// <summary>The extremes of <see cref="Scan(ReadOnlySpan{float}, int, int, int, int, bool, out float, out float, ref RunningMoments.Sums)"/> alone.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static bool ScanExtremes(ReadOnlySpan<float> data, int start, int stride, int length, int count, out float min, out float max)
+        {
+            // Two accumulators of each kind, so that the minimum and maximum chains do not wait on one another.
+            var low = Vector256.Create(float.PositiveInfinity);
+            var high = Vector256.Create(float.NegativeInfinity);
+            Vector256<float> low2 = low;
+            Vector256<float> high2 = high;
+            min = float.PositiveInfinity;
+            max = float.NegativeInfinity;
+            for (int k = 0; k < count; k++)
+            {
+                ReadOnlySpan<float> segment = data.Slice(start + (k * stride), length);
+                int i = 0;
+                if (Vector256.IsHardwareAccelerated)
+                {
+                    for (; i <= segment.Length - (2 * Vector256<float>.Count); i += 2 * Vector256<float>.Count)
+                    {
+                        Vector256<float> x = Vector256.Create(segment.Slice(i, Vector256<float>.Count));
+                        Vector256<float> y = Vector256.Create(segment.Slice(i + Vector256<float>.Count, Vector256<float>.Count));
+                        low = Vector256.Min(low, x);
+                        high = Vector256.Max(high, x);
+                        low2 = Vector256.Min(low2, y);
+                        high2 = Vector256.Max(high2, y);
+                    }
+                }
+
+                for (; i < segment.Length; i++)
+                {
+                    min = MathF.Min(min, segment[i]);
+                    max = MathF.Max(max, segment[i]);
+                }
+            }
+
+            low = Vector256.Min(low, low2);
+            high = Vector256.Max(high, high2);
+            for (int j = 0; j < Vector256<float>.Count; j++)
+            {
+                min = MathF.Min(min, low.GetElement(j));
+                max = MathF.Max(max, high.GetElement(j));
+            }
+
+            return float.IsFinite(min) && float.IsFinite(max);
+        }
+
+        /// <summary>The extremes and first-pass sums (see the overload with <c>withSums</c>).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static bool Scan(ReadOnlySpan<float> data, int start, int stride, int length, int count, out float min, out float max, ref RunningMoments.Sums sums)
+        {
+            var low = Vector256.Create(float.PositiveInfinity);
+            var high = Vector256.Create(float.NegativeInfinity);
+            Vector256<float> low2 = low;
+            Vector256<float> high2 = high;
+            min = float.PositiveInfinity;
+            max = float.NegativeInfinity;
+            for (int k = 0; k < count; k++)
+            {
+                ReadOnlySpan<float> segment = data.Slice(start + (k * stride), length);
+                int i = 0;
+                if (Vector256.IsHardwareAccelerated)
+                {
+                    // IEEE 754:2019 minimum and maximum: NaN propagates, −0 < +0, as in TensorPrimitives. The sums take
+                    // the same groups of sixteen as RunningMoments.Sums.Add, which continues after them.
+                    Vector256<double> s0 = sums.V0, s1 = sums.V1, s2 = sums.V2, s3 = sums.V3;
+                    ref float first = ref MemoryMarshal.GetReference(segment);
+                    for (; i <= segment.Length - RunningMoments.Lanes; i += RunningMoments.Lanes)
+                    {
+                        Vector256<float> x = Vector256.LoadUnsafe(ref first, (nuint)i);
+                        Vector256<float> y = Vector256.LoadUnsafe(ref first, (nuint)(i + Vector256<float>.Count));
+                        low = Vector256.Min(low, x);
+                        high = Vector256.Max(high, x);
+                        low2 = Vector256.Min(low2, y);
+                        high2 = Vector256.Max(high2, y);
+                        (Vector256<double> a0, Vector256<double> a1) = Vector256.Widen(x);
+                        (Vector256<double> a2, Vector256<double> a3) = Vector256.Widen(y);
+                        s0 += a0;
+                        s1 += a1;
+                        s2 += a2;
+                        s3 += a3;
+                    }
+
+                    (sums.V0, sums.V1, sums.V2, sums.V3) = (s0, s1, s2, s3);
+                }
+
+                ReadOnlySpan<float> rest = segment.Slice(i);
+                for (int j = 0; j < rest.Length; j++)
+                {
+                    min = MathF.Min(min, rest[j]);
+                    max = MathF.Max(max, rest[j]);
+                }
+
+                sums.Add(rest);
+            }
+
+            low = Vector256.Min(low, low2);
+            high = Vector256.Max(high, high2);
+            for (int j = 0; j < Vector256<float>.Count; j++)
+            {
+                min = MathF.Min(min, low.GetElement(j));
+                max = MathF.Max(max, high.GetElement(j));
+            }
+
+            return float.IsFinite(min) && float.IsFinite(max);
+        }
+    }
+}
