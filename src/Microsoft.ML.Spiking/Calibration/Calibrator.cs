@@ -143,14 +143,12 @@ namespace Microsoft.ML.Spiking.Calibration
                 throw new ArgumentOutOfRangeException(nameof(options), options.Granularity, "Granularity must be Layer, Channel or Neuron.");
             }
 
-            if ((options.Statistics & ~CalibrationStatistics.All) != 0)
+            foreach ((CalibrationStatistics kept, string name) in new[] { (options.Statistics, nameof(options.Statistics)), (options.PreActivationStatistics, nameof(options.PreActivationStatistics)) })
             {
-                throw new ArgumentOutOfRangeException(nameof(options), options.Statistics, "Statistics must combine Extremes, Moments and Percentiles.");
-            }
-
-            if ((options.PreActivationStatistics & ~CalibrationStatistics.All) != 0)
-            {
-                throw new ArgumentOutOfRangeException(nameof(options), options.PreActivationStatistics, "PreActivationStatistics must combine Extremes, Moments and Percentiles.");
+                if ((kept & ~CalibrationStatistics.All) != 0)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(options), kept, $"{name} must combine Extremes, Moments and Percentiles.");
+                }
             }
 
             IReadOnlyList<Layer> sites = FindActivationSites(network);

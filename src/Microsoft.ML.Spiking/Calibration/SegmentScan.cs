@@ -59,15 +59,7 @@ namespace Microsoft.ML.Spiking.Calibration
                 }
             }
 
-            low = Vector256.Min(low, low2);
-            high = Vector256.Max(high, high2);
-            for (int j = 0; j < Vector256<float>.Count; j++)
-            {
-                min = MathF.Min(min, low.GetElement(j));
-                max = MathF.Max(max, high.GetElement(j));
-            }
-
-            return float.IsFinite(min) && float.IsFinite(max);
+            return Finish(low, low2, high, high2, ref min, ref max);
         }
 
         /// <summary>The extremes and first-pass sums (see the overload with <c>withSums</c>).</summary>
@@ -119,6 +111,13 @@ namespace Microsoft.ML.Spiking.Calibration
                 sums.Add(rest);
             }
 
+            return Finish(low, low2, high, high2, ref min, ref max);
+        }
+
+        /// <summary>Folds the two vector accumulators of each kind into the scalar extremes of the segments' tails.</summary>
+        /// <returns>Whether the extremes are finite (no NaN or infinity was seen).</returns>
+        private static bool Finish(Vector256<float> low, Vector256<float> low2, Vector256<float> high, Vector256<float> high2, ref float min, ref float max)
+        {
             low = Vector256.Min(low, low2);
             high = Vector256.Max(high, high2);
             for (int j = 0; j < Vector256<float>.Count; j++)

@@ -152,32 +152,42 @@ namespace Microsoft.ML.Spiking.Calibration
             }
 
             _partitioned = 0;
-            Span<float> values = _values.AsSpan(0, _count);
+            _count = KeepAbove(_values, _count, floor, _values);
+        }
+
+        /// <summary>
+        /// Copies the first <paramref name="count"/> values of <paramref name="source"/> that are above <paramref name="floor"/>,
+        /// in order, to the start of <paramref name="destination"/> (at least as long as the source; it may be the source
+        /// itself: the write position never passes the read position, and the eight slots a compress-store writes past the
+        /// kept lanes are either read already or overwritten later).
+        /// </summary>
+        /// <returns>The number of values copied.</returns>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static int KeepAbove(float[] source, int count, float floor, float[] destination)
+        {
             int kept = 0;
             int i = 0;
             if (Avx2.IsSupported)
             {
-                // Compress-store in place: the write position never passes the read position, and the eight slots written
-                // past the kept lanes are either read already or overwritten later.
                 Vector256<float> bar = Vector256.Create(floor);
-                for (; i <= values.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+                for (; i <= count - Vector256<float>.Count; i += Vector256<float>.Count)
                 {
-                    Vector256<float> x = Vector256.Create((ReadOnlySpan<float>)values.Slice(i, Vector256<float>.Count));
+                    Vector256<float> x = Vector256.Create((ReadOnlySpan<float>)source.AsSpan(i, Vector256<float>.Count));
                     uint mask = Vector256.GreaterThan(x, bar).ExtractMostSignificantBits();
-                    Avx2.PermuteVar8x32(x, Compress[mask]).CopyTo(_values.AsSpan(kept));
+                    Avx2.PermuteVar8x32(x, Compress[mask]).CopyTo(destination.AsSpan(kept));
                     kept += BitOperations.PopCount(mask);
                 }
             }
 
-            for (; i < values.Length; i++)
+            for (; i < count; i++)
             {
-                if (values[i] > floor)
+                if (source[i] > floor)
                 {
-                    _values[kept++] = values[i];
+                    destination[kept++] = source[i];
                 }
             }
 
-            _count = kept;
+            return kept;
         }
 
         /// <summary>
@@ -194,28 +204,10 @@ namespace Microsoft.ML.Spiking.Calibration
         {
             // The (Count − index)-th largest of the top Count is the same among all candidates.
             int rank = Count - index;
-            if (floor > float.NegativeInfinity && Avx2.IsSupported)
+            if (floor > float.NegativeInfinity)
             {
                 float[] above = s_selection is { } scratch && scratch.Length >= _values.Length ? scratch : (s_selection = new float[_values.Length]);
-                int kept = 0;
-                Vector256<float> bar = Vector256.Create(floor);
-                int i = 0;
-                for (; i <= _count - Vector256<float>.Count; i += Vector256<float>.Count)
-                {
-                    Vector256<float> x = Vector256.Create((ReadOnlySpan<float>)_values.AsSpan(i, Vector256<float>.Count));
-                    uint mask = Vector256.GreaterThan(x, bar).ExtractMostSignificantBits();
-                    Avx2.PermuteVar8x32(x, Compress[mask]).CopyTo(above.AsSpan(kept));
-                    kept += BitOperations.PopCount(mask);
-                }
-
-                for (; i < _count; i++)
-                {
-                    if (_values[i] > floor)
-                    {
-                        above[kept++] = _values[i];
-                    }
-                }
-
+                int kept = KeepAbove(_values, _count, floor, above);
                 if (kept >= rank)
                 {
                     _partitioned = 0;
