@@ -113,12 +113,14 @@ namespace Microsoft.ML.Spiking.Benchmark
 
             int levels = ThresholdIteration.LevelCount(8, 4);
             // The statistics each kind keeps are those the estimator asks for (SpikingConversionEstimator.Fit).
-            var kinds = new (string Name, bool PreActivations, CalibrationStatistics Statistics, Func<SiteStatistics, float[]> Thresholds)[]
+            // The percentile kind keeps the histogram's upper tail and fewer exact values, as the estimator does; Collect's
+            // default keeps every statistic, the whole histogram and the default capacity.
+            var kinds = new (string Name, bool PreActivations, CalibrationStatistics Statistics, bool Tail, Func<SiteStatistics, float[]> Thresholds)[]
             {
-                ("max: extremes (parallel default)", false, CalibrationStatistics.Extremes, s => s.Output.GetMax()),
-                ("99.9th percentile (rate coding, bit-serial)", false, CalibrationStatistics.Percentiles, s => s.Output.GetPercentile(99.9)),
-                ("iteration: input moments (differential)", true, CalibrationStatistics.Extremes, s => ThresholdIteration.Solve(s.Input!.GetMean(), s.Input!.GetVariance(), levels)),
-                ("percentile, every statistic kept (Collect's default)", false, CalibrationStatistics.All, s => s.Output.GetPercentile(99.9)),
+                ("max: extremes (parallel default)", false, CalibrationStatistics.Extremes, false, s => s.Output.GetMax()),
+                ("99.9th percentile (rate coding, bit-serial)", false, CalibrationStatistics.Percentiles, true, s => s.Output.GetPercentile(99.9)),
+                ("iteration: input moments (differential)", true, CalibrationStatistics.Extremes, false, s => ThresholdIteration.Solve(s.Input!.GetMean(), s.Input!.GetVariance(), levels)),
+                ("percentile, every statistic kept (Collect's default)", false, CalibrationStatistics.All, false, s => s.Output.GetPercentile(99.9)),
             };
             foreach (var kind in kinds)
             {
@@ -129,6 +131,12 @@ namespace Microsoft.ML.Spiking.Benchmark
                         continue;
                     }
                     var options = new CalibrationOptions { BatchSize = batch, Granularity = granularity, IncludePreActivations = kind.PreActivations, Statistics = kind.Statistics };
+                    if (kind.Tail)
+                    {
+                        options.LowestPercentile = 99.9;
+                        options.ExactCapacity = PercentileEstimator.ThresholdCapacity;
+                    }
+
                     var parts = new List<CalibrationTimings>();
                     double total = Best(repeats, () =>
                     {

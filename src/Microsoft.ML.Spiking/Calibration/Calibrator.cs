@@ -42,6 +42,17 @@ namespace Microsoft.ML.Spiking.Calibration
         /// <summary>Largest values kept exactly per statistic; beyond that percentiles come from a bounded histogram.</summary>
         public int ExactCapacity { get; set; }
 
+        /// <summary>
+        /// The lowest percentile that will be read from the statistics, in [0, <see cref="Percentile"/>] (default 0: any).
+        /// Above 0 each percentile histogram keeps only the upper tail those percentiles need (values below a cut that keeps
+        /// at least 2·max(<see cref="ExactCapacity"/>, (1 − q₀)·N) values above it are only counted), which makes percentile
+        /// statistics several times cheaper to collect. Percentiles of at least this one are then exact or within one bin,
+        /// as with the whole histogram, unless the calibration data's order is far from stationary; a lower one is estimated
+        /// with a larger error bound (<see cref="ChannelStatistics.GetPercentileErrorBound"/> reports it). The conversion
+        /// estimator sets it to the percentile its thresholds read.
+        /// </summary>
+        public double LowestPercentile { get; set; }
+
         /// <summary>Also collect statistics of each activation's input (pre-activation mean and variance, for threshold iteration).</summary>
         public bool IncludePreActivations { get; set; }
 
@@ -136,6 +147,11 @@ namespace Microsoft.ML.Spiking.Calibration
             if (options.BatchSize < 1)
             {
                 throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "BatchSize must be at least 1.");
+            }
+
+            if (!(options.LowestPercentile >= 0 && options.LowestPercentile <= options.Percentile))
+            {
+                throw new ArgumentOutOfRangeException(nameof(options), options.LowestPercentile, $"LowestPercentile must be in [0, Percentile = {options.Percentile.ToString(System.Globalization.CultureInfo.InvariantCulture)}].");
             }
 
             if (options.Granularity != StatisticsGranularity.Layer && options.Granularity != StatisticsGranularity.Channel && options.Granularity != StatisticsGranularity.Neuron)
@@ -324,7 +340,7 @@ namespace Microsoft.ML.Spiking.Calibration
         {
             channels = shape.Length == 0 ? 1 : shape[0];
             spatial = Math.Max(1, ShapeUtil.Size(shape) / Math.Max(channels, 1));
-            return new ChannelStatistics(channels, spatial, options.Granularity, options.Percentile, options.ExactCapacity, statistics);
+            return new ChannelStatistics(channels, spatial, options.Granularity, options.Percentile, options.ExactCapacity, statistics, options.LowestPercentile);
         }
 
         /// <summary>ONNX Runtime values over the first <c>n</c> samples of the input and probe arrays (pinned while alive).</summary>

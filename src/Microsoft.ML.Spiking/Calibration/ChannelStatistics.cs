@@ -2,6 +2,7 @@
 
 using System;
 using System.Linq;
+using System.Runtime.Intrinsics;
 
 namespace Microsoft.ML.Spiking.Calibration
 {
@@ -20,6 +21,8 @@ namespace Microsoft.ML.Spiking.Calibration
     /// sorted values). The largest <c>exactCapacity</c> values of each statistic are kept exactly, so high
     /// percentiles are exact while N·(1 − q) stays below the capacity; otherwise they come from a histogram with
     /// an absolute error of at most one bin width (≤ 2·max|x| / 2048), reported by <see cref="GetPercentileErrorBound"/>.
+    /// With a lowest percentile (<see cref="LowestPercentile"/>) the histogram keeps only the upper tail those percentiles
+    /// need, which makes percentiles far cheaper to collect; lower ones then come with a larger bound, also reported.
     /// </para>
     /// <para>
     /// At <see cref="StatisticsGranularity.Neuron"/> granularity there is one statistic per element (C·S of them),
@@ -29,8 +32,10 @@ namespace Microsoft.ML.Spiking.Calibration
     /// </para>
     /// <para>
     /// At layer or channel granularity each statistic kept costs its own pass over the values: the extremes one, the moments
-    /// one more (the sums are taken with the extremes), percentiles two more (a histogram and the largest values). Keeping
-    /// only what the thresholds read (<see cref="Statistics"/>) makes calibration several times cheaper.
+    /// one more (the sums are taken with the extremes), percentiles two more (a histogram and the largest values), or, with
+    /// a lowest percentile, none once each statistic's histogram cut is set (the pass that takes the extremes packs the few
+    /// values above the cut aside). Keeping only what the thresholds read (<see cref="Statistics"/>,
+    /// <see cref="LowestPercentile"/>) makes calibration several times cheaper.
     /// </para>
     /// <para>
     /// Thread safety: not thread-safe. <see cref="AddBatch"/> is expected to be called from one thread (the
@@ -43,6 +48,7 @@ namespace Microsoft.ML.Spiking.Calibration
         private readonly int _spatialSize;
         private readonly StatisticsGranularity _granularity;
         private readonly double _percentile;
+        private readonly double _lowestPercentile;
         private readonly PercentileEstimator[] _estimators;
         private readonly CalibrationStatistics _statistics;
         private readonly float[] _min;
@@ -50,6 +56,8 @@ namespace Microsoft.ML.Spiking.Calibration
         private readonly RunningMoments[] _moments;
         private readonly ElementwiseStatistics? _elements;
         private float[] _scratch;
+        private float[] _staged;
+        private int[] _channelStaged;
         private float[] _channelMin;
         private float[] _channelMax;
         private RunningMoments.Sums[] _channelSums;
@@ -65,6 +73,10 @@ namespace Microsoft.ML.Spiking.Calibration
         /// The statistics to keep besides the extremes (default all). Per neuron the moments are always kept and percentiles
         /// never (see <see cref="Statistics"/>).
         /// </param>
+        /// <param name="lowestPercentile">
+        /// The lowest percentile that will be read, in [0, <paramref name="percentile"/>] (see
+        /// <see cref="CalibrationOptions.LowestPercentile"/>); 0 (default) keeps the whole histogram.
+        /// </param>
         /// <exception cref="ArgumentOutOfRangeException">An argument is out of range, or C·S overflows.</exception>
         public ChannelStatistics(
             int channels,
@@ -72,7 +84,8 @@ namespace Microsoft.ML.Spiking.Calibration
             StatisticsGranularity granularity,
             double percentile = 99.9,
             int exactCapacity = PercentileEstimator.DefaultCapacity,
-            CalibrationStatistics statistics = CalibrationStatistics.All)
+            CalibrationStatistics statistics = CalibrationStatistics.All,
+            double lowestPercentile = 0)
         {
             if (channels < 1)
             {
@@ -95,6 +108,7 @@ namespace Microsoft.ML.Spiking.Calibration
             }
 
             PercentileEstimator.CheckPercentile(percentile, nameof(percentile));
+            PercentileEstimator.CheckLowestPercentile(lowestPercentile, percentile, nameof(lowestPercentile));
             if (exactCapacity < 1)
             {
                 throw new ArgumentOutOfRangeException(nameof(exactCapacity), exactCapacity, "The capacity must be at least 1.");
@@ -109,6 +123,7 @@ namespace Microsoft.ML.Spiking.Calibration
             _spatialSize = spatialSize;
             _granularity = granularity;
             _percentile = percentile;
+            _lowestPercentile = lowestPercentile;
             _min = Array.Empty<float>();
             _max = Array.Empty<float>();
             if (granularity == StatisticsGranularity.Neuron)
@@ -127,7 +142,7 @@ namespace Microsoft.ML.Spiking.Calibration
                 _moments = (statistics & CalibrationStatistics.Moments) != 0 ? new RunningMoments[groups] : Array.Empty<RunningMoments>();
                 for (int g = 0; g < _estimators.Length; g++)
                 {
-                    _estimators[g] = new PercentileEstimator(percentile, exactCapacity);
+                    _estimators[g] = new PercentileEstimator(percentile, exactCapacity, PercentileEstimator.DefaultBinCount, lowestPercentile);
                 }
 
                 for (int g = 0; g < _moments.Length; g++)
@@ -144,6 +159,8 @@ namespace Microsoft.ML.Spiking.Calibration
             }
 
             _scratch = Array.Empty<float>();
+            _staged = Array.Empty<float>();
+            _channelStaged = Array.Empty<int>();
             _channelMin = Array.Empty<float>();
             _channelMax = Array.Empty<float>();
             _channelSums = Array.Empty<RunningMoments.Sums>();
@@ -161,6 +178,9 @@ namespace Microsoft.ML.Spiking.Calibration
 
         /// <summary>Default percentile given at construction.</summary>
         public double Percentile => _percentile;
+
+        /// <summary>The lowest percentile the histogram is kept for; 0 when it is kept whole (see <see cref="CalibrationOptions.LowestPercentile"/>).</summary>
+        public double LowestPercentile => _lowestPercentile;
 
         /// <summary>Number of statistics kept: 1 for <see cref="StatisticsGranularity.Layer"/>, C for <see cref="StatisticsGranularity.Channel"/>, C·S for <see cref="StatisticsGranularity.Neuron"/>.</summary>
         public int StatisticCount => _elements?.Size ?? (_granularity == StatisticsGranularity.Channel ? _channels : 1);
@@ -262,11 +282,35 @@ namespace Microsoft.ML.Spiking.Calibration
                     _channelSums = new RunningMoments.Sums[_channels];
                 }
 
+                // A percentile estimator with its histogram cut (see CalibrationOptions.LowestPercentile) needs only the values
+                // at or above the cut: the same pass packs them aside, one region per channel.
+                bool staging = _estimators.Length > 0 && !moments;
+                if (staging && _staged.Length < data.Length + Vector256<float>.Count)
+                {
+                    _staged = new float[data.Length + Vector256<float>.Count];
+                    _channelStaged = new int[_channels + 1];
+                }
+
                 bool finite = true;
+                int stagedEnd = 0;
                 for (int c = 0; c < _channels; c++)
                 {
                     _channelSums[c] = default;
-                    finite &= SegmentScan.Scan(values, c * channelStart, segmentStride, segmentLength, segments, moments, out _channelMin[c], out _channelMax[c], ref _channelSums[c]);
+                    float cut = staging ? _estimators[c].Cut : 0f;
+                    if (cut > 0f)
+                    {
+                        finite &= SegmentScan.ScanStaging(values, c * channelStart, segmentStride, segmentLength, segments, cut, _staged.AsSpan(stagedEnd), out int staged, out _channelMin[c], out _channelMax[c]);
+                        stagedEnd += staged;
+                    }
+                    else
+                    {
+                        finite &= SegmentScan.Scan(values, c * channelStart, segmentStride, segmentLength, segments, moments, out _channelMin[c], out _channelMax[c], ref _channelSums[c]);
+                    }
+
+                    if (staging)
+                    {
+                        _channelStaged[c + 1] = stagedEnd;
+                    }
                 }
 
                 if (!finite)
@@ -276,7 +320,14 @@ namespace Microsoft.ML.Spiking.Calibration
 
                 for (int c = 0; c < _channels; c++)
                 {
-                    AddValues(c, values, c * channelStart, segmentStride, segmentLength, segments, _channelMin[c], _channelMax[c], _channelSums[c]);
+                    if (staging && _estimators[c].Cut > 0f)
+                    {
+                        _estimators[c].AddStaged(_staged.AsSpan(_channelStaged[c], _channelStaged[c + 1] - _channelStaged[c]), (long)segments * segmentLength, _channelMin[c], _channelMax[c]);
+                    }
+                    else
+                    {
+                        AddValues(c, values, c * channelStart, segmentStride, segmentLength, segments, _channelMin[c], _channelMax[c], _channelSums[c]);
+                    }
                 }
             }
 

@@ -1,6 +1,7 @@
 // Licensed under the MIT license. Part of Microsoft.ML.Spiking.
 
 using System;
+using System.Diagnostics;
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
@@ -29,12 +30,30 @@ namespace Microsoft.ML.Spiking.Calibration
     /// one bin width hi/bins ≤ 2·max|x|/bins (hi is never below 2⁻⁴⁰), reported by <see cref="ErrorBound"/>.
     /// The estimate is also clamped to [<see cref="Min"/>, <see cref="Max"/>].
     /// </para>
+    /// <para>
+    /// Upper tail only: given a lowest percentile q₀ that will be asked (<see cref="LowestPercentile"/> above 0), the
+    /// histogram stops counting below a cut L once at least 2·max(capacity, (1 − q₀)·N) of the positive values counted so
+    /// far are at or above a bin edge L; L only rises, and everything below it is merely counted. Each value then costs
+    /// one compare instead of a histogram increment, which makes collection several times cheaper. Every result above
+    /// is unchanged while the ranks asked for stay at or above L: with the data in a stationary order (about a fraction
+    /// 2(1 − q₀) of the values stays above L) that holds for every percentile of at least q₀. A rank below L is
+    /// estimated as the middle of [<see cref="Min"/>, L) and its bound is half that interval, so a percentile that falls
+    /// there (one below q₀, or data whose order is far from stationary) is reported with its true, larger error bound.
+    /// </para>
     /// <para>Not thread-safe: <see cref="Add"/> must be called from one thread at a time.</para>
     /// </remarks>
-    internal sealed class PercentileEstimator
+    internal sealed partial class PercentileEstimator
     {
         /// <summary>Default number of largest values kept exactly.</summary>
         public const int DefaultCapacity = 4096;
+
+        /// <summary>
+        /// Number of largest values the conversion estimator keeps exactly for percentile thresholds (with the upper-tail
+        /// histogram): a percentile p is then exact while (1 − p/100)·N stays below it (at p = 99.9, N up to about a million
+        /// values per channel) and within one bin beyond; four times fewer candidates than <see cref="DefaultCapacity"/>
+        /// make the collection cheaper where the channels hold few values.
+        /// </summary>
+        public const int ThresholdCapacity = 1024;
 
         /// <summary>Default number of histogram bins per sign.</summary>
         public const int DefaultBinCount = 2048;
@@ -42,7 +61,11 @@ namespace Microsoft.ML.Spiking.Calibration
         [ThreadStatic]
         private static int[]? s_batchHistogram;
 
+        [ThreadStatic]
+        private static float[]? s_staged;
+
         private readonly double _percentile;
+        private readonly double _lowestPercentile;
         private readonly int _capacity;
         private readonly MagnitudeHistogram _positive;
         private readonly MagnitudeHistogram _negative;
@@ -52,11 +75,18 @@ namespace Microsoft.ML.Spiking.Calibration
         private float _max;
         private float _min;
 
+        // The histogram's lower cut L (0: none): values below it are only counted (in _count, outside the positive bins).
+        private float _cut;
+
         /// <summary>Creates an empty estimator.</summary>
         /// <param name="percentile">Default percentile p in (0, 100], used by <see cref="GetPercentile()"/>, <see cref="IsExact"/> and <see cref="ErrorBound"/>.</param>
         /// <param name="exactCapacity">Number of largest values kept exactly; at least 1.</param>
         /// <param name="binCount">Histogram bins per sign; a power of two of at least 2.</param>
-        public PercentileEstimator(double percentile = 99.9, int exactCapacity = DefaultCapacity, int binCount = DefaultBinCount)
+        /// <param name="lowestPercentile">
+        /// The lowest percentile q₀ that will be asked, in [0, <paramref name="percentile"/>]: above 0 the histogram keeps only
+        /// the upper tail (see the remarks); 0 (default) keeps every value's bin, so that any percentile is within one bin.
+        /// </param>
+        public PercentileEstimator(double percentile = 99.9, int exactCapacity = DefaultCapacity, int binCount = DefaultBinCount, double lowestPercentile = 0)
         {
             CheckPercentile(percentile, nameof(percentile));
             if (exactCapacity < 1)
@@ -64,7 +94,10 @@ namespace Microsoft.ML.Spiking.Calibration
                 throw new ArgumentOutOfRangeException(nameof(exactCapacity), exactCapacity, "The capacity must be at least 1.");
             }
 
+            CheckLowestPercentile(lowestPercentile, percentile, nameof(lowestPercentile));
             _percentile = percentile;
+            _lowestPercentile = lowestPercentile;
+            _cut = 0f;
             _capacity = exactCapacity;
             _positive = new MagnitudeHistogram(binCount);
             _negative = new MagnitudeHistogram(binCount);
@@ -80,6 +113,12 @@ namespace Microsoft.ML.Spiking.Calibration
 
         /// <summary>Number of largest values kept exactly.</summary>
         public int ExactCapacity => _capacity;
+
+        /// <summary>The lowest percentile q₀ the histogram is kept for; 0 when it keeps every value's bin.</summary>
+        public double LowestPercentile => _lowestPercentile;
+
+        /// <summary>The histogram's lower cut L: values below it are only counted; 0 while every value's bin is kept.</summary>
+        internal float Cut => _cut;
 
         /// <summary>
         /// Number of largest values currently known exactly: min(<see cref="Count"/>, <see cref="ExactCapacity"/>). They are
@@ -128,7 +167,8 @@ namespace Microsoft.ML.Spiking.Calibration
         /// Adds the values of <paramref name="count"/> segments of <paramref name="length"/> values, segment k starting at
         /// <paramref name="start"/> + k·<paramref name="stride"/>, already checked to be finite, whose smallest and largest
         /// values are <paramref name="batchMin"/> and <paramref name="batchMax"/>. Same state afterwards as
-        /// <see cref="Add"/> on the concatenated values.
+        /// <see cref="Add"/> on the concatenated values (with a lowest percentile, the same results: the cut may rise
+        /// between segments).
         /// </summary>
         internal void AddValidated(ReadOnlySpan<float> data, int start, int stride, int length, int count, float batchMin, float batchMax)
         {
@@ -137,51 +177,39 @@ namespace Microsoft.ML.Spiking.Calibration
                 return;
             }
 
-            if (batchMax >= 0)
+            int k = 0;
+            while (k < count)
             {
-                // Zeros have a slot of their own in the batch histogram, but the positive histogram must exist whenever a
-                // non-negative value does.
-                _positive.EnsureFits(Math.Max(batchMax, float.Epsilon));
-            }
+                // With a lowest percentile, a batch is taken a few segments at a time while the values counted so far are
+                // few: until the cut can be set (about twice the values it needs above it), then in groups about as large
+                // as the count (so that the cut keeps up: right after it is set, a large share of the values is above it).
+                int group = count - k;
+                if (_lowestPercentile > 0)
+                {
+                    long wanted = _cut == 0f ? 2 * CutMargin() : Math.Max(_count, CutMargin());
+                    group = (int)Math.Clamp((wanted + length - 1) / length, 1, count - k);
+                }
 
-            if (batchMin < 0)
-            {
-                _negative.EnsureFits(-batchMin);
-            }
+                if (_cut == 0f)
+                {
+                    AddCounted(data, start + (k * stride), stride, length, group, batchMin, batchMax);
+                    RaiseCut();
+                }
+                else
+                {
+                    int total = group * length;
+                    float[]? staged = s_staged;
+                    if (staged == null || staged.Length < total + Vector256<float>.Count)
+                    {
+                        staged = new float[total + Vector256<float>.Count];
+                        s_staged = staged;
+                    }
 
-            _max = _count == 0 ? batchMax : Math.Max(_max, batchMax);
-            _min = _count == 0 ? batchMin : Math.Min(_min, batchMin);
-            _count += (long)length * count;
+                    int n = StageAtLeast(data, start + (k * stride), stride, length, group, _cut, staged);
+                    AddStaged(staged.AsSpan(0, n), total, batchMin, batchMax);
+                }
 
-            // The batch is counted in int bins on a per-thread scratch (four interleaved copies, so that runs of equal bins,
-            // such as a ReLU's zeros, do not wait on one another), then added to the long bins: a value's bin is
-            // (int)(|x| · scale) either way, so the counts are exactly those of counting one value at a time.
-            int binCount = Math.Max(_positive.BinCount, _negative.BinCount);
-            int copyStride = (2 * binCount) + 1;
-            int[] scratch = BatchHistogram(4 * copyStride);
-            Accumulate(data, start, stride, length, count, scratch, binCount, copyStride);
-
-            int positiveBins = batchMax >= 0 ? (int)(batchMax * _positive.Scale) + 1 : 0;
-            int negativeBins = batchMin < 0 ? (int)(-batchMin * _negative.Scale) + 1 : 0;
-            Fold(scratch, 0, copyStride, _positive.Counts.AsSpan(0, positiveBins));
-            Fold(scratch, binCount, copyStride, _negative.Counts.AsSpan(0, negativeBins));
-            Span<long> zeros = stackalloc long[1];
-            Fold(scratch, 2 * binCount, copyStride, zeros);
-            _zeroCount += zeros[0];
-
-            // The largest values, in a second pass: with this batch counted, only values above the floor the histogram
-            // gives (and above the candidates' threshold) can be among them.
-            // The candidates kept from earlier batches that the new floor excludes are dropped first: always at a floor of 0
-            // (the kept values must then be exactly the positive ones, the zeros being counted), otherwise once the
-            // candidates pass one and a half times the capacity, which keeps them short of a selection at little cost.
-            float floor = CandidateFloor();
-            if (floor == 0f || _top.CandidateCount >= _capacity + (_capacity / 2))
-            {
-                _top.Prune(floor);
-            }
-            for (int k = 0; k < count; k++)
-            {
-                _top.Offer(data.Slice(start + (k * stride), length), floor);
+                k += group;
             }
         }
 
@@ -223,6 +251,14 @@ namespace Microsoft.ML.Spiking.Calibration
             if (float.IsInfinity(max) || float.IsInfinity(min))
             {
                 throw new ArgumentException("The values contain an infinity; calibration statistics need finite activations.", paramName);
+            }
+        }
+
+        internal static void CheckLowestPercentile(double lowest, double percentile, string paramName)
+        {
+            if (!(lowest >= 0 && lowest <= percentile))
+            {
+                throw new ArgumentOutOfRangeException(paramName, lowest, $"The lowest percentile must be in [0, {percentile.ToString(System.Globalization.CultureInfo.InvariantCulture)}] (the default percentile); 0 keeps the whole histogram.");
             }
         }
 
@@ -281,6 +317,20 @@ namespace Microsoft.ML.Spiking.Calibration
                 return _top.ValueAt((int)(rank - firstKept), FloorBelow(_count - rank, out _));
             }
 
+            if (_cut > 0f)
+            {
+                // Ascending: every value below the cut (only counted), then the binned ones at or above it.
+                long below = _count - _positive.Total();
+                if (rank < below)
+                {
+                    bound = Math.Max(bound, ((double)_cut - _min) / 2);
+                    return ((double)_min + _cut) / 2;
+                }
+
+                bound = Math.Max(bound, _positive.BinWidth);
+                return Math.Clamp(_positive.EstimateMagnitude(rank - below), _cut, _max);
+            }
+
             long negativeTotal = _count - _zeroCount - _positive.Total();
             double estimate;
             if (rank < negativeTotal)
@@ -303,166 +353,18 @@ namespace Microsoft.ML.Spiking.Calibration
             return Math.Clamp(estimate, _min, _max);
         }
 
-        /// <summary>The calling thread's batch histogram of at least <paramref name="length"/> int bins, all zero.</summary>
-        private static int[] BatchHistogram(int length)
-        {
-            int[]? scratch = s_batchHistogram;
-            if (scratch == null || scratch.Length < length)
-            {
-                scratch = new int[length];
-                s_batchHistogram = scratch;
-            }
-
-            return scratch;
-        }
-
-        /// <summary>Adds the counts of bins [offset, offset + target.Length) of the four copies to <paramref name="target"/> and clears them.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void Fold(int[] scratch, int offset, int copyStride, Span<long> target)
-        {
-            int b = 0;
-            if (Vector256.IsHardwareAccelerated)
-            {
-                Span<int> bins = scratch.AsSpan(offset);
-                for (; b <= target.Length - Vector256<int>.Count; b += Vector256<int>.Count)
-                {
-                    // Per-copy counts are below 2³¹ and so is their sum for a batch (one span of ints), so int adds are exact.
-                    Vector256<int> sum = Vector256.Create(bins.Slice(b, Vector256<int>.Count))
-                        + Vector256.Create(bins.Slice(b + copyStride, Vector256<int>.Count))
-                        + Vector256.Create(bins.Slice(b + (2 * copyStride), Vector256<int>.Count))
-                        + Vector256.Create(bins.Slice(b + (3 * copyStride), Vector256<int>.Count));
-                    bins.Slice(b, Vector256<int>.Count).Clear();
-                    bins.Slice(b + copyStride, Vector256<int>.Count).Clear();
-                    bins.Slice(b + (2 * copyStride), Vector256<int>.Count).Clear();
-                    bins.Slice(b + (3 * copyStride), Vector256<int>.Count).Clear();
-                    (Vector256<long> low, Vector256<long> high) = Vector256.Widen(sum);
-                    Span<long> t = target.Slice(b, Vector256<int>.Count);
-                    (Vector256.Create((ReadOnlySpan<long>)t.Slice(0, Vector256<long>.Count)) + low).CopyTo(t);
-                    (Vector256.Create((ReadOnlySpan<long>)t.Slice(Vector256<long>.Count, Vector256<long>.Count)) + high).CopyTo(t.Slice(Vector256<long>.Count));
-                }
-            }
-
-            for (; b < target.Length; b++)
-            {
-                int i = offset + b;
-                long sum = (long)scratch[i] + scratch[i + copyStride] + scratch[i + (2 * copyStride)] + scratch[i + (3 * copyStride)];
-                scratch[i] = 0;
-                scratch[i + copyStride] = 0;
-                scratch[i + (2 * copyStride)] = 0;
-                scratch[i + (3 * copyStride)] = 0;
-                target[b] += sum;
-            }
-        }
-
-        /// <summary>
-        /// Counts values into the batch histogram: bin (int)(x·scale) for x &gt; 0, binCount + (int)(−x·scale) for x &lt; 0,
-        /// 2·binCount for zeros, in one of four copies (so that runs of equal bins do not wait on one another).
-        /// </summary>
-        /// <remarks>
-        /// The zeros (half of a ReLU's output, and all of its dead units) are counted eight lanes at a time with a population
-        /// count. The bins of the other values are packed into a staging buffer (compress-store) and counted from there, the
-        /// k-th staged value in copy k mod 4: one increment per non-zero value, none per zero.
-        /// </remarks>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private void Accumulate(ReadOnlySpan<float> data, int start, int stride, int length, int segments, int[] scratch, int binCount, int copyStride)
-        {
-            float positiveScale = _positive.Scale;
-            float negativeScale = _negative.Scale;
-            int zeroBin = 2 * binCount;
-            const int StageLength = 512;
-            Span<int> staged = stackalloc int[StageLength + Vector256<int>.Count];
-            var positive = Vector256.Create(positiveScale);
-            var negative = Vector256.Create(-negativeScale);
-            var negativeOffset = Vector256.Create(binCount);
-            int zeros = 0;
-            int count = 0;
-
-            // One staging buffer for every segment (a segment may be short: a channel's 64 values of one sample).
-            for (int k = 0; k < segments; k++)
-            {
-                ReadOnlySpan<float> values = data.Slice(start + (k * stride), length);
-                int i = 0;
-                if (Avx2.IsSupported)
-                {
-                    ref float first = ref MemoryMarshal.GetReference(values);
-                    for (; i <= values.Length - Vector256<float>.Count; i += Vector256<float>.Count)
-                    {
-                        Vector256<float> x = Vector256.LoadUnsafe(ref first, (nuint)i);
-                        uint zero = Vector256.Equals(x, Vector256<float>.Zero).ExtractMostSignificantBits();
-                        zeros += BitOperations.PopCount(zero);
-                        if (zero == 0xFF)
-                        {
-                            continue;
-                        }
-
-                        // x·(−scale) is exactly (−x)·scale; the lanes not selected may hold any value.
-                        Vector256<int> index = Vector256.ConditionalSelect(
-                            Vector256.LessThan(x, Vector256<float>.Zero).AsInt32(),
-                            Vector256.ConvertToInt32(x * negative) + negativeOffset,
-                            Vector256.ConvertToInt32(x * positive));
-                        uint kept = ~zero & 0xFF;
-                        Avx2.PermuteVar8x32(index, TopValues.Compress[kept]).CopyTo(staged.Slice(count));
-                        count += BitOperations.PopCount(kept);
-                        if (count >= StageLength)
-                        {
-                            CountStaged(staged.Slice(0, count), scratch, copyStride);
-                            count = 0;
-                        }
-                    }
-                }
-
-                for (; i < values.Length; i++)
-                {
-                    float x = values[i];
-                    if (x > 0f)
-                    {
-                        scratch[(int)(x * positiveScale)]++;
-                    }
-                    else if (x < 0f)
-                    {
-                        scratch[binCount + (int)(-x * negativeScale)]++;
-                    }
-                    else
-                    {
-                        zeros++;
-                    }
-                }
-            }
-
-            CountStaged(staged.Slice(0, count), scratch, copyStride);
-            scratch[zeroBin] += zeros;
-        }
-
-        /// <summary>Adds one to each staged bin, the k-th in copy k mod 4.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void CountStaged(ReadOnlySpan<int> staged, int[] scratch, int copyStride)
-        {
-            int k = 0;
-            for (; k <= staged.Length - 4; k += 4)
-            {
-                scratch[staged[k]]++;
-                scratch[staged[k + 1] + copyStride]++;
-                scratch[staged[k + 2] + (2 * copyStride)]++;
-                scratch[staged[k + 3] + (3 * copyStride)]++;
-            }
-
-            for (; k < staged.Length; k++)
-            {
-                scratch[staged[k]]++;
-            }
-        }
-
         /// <summary>
         /// A value such that at least capacity values counted so far are above it, from the positive histogram. With the bin
         /// b where the count from the top reaches the capacity, it is the largest float below b's lower edge b/scale (exact:
         /// the scale is a power of two), or 0 for b = 0. With fewer positive values than the capacity it is 0 when the
         /// zeros make up the rest (a ReLU's output): every positive value is then kept, and the ranks below them are zeros,
-        /// which the zero count answers exactly; otherwise −∞.
+        /// which the zero count answers exactly; otherwise −∞ (always −∞ then once the cut is set: zeros are no longer counted
+        /// apart).
         /// </summary>
         private float CandidateFloor()
         {
             float floor = FloorBelow(_capacity, out long positives);
-            return floor == float.NegativeInfinity && positives + _zeroCount >= _capacity ? 0f : floor;
+            return floor == float.NegativeInfinity && _cut == 0f && positives + _zeroCount >= _capacity ? 0f : floor;
         }
 
         /// <summary>

@@ -1,9 +1,11 @@
 // Licensed under the MIT license. Part of Microsoft.ML.Spiking.
 
 using System;
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Microsoft.ML.Spiking.Calibration
 {
@@ -112,6 +114,78 @@ namespace Microsoft.ML.Spiking.Calibration
             }
 
             return Finish(low, low2, high, high2, ref min, ref max);
+        }
+
+        /// <summary>
+        /// The extremes of <see cref="Scan(ReadOnlySpan{float}, int, int, int, int, bool, out float, out float, ref RunningMoments.Sums)"/>,
+        /// and in the same pass the values at or above <paramref name="cut"/>, in order, packed into <paramref name="staged"/>
+        /// (which must have room for every value and eight more).
+        /// </summary>
+        /// <returns>Whether every value is finite (the extremes and the staged values are meaningless otherwise).</returns>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        internal static bool ScanStaging(ReadOnlySpan<float> data, int start, int stride, int length, int count, float cut, Span<float> staged, out int stagedCount, out float min, out float max)
+        {
+            var low = Vector256.Create(float.PositiveInfinity);
+            var high = Vector256.Create(float.NegativeInfinity);
+            Vector256<float> low2 = low;
+            Vector256<float> high2 = high;
+            var bar = Vector256.Create(cut);
+            min = float.PositiveInfinity;
+            max = float.NegativeInfinity;
+            int n = 0;
+            for (int k = 0; k < count; k++)
+            {
+                ReadOnlySpan<float> segment = data.Slice(start + (k * stride), length);
+                int i = 0;
+                if (Avx2.IsSupported)
+                {
+                    ref float first = ref MemoryMarshal.GetReference(segment);
+                    for (; i <= segment.Length - (2 * Vector256<float>.Count); i += 2 * Vector256<float>.Count)
+                    {
+                        Vector256<float> x = Vector256.LoadUnsafe(ref first, (nuint)i);
+                        Vector256<float> y = Vector256.LoadUnsafe(ref first, (nuint)(i + Vector256<float>.Count));
+                        low = Vector256.Min(low, x);
+                        high = Vector256.Max(high, x);
+                        low2 = Vector256.Min(low2, y);
+                        high2 = Vector256.Max(high2, y);
+                        if ((Vector256.GreaterThanOrEqual(x, bar) | Vector256.GreaterThanOrEqual(y, bar)) == Vector256<float>.Zero)
+                        {
+                            continue;
+                        }
+
+                        n = Stage(x, bar, staged, n);
+                        n = Stage(y, bar, staged, n);
+                    }
+                }
+
+                for (; i < segment.Length; i++)
+                {
+                    float x = segment[i];
+                    min = MathF.Min(min, x);
+                    max = MathF.Max(max, x);
+                    if (x >= cut)
+                    {
+                        staged[n++] = x;
+                    }
+                }
+            }
+
+            stagedCount = n;
+            return Finish(low, low2, high, high2, ref min, ref max);
+        }
+
+        /// <summary>Appends the lanes of <paramref name="x"/> at or above the bar to <paramref name="staged"/> at <paramref name="n"/> (compress-store: eight slots written); returns the new count.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static int Stage(Vector256<float> x, Vector256<float> bar, Span<float> staged, int n)
+        {
+            uint mask = Vector256.GreaterThanOrEqual(x, bar).ExtractMostSignificantBits();
+            if (mask == 0)
+            {
+                return n;
+            }
+
+            Avx2.PermuteVar8x32(x, TopValues.Compress[mask]).CopyTo(staged.Slice(n));
+            return n + BitOperations.PopCount(mask);
         }
 
         /// <summary>Folds the two vector accumulators of each kind into the scalar extremes of the segments' tails.</summary>

@@ -157,6 +157,9 @@ namespace Microsoft.ML.Spiking
                 Statistics = _options.Thresholds == ThresholdMethod.Percentile ? CalibrationStatistics.Percentiles : CalibrationStatistics.Extremes,
                 Granularity = _options.Granularity,
                 Percentile = _options.Percentile,
+                // Only that percentile is read: the histograms keep the upper tail it needs, and fewer values are kept exactly.
+                LowestPercentile = _options.Thresholds == ThresholdMethod.Percentile ? _options.Percentile : 0,
+                ExactCapacity = _options.Thresholds == ThresholdMethod.Percentile ? PercentileEstimator.ThresholdCapacity : PercentileEstimator.DefaultCapacity,
                 BatchSize = _options.BatchSize,
                 Execution = new ExecutionOptions { GpuDeviceId = _options.GpuDeviceId, FallbackToCpu = _options.FallbackToCpu },
                 Progress = _options.CalibrationProgress,
