@@ -2,11 +2,6 @@
 
 using System;
 using System.Diagnostics;
-using System.Numerics;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace Microsoft.ML.Spiking.Calibration
 {
@@ -41,11 +36,11 @@ namespace Microsoft.ML.Spiking.Calibration
                 counts[(int)(x * scale)]++;
             }
 
-            // One walk down the bins gives the candidates' floor (the bin where capacity values are reached; see
-            // CandidateFloor) and then, going on, the new cut.
+            // One walk down the bins gives the candidates' floor (the bin where capacity values are reached, as in
+            // FloorBelow) and then, going on, the new cut.
             long above = 0;
-            int floorBin = WalkDown(Math.Min((int)(_max * scale), counts.Length - 1), -1, _capacity, ref above);
-            float floor = floorBin < 0 ? float.NegativeInfinity : floorBin == 0 ? 0f : MathF.BitDecrement(floorBin / scale);
+            int floorBin = WalkDown(TopBin(), -1, _capacity, ref above);
+            float floor = floorBin < 0 ? float.NegativeInfinity : EdgeBelow(floorBin);
             if (_top.CandidateCount >= _capacity + (_capacity / 2))
             {
                 _top.Prune(floor);
@@ -74,10 +69,10 @@ namespace Microsoft.ML.Spiking.Calibration
         /// </summary>
         private void RaiseCut()
         {
-            if (_lowestPercentile > 0 && _max > 0)
+            if (_lowestPercentile > 0)
             {
                 long above = 0;
-                RaiseCut(Math.Min((int)(_max * _positive.Scale), _positive.Counts.Length - 1), ref above);
+                RaiseCut(TopBin(), ref above);
             }
         }
 
@@ -100,77 +95,6 @@ namespace Microsoft.ML.Spiking.Calibration
                 // Exact: the scale is a power of two; and above the old cut, since b > old cut · scale.
                 _cut = b / scale;
             }
-        }
-
-        /// <summary>
-        /// Adds the positive bins' counts to <paramref name="above"/> from bin <paramref name="from"/> down, stopping at the
-        /// first bin above <paramref name="lowest"/> where it reaches <paramref name="target"/>; returns that bin, or −1.
-        /// </summary>
-        private int WalkDown(int from, int lowest, long target, ref long above)
-        {
-            long[] counts = _positive.Counts;
-            for (int b = from; b > lowest; b--)
-            {
-                above += counts[b];
-                if (above >= target)
-                {
-                    return b;
-                }
-            }
-
-            return -1;
-        }
-
-        /// <summary>Packs the values at or above <paramref name="cut"/> of the segments into <paramref name="staged"/>, in order; returns their number.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static int StageAtLeast(ReadOnlySpan<float> data, int start, int stride, int length, int segments, float cut, float[] staged)
-        {
-            int n = 0;
-            var bar = Vector256.Create(cut);
-            const int Width = 8;
-            for (int k = 0; k < segments; k++)
-            {
-                ReadOnlySpan<float> values = data.Slice(start + (k * stride), length);
-                int i = 0;
-                if (Avx2.IsSupported)
-                {
-                    // Four vectors are tested at once: most hold nothing at or above the cut.
-                    ref float first = ref MemoryMarshal.GetReference(values);
-                    for (; i <= values.Length - (4 * Width); i += 4 * Width)
-                    {
-                        Vector256<float> x0 = Vector256.LoadUnsafe(ref first, (nuint)i);
-                        Vector256<float> x1 = Vector256.LoadUnsafe(ref first, (nuint)(i + Width));
-                        Vector256<float> x2 = Vector256.LoadUnsafe(ref first, (nuint)(i + (2 * Width)));
-                        Vector256<float> x3 = Vector256.LoadUnsafe(ref first, (nuint)(i + (3 * Width)));
-                        Vector256<float> any = (Vector256.GreaterThanOrEqual(x0, bar) | Vector256.GreaterThanOrEqual(x1, bar))
-                            | (Vector256.GreaterThanOrEqual(x2, bar) | Vector256.GreaterThanOrEqual(x3, bar));
-                        if (any == Vector256<float>.Zero)
-                        {
-                            continue;
-                        }
-
-                        n = SegmentScan.Stage(x0, bar, staged, n);
-                        n = SegmentScan.Stage(x1, bar, staged, n);
-                        n = SegmentScan.Stage(x2, bar, staged, n);
-                        n = SegmentScan.Stage(x3, bar, staged, n);
-                    }
-
-                    for (; i <= values.Length - Width; i += Width)
-                    {
-                        n = SegmentScan.Stage(Vector256.LoadUnsafe(ref first, (nuint)i), bar, staged, n);
-                    }
-                }
-
-                for (; i < values.Length; i++)
-                {
-                    if (values[i] >= cut)
-                    {
-                        staged[n++] = values[i];
-                    }
-                }
-            }
-
-            return n;
         }
     }
 }

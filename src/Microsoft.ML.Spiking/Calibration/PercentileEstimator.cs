@@ -32,9 +32,9 @@ namespace Microsoft.ML.Spiking.Calibration
     /// </para>
     /// <para>
     /// Upper tail only: given a lowest percentile q₀ that will be asked (<see cref="LowestPercentile"/> above 0), the
-    /// histogram stops counting below a cut L once at least 2·max(capacity, (1 − q₀)·N) of the positive values counted so
-    /// far are at or above a bin edge L; L only rises, and everything below it is merely counted. Each value then costs
-    /// one compare instead of a histogram increment, which makes collection several times cheaper. Every result above
+    /// histogram stops counting below a cut L once at least max(1.25·capacity, 2·(1 − q₀)·N) of the positive values counted
+    /// so far are at or above a bin edge L; L only rises, and everything below it is merely counted. Each value then costs
+    /// one compare instead of a histogram increment (percentile statistics took about half the time on ResNet-20). Every result above
     /// is unchanged while the ranks asked for stay at or above L: with the data in a stationary order (about a fraction
     /// 2(1 − q₀) of the values stays above L) that holds for every percentile of at least q₀. A rank below L is
     /// estimated as the middle of [<see cref="Min"/>, L) and its bound is half that interval, so a percentile that falls
@@ -205,7 +205,7 @@ namespace Microsoft.ML.Spiking.Calibration
                         s_staged = staged;
                     }
 
-                    int n = StageAtLeast(data, start + (k * stride), stride, length, group, _cut, staged);
+                    SegmentScan.ScanStaging(data, start + (k * stride), stride, length, group, _cut, staged, out int n, out _, out _);
                     AddStaged(staged.AsSpan(0, n), total, batchMin, batchMax);
                 }
 
@@ -354,17 +354,16 @@ namespace Microsoft.ML.Spiking.Calibration
         }
 
         /// <summary>
-        /// A value such that at least capacity values counted so far are above it, from the positive histogram. With the bin
-        /// b where the count from the top reaches the capacity, it is the largest float below b's lower edge b/scale (exact:
-        /// the scale is a power of two), or 0 for b = 0. With fewer positive values than the capacity it is 0 when the
-        /// zeros make up the rest (a ReLU's output): every positive value is then kept, and the ranks below them are zeros,
-        /// which the zero count answers exactly; otherwise −∞ (always −∞ then once the cut is set: zeros are no longer counted
-        /// apart).
+        /// A value such that at least capacity values counted so far are above it, from the positive histogram, for the
+        /// whole-histogram counting (before any cut). With the bin b where the count from the top reaches the capacity, it
+        /// is <see cref="EdgeBelow"/>(b). With fewer positive values than the capacity it is 0 when the zeros make up the
+        /// rest (a ReLU's output): every positive value is then kept, and the ranks below them are zeros, which the zero
+        /// count answers exactly; otherwise −∞.
         /// </summary>
         private float CandidateFloor()
         {
             float floor = FloorBelow(_capacity, out long positives);
-            return floor == float.NegativeInfinity && _cut == 0f && positives + _zeroCount >= _capacity ? 0f : floor;
+            return floor == float.NegativeInfinity && positives + _zeroCount >= _capacity ? 0f : floor;
         }
 
         /// <summary>
@@ -375,20 +374,34 @@ namespace Microsoft.ML.Spiking.Calibration
         /// <param name="positives">The number of positive values counted, when the result is −∞.</param>
         private float FloorBelow(long count, out long positives)
         {
+            positives = 0;
+            int b = WalkDown(TopBin(), -1, count, ref positives);
+            return b < 0 ? float.NegativeInfinity : EdgeBelow(b);
+        }
+
+        /// <summary>The largest float below the lower edge b/scale of positive bin <paramref name="bin"/> (exact: the scale is a power of two), or 0 for bin 0.</summary>
+        private float EdgeBelow(int bin) => bin == 0 ? 0f : MathF.BitDecrement(bin / _positive.Scale);
+
+        /// <summary>The positive bin of <see cref="Max"/>, the highest that can hold a value; −1 when no positive value was added.</summary>
+        private int TopBin() => _max > 0 ? Math.Min((int)(_max * _positive.Scale), _positive.Counts.Length - 1) : -1;
+
+        /// <summary>
+        /// Adds the positive bins' counts to <paramref name="above"/> from bin <paramref name="from"/> down, stopping at the
+        /// first bin above <paramref name="lowest"/> where it reaches <paramref name="target"/>; returns that bin, or −1.
+        /// </summary>
+        private int WalkDown(int from, int lowest, long target, ref long above)
+        {
             long[] counts = _positive.Counts;
-            long above = 0;
-            for (int b = _max > 0 ? Math.Min((int)(_max * _positive.Scale), counts.Length - 1) : -1; b >= 0; b--)
+            for (int b = from; b > lowest; b--)
             {
                 above += counts[b];
-                if (above >= count)
+                if (above >= target)
                 {
-                    positives = above;
-                    return b == 0 ? 0f : MathF.BitDecrement(b / _positive.Scale);
+                    return b;
                 }
             }
 
-            positives = above;
-            return float.NegativeInfinity;
+            return -1;
         }
     }
 }
