@@ -34,8 +34,22 @@ namespace Microsoft.ML.Spiking.Benchmark
         /// <summary>--methods=rate,differential,parallel,bit-serial: the methods to simulate (default all).</summary>
         private static string[] s_methods = { "rate", "differential", "parallel", "bit-serial" };
 
-        /// <summary>--kernels=native|standard|both: neuron lowering of the simulations (default native: the library default, fused kernels for multi-threshold neurons where available; both: standard ops against the fused kernels for IF and multi-threshold neurons).</summary>
-        private static bool[] s_kernels = { true };
+        /// <summary>
+        /// --kernels=native|standard|both: lowering of the simulations. native (default): the library's defaults (bit-packed spikes
+        /// with fused convolution + IF kernels for rate coding, the fused multi-threshold kernel for differential coding);
+        /// standard: standard ONNX ops only; both: one row each for standard ops [std], the fused neuron kernels with ONNX Runtime's
+        /// convolutions [fused], and bit-packed spikes [packed] where they apply.
+        /// </summary>
+        private static KernelVariant[] s_kernels = { KernelVariant.Default };
+
+        /// <summary>One lowering the benchmark runs: its row label and the simulation options that select it.</summary>
+        private sealed record KernelVariant(string Label, bool Native, bool FuseIfNeurons, bool PackSpikes)
+        {
+            public static readonly KernelVariant Default = new KernelVariant(string.Empty, true, false, true);
+            public static readonly KernelVariant Standard = new KernelVariant(" [std]", false, false, false);
+            public static readonly KernelVariant Fused = new KernelVariant(" [fused]", true, true, false);
+            public static readonly KernelVariant Packed = new KernelVariant(" [packed]", true, false, true);
+        }
 
         /// <summary>--parallel-vs-sequential=false skips that comparison.</summary>
         private static bool s_parallelComparison = true;
@@ -65,9 +79,9 @@ namespace Microsoft.ML.Spiking.Benchmark
             }
             s_kernels = (options.GetValueOrDefault("kernels") ?? "native") switch
             {
-                "native" => new[] { true },
-                "standard" => new[] { false },
-                "both" => new[] { false, true },
+                "native" => new[] { KernelVariant.Default },
+                "standard" => new[] { KernelVariant.Standard },
+                "both" => new[] { KernelVariant.Standard, KernelVariant.Fused, KernelVariant.Packed },
                 string other => throw new ArgumentException($"--kernels={other}: use native, standard or both."),
             };
             s_parallelComparison = (options.GetValueOrDefault("parallel-vs-sequential") ?? "true") == "true";
@@ -176,19 +190,24 @@ namespace Microsoft.ML.Spiking.Benchmark
                 foreach ((string method, Func<SpikingNetwork> convert) in networks.Where(n => s_methods.Contains(n.Method)))
                 {
                     SpikingNetwork network = convert();
-                    foreach (bool native in s_kernels)
+                    foreach (KernelVariant variant in s_kernels)
                     {
-                        using var simulator = new SpikingSimulator(network, new SimulationOptions { TimeSteps = t, CountSynapticOperations = s_count, UseNativeKernels = native, FuseIfNeurons = native && s_kernels.Length > 1 });
-                        if (native && s_kernels.Length > 1 && !simulator.UsesNativeKernels)
+                        using var simulator = new SpikingSimulator(network, new SimulationOptions
                         {
-                            continue; // no fused kernel applies (parallel, bit-serial): the [std] row above is this run
+                            TimeSteps = t, CountSynapticOperations = s_count, UseNativeKernels = variant.Native, FuseIfNeurons = variant.FuseIfNeurons, PackSpikes = variant.PackSpikes,
+                        });
+                        bool applies = variant == KernelVariant.Default || variant == KernelVariant.Standard
+                            || (variant == KernelVariant.Fused && simulator.UsesNativeKernels && !simulator.PacksSpikes)
+                            || (variant == KernelVariant.Packed && simulator.PacksSpikes);
+                        if (!applies)
+                        {
+                            continue; // that kernel does not apply to this network: another row is this run
                         }
                         simulator.Run(inputs, batch);
                         double seconds = Best(repeats, () => simulator.Run(inputs, batch));
                         double rate = batch / seconds;
                         string label = method == "rate" ? "rate coding" : method;
-                        string kernels = s_kernels.Length > 1 || !native ? (simulator.UsesNativeKernels ? " [fused]" : " [std]") : string.Empty;
-                        Console.WriteLine($"  {label + kernels,-21} {t,4} {rate,10:F1}   {rate * t / annRate,6:F3}");
+                        Console.WriteLine($"  {label + variant.Label,-21} {t,4} {rate,10:F1}   {rate * t / annRate,6:F3}");
                     }
                 }
             }

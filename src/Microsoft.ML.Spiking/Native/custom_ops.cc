@@ -8,13 +8,10 @@
 //     attributes: steps (K), varying (x is [K·B, ...] rather than [B, ...]), reset_to_zero
 //   MtScan(x, theta, bias?, step_offset?, m, c?, C?, r_out?) -> (out, counts, m_out, c_out?, C_out?, r_out_out?)
 //     attributes: steps, varying, levels, gated, differential, scales[levels], fractions[levels]
+//   IfPack, SpikeConvIf, SpikeUnpack, SpikeFanOut: the bit-packed spike operators of bit_ops.cc
 //
 // theta holds one value, one per channel (axis 1) or one per element of a sample; counts [K·B] holds the number
 // of non-zero outputs of every step and sample, as float like the standard lowering's spike outputs.
-
-#define ORT_API_MANUAL_INIT
-#include "onnxruntime_cxx_api.h"
-#undef ORT_API_MANUAL_INIT
 
 #include <cstring>
 #include <exception>
@@ -22,6 +19,7 @@
 #include <vector>
 
 #include "neuron_kernels.h"
+#include "ort_support.h"
 
 namespace spiking {
 
@@ -31,34 +29,6 @@ constexpr const char* kDomain = "microsoft.ml.spiking";
 
 // Values per work item: large enough to amortize scheduling, small enough to give both cores work.
 constexpr int64_t kGrain = 8192;
-
-int64_t SampleSize(const std::vector<int64_t>& shape) {
-  int64_t size = 1;
-  for (size_t d = 1; d < shape.size(); ++d) {
-    size *= shape[d];
-  }
-  return size;
-}
-
-// θ (1, C or N values) broadcast to the N values of one sample, as ChunkContext.Broadcastable lays it out.
-std::vector<float> ExpandTheta(const Ort::ConstValue& theta, int64_t size) {
-  const int64_t count = static_cast<int64_t>(theta.GetTensorTypeAndShapeInfo().GetElementCount());
-  const float* values = theta.GetTensorData<float>();
-  std::vector<float> expanded(static_cast<size_t>(size));
-  if (count == size) {
-    std::memcpy(expanded.data(), values, static_cast<size_t>(size) * sizeof(float));
-  } else if (count == 1) {
-    std::fill(expanded.begin(), expanded.end(), values[0]);
-  } else if (count > 0 && size % count == 0) {
-    const int64_t per_channel = size / count;
-    for (int64_t i = 0; i < size; ++i) {
-      expanded[static_cast<size_t>(i)] = values[i / per_channel];
-    }
-  } else {
-    throw Ort::Exception("theta has " + std::to_string(count) + " values for samples of " + std::to_string(size), ORT_INVALID_ARGUMENT);
-  }
-  return expanded;
-}
 
 // Reads K, varying and the batch from the state input; checks the input rows.
 ScanLayout Layout(const Ort::ConstValue& input, const Ort::ConstValue& state, int64_t steps, bool varying) {
@@ -83,36 +53,17 @@ std::vector<int64_t> OutputShape(const Ort::ConstValue& input, const ScanLayout&
 }
 
 // Runs kernel(item, counts) over every work item on ONNX Runtime's intra-op threads, then sums the per-item
-// counts (integers, so the order does not matter) into counts[t·B + b].
+// counts into counts[t·B + b].
 template <typename Kernel>
 void RunItems(const Ort::KernelContext& context, const ScanLayout& l, const Kernel& kernel, float* counts) {
   std::vector<WorkItem> items = SplitWork(l.batch, l.size, kGrain);
-  std::vector<int64_t> partial(items.size() * static_cast<size_t>(l.steps), 0);
-  struct Job {
-    const std::vector<WorkItem>* items;
-    int64_t* partial;
-    int64_t steps;
-    const Kernel* kernel;
-  } job{&items, partial.data(), l.steps, &kernel};
-  auto run = [](void* data, size_t index) {
-    Job* j = static_cast<Job*>(data);
-    (*j->kernel)((*j->items)[index], j->partial + index * static_cast<size_t>(j->steps));
-  };
-  context.ParallelFor(run, items.size(), 0, &job);
-  std::vector<int64_t> totals(static_cast<size_t>(l.steps * l.batch), 0);
+  std::vector<int64_t> partial = ParallelPartials(context, items.size(), static_cast<size_t>(l.steps),
+      [&](size_t index, int64_t* c) { kernel(items[index], c); });
+  std::vector<int64_t> samples(items.size());
   for (size_t i = 0; i < items.size(); ++i) {
-    for (int64_t t = 0; t < l.steps; ++t) {
-      totals[static_cast<size_t>(t * l.batch + items[i].sample)] += partial[i * static_cast<size_t>(l.steps) + static_cast<size_t>(t)];
-    }
+    samples[i] = items[i].sample;
   }
-  for (size_t r = 0; r < totals.size(); ++r) {
-    counts[r] = static_cast<float>(totals[r]);
-  }
-}
-
-OrtStatusPtr ToStatus(const std::exception& e) {
-  const Ort::Exception* ort = dynamic_cast<const Ort::Exception*>(&e);
-  return Ort::GetApi().CreateStatus(ort != nullptr ? ort->GetOrtErrorCode() : ORT_FAIL, e.what());
+  SumPerSample(partial, samples, l.steps, l.batch, counts);
 }
 
 // Shape inference: out like x with K·B rows, states like their inputs, counts [K·B]. Known per-sample dims let
@@ -152,17 +103,6 @@ OrtStatusPtr InferScanShapes(Ort::ShapeInferContext& ctx, size_t state_input, si
         }
       }
     }
-    return nullptr;
-  } catch (const std::exception& e) {
-    return ToStatus(e);
-  }
-}
-
-// Creates an operator's kernel, turning a bad attribute into a status.
-template <typename Kernel>
-OrtStatusPtr NewKernel(const OrtKernelInfo* info, void** kernel) {
-  try {
-    *kernel = new Kernel(info);
     return nullptr;
   } catch (const std::exception& e) {
     return ToStatus(e);
@@ -346,6 +286,7 @@ Ort::CustomOpDomain& Domain() {
     Ort::CustomOpDomain d(kDomain);
     d.Add(&if_scan);
     d.Add(&mt_scan);
+    AddBitOps(d);
     return d;
   }();
   return domain;

@@ -12,8 +12,10 @@ namespace Microsoft.ML.Spiking.Simulation
     /// <summary>
     /// One state tensor the chunk graph carries from call to call: its graph input and output names, its
     /// per-sample shape and its value before step 1 (per sample; the simulator repeats it for every sample).
+    /// <paramref name="HwcChannels"/> &gt; 0 marks a state laid out [H, W, padded channels] (the fused spiking
+    /// convolution's) that holds that many channels; the simulator reports it as [C, H, W] like the others.
     /// </summary>
-    internal sealed record StateSpec(string Input, string Output, int[] Shape, float[] Initial);
+    internal sealed record StateSpec(string Input, string Output, int[] Shape, float[] Initial, int HwcChannels = 0);
 
     /// <summary>
     /// What the emitters of stateful units share while one chunk graph is built: the graph, K, the coding, the
@@ -73,7 +75,7 @@ namespace Microsoft.ML.Spiking.Simulation
         }
 
         /// <summary>Declares a state tensor and returns its graph input name; <see cref="EndState"/> names its final value.</summary>
-        public string BeginState(string hint, int[] shape, float[] initial)
+        public string BeginState(string hint, int[] shape, float[] initial, int hwcChannels = 0)
         {
             int index = _states.Count;
             string input = $"state_in_{index}";
@@ -82,7 +84,7 @@ namespace Microsoft.ML.Spiking.Simulation
             {
                 throw new InvalidOperationException($"State {index} ({hint}) has {initial.Length} initial values for shape {ShapeUtil.Format(shape)}.");
             }
-            _states.Add(new StateSpec(input, output, shape, initial));
+            _states.Add(new StateSpec(input, output, shape, initial, hwcChannels));
             // Per-sample dims stay symbolic: ONNX's static shape inference and ONNX Runtime's kernels disagree
             // on some ceil_mode pooling sizes, and a fixed declaration would make the session refuse to load.
             Builder.AddInput(input, SymbolicState(index, shape.Length));

@@ -20,9 +20,10 @@ namespace Microsoft.ML.Spiking.Simulation
         private readonly long[] _spikes;
         private readonly long[]? _synapticOperations;
         private readonly IReadOnlyList<long> _denseMacs;
+        private readonly Lazy<float[][]> _finalMembranes;
 
         internal SimulationResult(int timeSteps, int batchSize, int outputSize, float[] stepOutputs, long[] spikes, IReadOnlyList<string> neuronLayers,
-            IReadOnlyList<long> neuronCounts, float[][] finalMembranes, IReadOnlyList<string> synapticLayers, IReadOnlyList<long> denseMacs, long[]? synapticOperations,
+            IReadOnlyList<long> neuronCounts, Func<float[][]> finalMembranes, IReadOnlyList<string> synapticLayers, IReadOnlyList<long> denseMacs, long[]? synapticOperations,
             bool outputsAreEstimates = false)
         {
             NeuronCounts = neuronCounts;
@@ -35,7 +36,7 @@ namespace Microsoft.ML.Spiking.Simulation
                 total += macs;
             }
             TotalDenseMacs = total;
-            FinalMembranes = finalMembranes;
+            _finalMembranes = new Lazy<float[][]>(finalMembranes);
             TimeSteps = timeSteps;
             BatchSize = batchSize;
             OutputSize = outputSize;
@@ -81,7 +82,8 @@ namespace Microsoft.ML.Spiking.Simulation
         public int OutputSize { get; }
 
         /// <summary>Membrane potentials after the last step, per neuron layer, laid out [B, ...].</summary>
-        internal float[][] FinalMembranes { get; }
+        /// <remarks>Formed on first use (fused convolutions keep theirs [B, H, W, padded C] and are reordered then).</remarks>
+        internal float[][] FinalMembranes => _finalMembranes.Value;
 
         /// <summary>Names of the neuron layers, in the order of <see cref="GetSpikeCount"/>'s layer index.</summary>
         public IReadOnlyList<string> NeuronLayers { get; }

@@ -78,7 +78,12 @@ namespace Microsoft.ML.Spiking.Simulation
         /// <see cref="NativeKernels"/>) instead of standard ops. Same results; exported models keep the standard ops.
         /// </param>
         /// <param name="fusedIfNeurons">With <paramref name="fusedNeurons"/>: IF neurons too (else only multi-threshold neurons).</param>
-        public static SnnChunkGraph Build(SpikingNetwork snn, int steps, bool timeVaryingInput, IReadOnlyList<SynapticLayerPlan>? synapticLayers = null, bool fusedNeurons = false, bool fusedIfNeurons = true)
+        /// <param name="packing">
+        /// Rate coding: pass spikes between layers as bits and fuse each IF neuron with the convolutions of spikes that drive it
+        /// (<see cref="BitPackedPlan"/>; sessions must register <see cref="NativeKernels"/>). Agrees with the standard lowering to
+        /// float rounding (the convolutions sum in another order).
+        /// </param>
+        public static SnnChunkGraph Build(SpikingNetwork snn, int steps, bool timeVaryingInput, IReadOnlyList<SynapticLayerPlan>? synapticLayers = null, bool fusedNeurons = false, bool fusedIfNeurons = true, BitPacking packing = BitPacking.None)
         {
             if (steps < 1)
             {
@@ -109,10 +114,33 @@ namespace Microsoft.ML.Spiking.Simulation
             var tiled = new Dictionary<string, string>();
             int neuronIndex = 0;
             int synapticIndex = 0;
+            BitPackedPlan? bitPlan = packing != BitPacking.None && !differential ? BitPackedPlan.Create(network) : null;
+            var packed = new Dictionary<string, BitPackedEmitters.PackedValue>(StringComparer.Ordinal);
+
+            // A value as floats: packed spikes are unpacked once, for the first reader that needs floats.
+            (string Name, bool Varying) Value(string irValue)
+            {
+                if (!values.TryGetValue(irValue, out var value))
+                {
+                    value = (BitPackedEmitters.Unpack(b, packed[irValue]), true);
+                    values[irValue] = value;
+                }
+                return value;
+            }
+
+            SynapticLayerPlan NextPlan(Layer layer)
+            {
+                SynapticLayerPlan plan = synapticLayers![synapticIndex];
+                if (plan.Name != layer.Name)
+                {
+                    throw new InvalidOperationException($"Synaptic plan {synapticIndex} is for '{plan.Name}', not '{layer.Name}'.");
+                }
+                return plan;
+            }
 
             string Tiled(string irValue)
             {
-                (string name, bool varying) = values[irValue];
+                (string name, bool varying) = Value(irValue);
                 if (varying)
                 {
                     return name;
@@ -149,9 +177,42 @@ namespace Microsoft.ML.Spiking.Simulation
 
             foreach (Layer layer in network.Layers)
             {
+                if (bitPlan != null && bitPlan.IsAbsorbed(layer))
+                {
+                    // Computed by the fused neuron it feeds; a convolution's synaptic operations are counted on its input bits.
+                    if (synapticLayers != null && layer is ConvLayer absorbed)
+                    {
+                        SynapticLayerPlan plan = NextPlan(layer);
+                        if (plan.Mode is SynapticCountMode.SpikeChannels or SynapticCountMode.SpikeRows)
+                        {
+                            BitPackedEmitters.FanOut(b, plan, packed[absorbed.Inputs[0]], SynapticOutput(synapticIndex));
+                        }
+                        else
+                        {
+                            EmitSynapticCount(ctx, plan, Value(absorbed.Inputs[0]).Name, true, synapticIndex);
+                        }
+                        synapticIndex++;
+                    }
+                    continue;
+                }
+                if (bitPlan != null && layer is IfNeuronLayer packedNeuron && bitPlan.IsPacked(packedNeuron))
+                {
+                    int[] shape = network.GetShape(packedNeuron.Output);
+                    if (bitPlan.Fused(packedNeuron) is BitPackedPlan.FusedNeuron fusedConv)
+                    {
+                        packed[packedNeuron.Output] = BitPackedEmitters.SpikeConvIf(ctx, fusedConv, shape, ir => packed[ir], SpikeOutput(neuronIndex), packing == BitPacking.Portable);
+                    }
+                    else
+                    {
+                        (string current, bool currentVarying) = Value(packedNeuron.Inputs[0]);
+                        packed[packedNeuron.Output] = BitPackedEmitters.IfPack(ctx, packedNeuron, shape, current, currentVarying, SpikeOutput(neuronIndex));
+                    }
+                    neuronIndex++;
+                    continue;
+                }
                 if (IsStateful(layer))
                 {
-                    (string name, bool varying) = values[layer.Inputs[0]];
+                    (string name, bool varying) = Value(layer.Inputs[0]);
                     if (fusedNeurons && layer is SpikingNeuronLayer fused && FusedNeuronEmitters.Supports(fused, differential, fusedIfNeurons))
                     {
                         values[layer.Output] = (FusedNeuronEmitters.Emit(ctx, fused, network.GetShape(fused.Output), name, varying, SpikeOutput(neuronIndex)), true);
@@ -163,7 +224,7 @@ namespace Microsoft.ML.Spiking.Simulation
                         IfNeuronLayer n when !differential => NeuronEmitters.IfNeuron(ctx, n, network.GetShape(n.Output), name, varying),
                         MultiThresholdNeuronLayer n when n.Differential == differential => NeuronEmitters.MultiThresholdNeuron(ctx, n, network.GetShape(n.Output), name, varying),
                         MaxPoolNeuronLayer p when differential => NeuronEmitters.MaxPoolNeuron(ctx, p, name, varying),
-                        GradedUnitLayer g when differential => NeuronEmitters.GradedUnit(ctx, g, g.Inputs.Select(i => values[i]).ToList(), ProductCount(g)),
+                        GradedUnitLayer g when differential => NeuronEmitters.GradedUnit(ctx, g, g.Inputs.Select(Value).ToList(), ProductCount(g)),
                         _ => throw new InvalidOperationException($"Layer '{layer.Name}' ({layer.GetType().Name}) cannot be simulated in a {(differential ? "differential" : "rate")}-coded network."),
                     };
                     string all = ctx.Concat(perStep);
@@ -177,22 +238,18 @@ namespace Microsoft.ML.Spiking.Simulation
                 }
                 if (synapticLayers != null && layer is ConvLayer or DenseLayer)
                 {
-                    SynapticLayerPlan plan = synapticLayers[synapticIndex];
-                    if (plan.Name != layer.Name)
-                    {
-                        throw new InvalidOperationException($"Synaptic plan {synapticIndex} is for '{plan.Name}', not '{layer.Name}'.");
-                    }
-                    (string name, bool varying) = values[layer.Inputs[0]];
+                    SynapticLayerPlan plan = NextPlan(layer);
+                    (string name, bool varying) = Value(layer.Inputs[0]);
                     EmitSynapticCount(ctx, plan, name, varying, synapticIndex);
                     synapticIndex++;
                 }
-                bool anyVarying = layer.Inputs.Any(i => values[i].Varying);
-                var inputs = layer.Inputs.Select(i => anyVarying ? Tiled(i) : values[i].Name).ToList();
+                bool anyVarying = layer.Inputs.Any(i => Value(i).Varying);
+                var inputs = layer.Inputs.Select(i => anyVarying ? Tiled(i) : Value(i).Name).ToList();
                 values[layer.Output] = (LayerEmitter.Emit(b, network, layer, inputs), anyVarying);
             }
             if (differential)
             {
-                (string name, bool varying) = values[network.OutputName];
+                (string name, bool varying) = Value(network.OutputName);
                 string estimates = NeuronEmitters.Decoder(ctx, name, varying, snn.OutputBias!, network.OutputShape);
                 b.Node("Identity", new[] { estimates }, OutputName);
             }

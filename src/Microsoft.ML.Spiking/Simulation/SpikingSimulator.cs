@@ -19,6 +19,7 @@ namespace Microsoft.ML.Spiking.Simulation
             Execution = new ExecutionOptions();
             CountSynapticOperations = true;
             UseNativeKernels = true;
+            PackSpikes = true;
         }
 
         /// <summary>T, the number of time steps (default 32).</summary>
@@ -55,6 +56,20 @@ namespace Microsoft.ML.Spiking.Simulation
         /// <see cref="SpikingSimulator.NativeKernelStatus"/> why.
         /// </summary>
         public bool UseNativeKernels { get; set; }
+
+        /// <summary>
+        /// With <see cref="UseNativeKernels"/>, for rate-coded IF networks: pass spikes between layers as bits and run every
+        /// convolution of spikes fused with the IF neuron it drives (a table of partial sums per tap and group of four input
+        /// channels; residual additions included). Default true. The fused convolution adds its terms in another order than
+        /// ONNX Runtime's dense one, so membrane potentials agree with the standard lowering to float rounding and a neuron
+        /// whose potential lands within rounding of its threshold may fire one step earlier or later; false keeps the dense
+        /// convolutions (and the standard lowering's exact float results). <see cref="SpikingSimulator.PacksSpikes"/> says
+        /// whether it applies.
+        /// </summary>
+        public bool PackSpikes { get; set; }
+
+        /// <summary>With <see cref="PackSpikes"/>: run the portable fused-convolution kernel even where AVX-512 is available (tests compare the two).</summary>
+        internal bool PortableBitKernels { get; set; }
 
         /// <summary>Count every layer with the generic indicator graph, as on a GPU (tests compare it with the CPU's MatMul counting).</summary>
         internal bool IndicatorCountingOnly { get; set; }
@@ -99,6 +114,7 @@ namespace Microsoft.ML.Spiking.Simulation
         private readonly int _inputSize;
         private readonly int _outputSize;
         private readonly bool _fused;
+        private readonly BitPacking _packing;
         private (int Fixed, int PerStep)? _chunkNodes;
         private bool _disposed;
 
@@ -130,13 +146,19 @@ namespace Microsoft.ML.Spiking.Simulation
             _outputSize = ShapeUtil.Size(network.Network.OutputShape);
             _fused = options.UseNativeKernels && options.Execution?.GpuDeviceId == null && !network.SimulatesWholeBlock
                 && network.Network.Layers.Any(l => FusedNeuronEmitters.Supports(l, network.IsDifferential, options.FuseIfNeurons)) && NativeKernels.IsAvailable;
+            bool packs = options.UseNativeKernels && options.PackSpikes && options.Execution?.GpuDeviceId == null && !network.SimulatesWholeBlock
+                && !network.IsDifferential && !options.IndicatorCountingOnly && NativeKernels.IsAvailable && BitPackedPlan.Create(network.Network) != null;
+            _packing = !packs ? BitPacking.None : options.PortableBitKernels ? BitPacking.Portable : BitPacking.Native;
         }
 
         /// <summary>The network being simulated.</summary>
         public SpikingNetwork Network => _network;
 
         /// <summary>True when this simulator runs its IF or multi-threshold neurons with the fused kernels, false when with standard ONNX ops.</summary>
-        public bool UsesNativeKernels => _fused;
+        public bool UsesNativeKernels => _fused || _packing != BitPacking.None;
+
+        /// <summary>True when this simulator passes spikes as bits and fuses convolutions with IF neurons (<see cref="SimulationOptions.PackSpikes"/>).</summary>
+        public bool PacksSpikes => _packing != BitPacking.None;
 
         /// <summary>Whether the fused neuron kernels are available in this process: where they were loaded from, or why not.</summary>
         public static string NativeKernelStatus => NativeKernels.Status;
@@ -179,8 +201,8 @@ namespace Microsoft.ML.Spiking.Simulation
             if (_chunkNodes == null)
             {
                 IReadOnlyList<SynapticLayerPlan>? counted = _options.CountSynapticOperations ? _synapticLayers : null;
-                int one = SnnGraphBuilder.Build(_network, 1, _inputPerStep, counted, _fused, _options.FuseIfNeurons).NodeCount;
-                int two = SnnGraphBuilder.Build(_network, 2, _inputPerStep, counted, _fused, _options.FuseIfNeurons).NodeCount;
+                int one = SnnGraphBuilder.Build(_network, 1, _inputPerStep, counted, _fused, _options.FuseIfNeurons, _packing).NodeCount;
+                int two = SnnGraphBuilder.Build(_network, 2, _inputPerStep, counted, _fused, _options.FuseIfNeurons, _packing).NodeCount;
                 _chunkNodes = (Math.Max(0, 2 * one - two), Math.Max(1, two - one));
             }
             return _chunkNodes.Value;
@@ -230,7 +252,7 @@ namespace Microsoft.ML.Spiking.Simulation
         }
 
         /// <summary>What one simulation call leaves, laid out step-major as <see cref="SimulationResult"/> expects.</summary>
-        private sealed record Raw(float[] StepOutputs, long[] Spikes, long[]? SynapticOperations, float[][] States, bool OutputsAreEstimates);
+        private sealed record Raw(float[] StepOutputs, long[] Spikes, long[]? SynapticOperations, Func<float[][]> States, bool OutputsAreEstimates);
 
         /// <summary>
         /// Samples per call for a network that runs its whole T-step block in one call: the most whose block fits
@@ -288,7 +310,7 @@ namespace Microsoft.ML.Spiking.Simulation
                     }
                 }
             }
-            return new Raw(stepOutputs, spikes, synapticOperations, Array.Empty<float[]>(), estimates);
+            return new Raw(stepOutputs, spikes, synapticOperations, Array.Empty<float[]>, estimates);
         }
 
         private Raw SimulateRaw(float[] inputs, int batchSize, bool varying)
@@ -371,7 +393,28 @@ namespace Microsoft.ML.Spiking.Simulation
                     }
                 }
             }
-            return new Raw(stepOutputs, spikes, synapticOperations, states, first.OutputsAreEstimates);
+            return new Raw(stepOutputs, spikes, synapticOperations, () => specs.Select((spec, i) => spec.HwcChannels > 0 ? ChannelMajor(states[i], spec, batchSize) : states[i]).ToArray(),
+                first.OutputsAreEstimates);
+        }
+
+        /// <summary>A fused convolution's state [B, H, W, padded C] as [B, C, H, W], the layout of every other state.</summary>
+        private static float[] ChannelMajor(float[] state, StateSpec spec, int batchSize)
+        {
+            int pixels = spec.Shape[0] * spec.Shape[1];
+            int padded = spec.Shape[2];
+            int channels = spec.HwcChannels;
+            var result = new float[(long)batchSize * channels * pixels];
+            for (int b = 0; b < batchSize; b++)
+            {
+                for (int p = 0; p < pixels; p++)
+                {
+                    for (int c = 0; c < channels; c++)
+                    {
+                        result[((long)b * channels + c) * pixels + p] = state[((long)b * pixels + p) * padded + c];
+                    }
+                }
+            }
+            return result;
         }
 
         private static float[] Repeat(float[] perSample, int batchSize)
@@ -404,8 +447,8 @@ namespace Microsoft.ML.Spiking.Simulation
         {
             if (!_sessions.TryGetValue((steps, varying, count), out var entry))
             {
-                SnnChunkGraph graph = SnnGraphBuilder.Build(_network, steps, varying, count ? _synapticLayers : null, _fused, _options.FuseIfNeurons);
-                entry = (new OnnxSession(graph.Model, _options.Execution, _fused, spinning), graph);
+                SnnChunkGraph graph = SnnGraphBuilder.Build(_network, steps, varying, count ? _synapticLayers : null, _fused, _options.FuseIfNeurons, _packing);
+                entry = (new OnnxSession(graph.Model, _options.Execution, _fused || _packing != BitPacking.None, spinning), graph);
                 _sessions[(steps, varying, count)] = entry;
             }
             return entry;

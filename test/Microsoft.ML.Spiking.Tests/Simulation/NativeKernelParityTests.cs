@@ -57,7 +57,8 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
             {
                 Assert.Inconclusive(NativeKernels.Status);
             }
-            using var fused = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk, FuseIfNeurons = true });
+            // Bit-packed convolutions (BitPackedSimulationTests) sum in another order; this compares the neuron kernels alone.
+            using var fused = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk, FuseIfNeurons = true, PackSpikes = false });
             using var standard = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk, UseNativeKernels = false });
             Assert.IsTrue(fused.UsesNativeKernels, SpikingSimulator.NativeKernelStatus);
             Assert.IsFalse(standard.UsesNativeKernels);
@@ -198,8 +199,13 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
             using var automatic = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = 4, FuseIfNeurons = true });
             Assert.AreEqual(NativeKernels.IsAvailable, automatic.UsesNativeKernels);
             Assert.AreEqual(4, automatic.Run(inputs, 2).TimeSteps);
+            using var unpacked = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = 4, PackSpikes = false });
+            Assert.IsFalse(unpacked.UsesNativeKernels, "IF neurons use the standard ops unless FuseIfNeurons is set or spikes are packed");
             using var byDefault = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = 4 });
-            Assert.IsFalse(byDefault.UsesNativeKernels, "IF neurons use the standard ops unless FuseIfNeurons is set");
+            Assert.AreEqual(NativeKernels.IsAvailable, byDefault.PacksSpikes, "rate-coded IF networks pack their spikes where the kernels are available");
+            Assert.AreEqual(byDefault.PacksSpikes, byDefault.UsesNativeKernels);
+            using var forced = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = 4, UseNativeKernels = false });
+            Assert.IsFalse(forced.PacksSpikes, "packing needs the kernels");
             SpikingNetwork differential = DifferentialCodingConverter.Convert(ann, Calibrate(ann, inputs, 2), new DifferentialCodingOptions { Thresholds = ThresholdMethod.Max });
             using var multiThreshold = new SpikingSimulator(differential, new SimulationOptions { TimeSteps = 4 });
             Assert.AreEqual(NativeKernels.IsAvailable, multiThreshold.UsesNativeKernels, "multi-threshold neurons use the kernels by default");

@@ -1,0 +1,322 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+//
+// ONNX Runtime bindings of the bit-packed spike kernels (bit_kernels.h), in the domain of custom_ops.cc:
+//
+//   IfPack(x, theta, v) -> (bits, v_out, counts)
+//     attributes: steps, varying, reset_to_zero. x [B or K·B, C, spatial...]; bits [K·B, spatial..., words] uint64.
+//   SpikeConvIf(bits_a, table_a, bits_b?, table_b?, residual?, residual_theta?, bias, theta, v) -> (bits, v_out, counts)
+//     attributes: steps, reset_to_zero, channels, geometry_a / geometry_b = [kernel_h, kernel_w, stride_h, stride_w,
+//     pad_top, pad_left], portable (1: the portable kernel even where AVX-512 is available). Sources are bits [K·B, H_in, W_in, words_in]; tables [kernel_h·kernel_w, groups, 16, padded];
+//     v [B, H, W, padded] (padded = channels rounded up to 16); bits out [K·B, H, W, words].
+//   SpikeUnpack(bits, theta) -> x: floats [rows, C, spatial...] holding θ_c where a spike is (attribute channels).
+//   SpikeFanOut(bits, fan_h, fan_w) -> sops [rows, C]: Σ_hw f_h·f_w over each channel's spikes (attribute channels).
+
+#include <string>
+#include <vector>
+
+#include "bit_kernels.h"
+#include "ort_support.h"
+
+namespace spiking {
+
+namespace {
+
+// Output pixels per IfPack work item (times the channels: a few thousand values).
+constexpr int64_t kPackGrain = 8192;
+
+int64_t Words(int64_t channels) { return (channels + 63) / 64; }
+
+void Require(bool condition, const std::string& message) {
+  if (!condition) {
+    throw Ort::Exception(std::string(message), ORT_INVALID_ARGUMENT);
+  }
+}
+
+struct IfPackKernel {
+  IfPackKernel(const OrtKernelInfo* info) {
+    Ort::ConstKernelInfo ki(info);
+    steps_ = ki.GetAttribute<int64_t>("steps");
+    varying_ = ki.GetAttribute<int64_t>("varying") != 0;
+    reset_to_zero_ = ki.GetAttribute<int64_t>("reset_to_zero") != 0;
+  }
+
+  OrtStatusPtr ComputeV2(OrtKernelContext* raw) {
+    try {
+      Ort::KernelContext context(raw);
+      Ort::ConstValue x = context.GetInput(0);
+      Ort::ConstValue membrane = context.GetInput(2);
+      std::vector<int64_t> shape = x.GetTensorTypeAndShapeInfo().GetShape();
+      std::vector<int64_t> state_shape = membrane.GetTensorTypeAndShapeInfo().GetShape();
+      Require(shape.size() >= 2 && !state_shape.empty(), "IfPack needs x [rows, C, ...] and v [B, C, ...]");
+      IfPackArgs a;
+      a.steps = steps_;
+      a.varying = varying_;
+      a.reset_to_zero = reset_to_zero_;
+      a.batch = state_shape[0];
+      a.channels = shape[1];
+      a.spatial = SampleSize(shape) / a.channels;
+      a.words = Words(a.channels);
+      Require(shape[0] == (varying_ ? steps_ * a.batch : a.batch) && SampleSize(state_shape) == SampleSize(shape),
+              "IfPack: input rows or sample size do not match the state");
+      std::vector<float> theta = ExpandTheta(context.GetInput(1), a.channels * a.spatial);
+      a.theta = theta.data();
+      a.input = x.GetTensorData<float>();
+      a.membrane_in = membrane.GetTensorData<float>();
+      a.membrane_out = context.GetOutput(1, state_shape).GetTensorMutableData<float>();
+      std::vector<int64_t> out_shape{steps_ * a.batch};
+      out_shape.insert(out_shape.end(), shape.begin() + 2, shape.end());
+      out_shape.push_back(a.words);
+      Ort::UnownedValue bits = context.GetOutput(0, out_shape);
+      a.output = bits.GetTensorMutableData<uint64_t>();
+      std::memset(a.output, 0, static_cast<size_t>(steps_ * a.batch * a.spatial * a.words) * sizeof(uint64_t));
+      float* counts = context.GetOutput(2, std::vector<int64_t>{steps_ * a.batch}).GetTensorMutableData<float>();
+      const int64_t per_item = std::max<int64_t>(1, kPackGrain / std::max<int64_t>(1, a.channels));
+      const int64_t parts = (a.spatial + per_item - 1) / per_item;
+      std::vector<int64_t> samples(static_cast<size_t>(a.batch * parts));
+      for (size_t i = 0; i < samples.size(); ++i) {
+        samples[i] = static_cast<int64_t>(i) / parts;
+      }
+      std::vector<int64_t> partial = ParallelPartials(context, samples.size(), static_cast<size_t>(steps_), [&](size_t index, int64_t* c) {
+        const int64_t begin = (static_cast<int64_t>(index) % parts) * per_item;
+        IfPack(a, samples[index], begin, std::min(a.spatial, begin + per_item), c);
+      });
+      SumPerSample(partial, samples, steps_, a.batch, counts);
+      return nullptr;
+    } catch (const std::exception& e) {
+      return ToStatus(e);
+    }
+  }
+
+ private:
+  int64_t steps_;
+  bool varying_;
+  bool reset_to_zero_;
+};
+
+struct IfPackOp : Ort::CustomOpBase<IfPackOp, IfPackKernel, true> {
+  OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const { return NewKernel<IfPackKernel>(info, kernel); }
+  const char* GetName() const { return "IfPack"; }
+  size_t GetInputTypeCount() const { return 3; }
+  ONNXTensorElementDataType GetInputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
+  size_t GetOutputTypeCount() const { return 3; }
+  ONNXTensorElementDataType GetOutputType(size_t index) const {
+    return index == 0 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+  }
+};
+
+enum ConvInput : size_t { kBitsA, kTableA, kBitsB, kTableB, kResidual, kResidualTheta, kBias, kTheta, kMembrane, kConvInputs };
+
+struct SpikeConvIfKernel {
+  SpikeConvIfKernel(const OrtKernelInfo* info) {
+    Ort::ConstKernelInfo ki(info);
+    steps_ = ki.GetAttribute<int64_t>("steps");
+    reset_to_zero_ = ki.GetAttribute<int64_t>("reset_to_zero") != 0;
+    channels_ = ki.GetAttribute<int64_t>("channels");
+    portable_ = ki.GetAttribute<int64_t>("portable") != 0;
+    geometry_[0] = ki.GetAttributes<int64_t>("geometry_a");
+    try {
+      geometry_[1] = ki.GetAttributes<int64_t>("geometry_b");
+    } catch (const Ort::Exception&) {
+      geometry_[1].clear();
+    }
+    Require(steps_ >= 1 && channels_ >= 1 && geometry_[0].size() == 6, "SpikeConvIf needs steps, channels and geometry_a [kh, kw, sh, sw, pad_top, pad_left]");
+  }
+
+  OrtStatusPtr ComputeV2(OrtKernelContext* raw) {
+    try {
+      Ort::KernelContext context(raw);
+      Ort::ConstValue membrane = context.GetInput(kMembrane);
+      std::vector<int64_t> state = membrane.GetTensorTypeAndShapeInfo().GetShape();
+      Require(state.size() == 4, "SpikeConvIf: v must be [B, H, W, padded channels]");
+      SpikeConvArgs a;
+      a.steps = steps_;
+      a.batch = state[0];
+      a.height = state[1];
+      a.width = state[2];
+      a.padded = state[3];
+      a.channels = channels_;
+      a.words = Words(channels_);
+      a.reset_to_zero = reset_to_zero_;
+      Require(a.padded % 16 == 0 && a.padded >= channels_ && a.padded < channels_ + 16, "SpikeConvIf: v's last dim must be the channels rounded up to 16");
+      a.sources = 0;
+      for (int s = 0; s < 2; ++s) {
+        Ort::ConstValue bits = context.GetInput(s == 0 ? kBitsA : kBitsB);
+        if (bits == nullptr) {
+          continue;
+        }
+        Require(geometry_[s].size() == 6, "SpikeConvIf: a source without its geometry attribute");
+        std::vector<int64_t> in = bits.GetTensorTypeAndShapeInfo().GetShape();
+        Require(in.size() == 4 && in[0] == steps_ * a.batch, "SpikeConvIf: a source must be bits [K·B, H, W, words] with K·B rows");
+        Ort::ConstValue table = context.GetInput(s == 0 ? kTableA : kTableB);
+        const int64_t entries = static_cast<int64_t>(table.GetTensorTypeAndShapeInfo().GetElementCount());
+        BitSource& src = a.source[a.sources++];
+        src.bits = bits.GetTensorData<uint64_t>();
+        src.table = table.GetTensorData<float>();
+        src.height = in[1];
+        src.width = in[2];
+        src.words = in[3];
+        src.kernel_h = geometry_[s][0];
+        src.kernel_w = geometry_[s][1];
+        src.stride_h = geometry_[s][2];
+        src.stride_w = geometry_[s][3];
+        src.pad_top = geometry_[s][4];
+        src.pad_left = geometry_[s][5];
+        const int64_t per_group = src.kernel_h * src.kernel_w * 16 * a.padded;
+        Require(per_group > 0 && entries % per_group == 0, "SpikeConvIf: a table's size does not match its kernel and channels");
+        Require(src.kernel_h * src.kernel_w <= kMaxTaps, "SpikeConvIf: a kernel has more taps than the kernel supports");
+        src.groups = entries / per_group;
+        Require(src.groups <= src.words * 16, "SpikeConvIf: a table has more channel groups than its source's words hold");
+      }
+      Require(a.sources >= 1, "SpikeConvIf needs a source");
+      Ort::ConstValue residual = context.GetInput(kResidual);
+      if (residual != nullptr) {
+        std::vector<int64_t> shape = residual.GetTensorTypeAndShapeInfo().GetShape();
+        Require(shape.size() == 4 && shape[0] == steps_ * a.batch && shape[1] == a.height && shape[2] == a.width && shape[3] == a.words,
+                "SpikeConvIf: the residual must be bits shaped like the output");
+        a.residual = residual.GetTensorData<uint64_t>();
+        a.residual_theta = context.GetInput(kResidualTheta).GetTensorData<float>();
+      }
+      a.bias = context.GetInput(kBias).GetTensorData<float>();
+      a.theta = context.GetInput(kTheta).GetTensorData<float>();
+      a.membrane_in = membrane.GetTensorData<float>();
+      a.output = context.GetOutput(0, std::vector<int64_t>{steps_ * a.batch, a.height, a.width, a.words}).GetTensorMutableData<uint64_t>();
+      a.membrane_out = context.GetOutput(1, state).GetTensorMutableData<float>();
+      float* counts = context.GetOutput(2, std::vector<int64_t>{steps_ * a.batch}).GetTensorMutableData<float>();
+      std::vector<int64_t> samples(static_cast<size_t>(a.batch * a.height));
+      for (size_t i = 0; i < samples.size(); ++i) {
+        samples[i] = static_cast<int64_t>(i) / a.height;
+      }
+      std::vector<int64_t> partial = ParallelPartials(context, samples.size(), static_cast<size_t>(steps_), [&](size_t index, int64_t* c) {
+        const int64_t row = static_cast<int64_t>(index) % a.height;
+        SpikeConvIf(a, samples[index], row, row + 1, c, portable_);
+      });
+      SumPerSample(partial, samples, steps_, a.batch, counts);
+      return nullptr;
+    } catch (const std::exception& e) {
+      return ToStatus(e);
+    }
+  }
+
+ private:
+  int64_t steps_;
+  bool reset_to_zero_;
+  int64_t channels_;
+  bool portable_;
+  std::vector<int64_t> geometry_[2];
+};
+
+struct SpikeConvIfOp : Ort::CustomOpBase<SpikeConvIfOp, SpikeConvIfKernel, true> {
+  OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const { return NewKernel<SpikeConvIfKernel>(info, kernel); }
+  const char* GetName() const { return "SpikeConvIf"; }
+  size_t GetInputTypeCount() const { return kConvInputs; }
+  ONNXTensorElementDataType GetInputType(size_t index) const {
+    return index == kBitsA || index == kBitsB || index == kResidual ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+  }
+  OrtCustomOpInputOutputCharacteristic GetInputCharacteristic(size_t index) const {
+    return index == kBitsB || index == kTableB || index == kResidual || index == kResidualTheta ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
+  }
+  size_t GetOutputTypeCount() const { return 3; }
+  ONNXTensorElementDataType GetOutputType(size_t index) const {
+    return index == 0 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+  }
+};
+
+struct SpikeUnpackKernel {
+  SpikeUnpackKernel(const OrtKernelInfo* info) { channels_ = Ort::ConstKernelInfo(info).GetAttribute<int64_t>("channels"); }
+
+  OrtStatusPtr ComputeV2(OrtKernelContext* raw) {
+    try {
+      Ort::KernelContext context(raw);
+      Ort::ConstValue bits = context.GetInput(0);
+      std::vector<int64_t> in = bits.GetTensorTypeAndShapeInfo().GetShape();
+      Require(in.size() >= 2 && in.back() == Words(channels_), "SpikeUnpack: bits must be [rows, spatial..., words] for its channels");
+      Ort::ConstValue theta = context.GetInput(1);
+      Require(static_cast<int64_t>(theta.GetTensorTypeAndShapeInfo().GetElementCount()) == channels_, "SpikeUnpack: theta needs one value per channel");
+      std::vector<int64_t> out{in[0], channels_};
+      out.insert(out.end(), in.begin() + 1, in.end() - 1);
+      const int64_t spatial = SampleSize(out) / channels_;
+      const uint64_t* data = bits.GetTensorData<uint64_t>();
+      const float* values = theta.GetTensorData<float>();
+      float* output = context.GetOutput(0, out).GetTensorMutableData<float>();
+      const int64_t channels = channels_;
+      const int64_t words = in.back();
+      ParallelPartials(context, static_cast<size_t>(in[0]), 0, [&](size_t row, int64_t*) {
+        SpikeUnpack(data, values, channels, spatial, words, static_cast<int64_t>(row), output);
+      });
+      return nullptr;
+    } catch (const std::exception& e) {
+      return ToStatus(e);
+    }
+  }
+
+ private:
+  int64_t channels_;
+};
+
+struct SpikeUnpackOp : Ort::CustomOpBase<SpikeUnpackOp, SpikeUnpackKernel, true> {
+  OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const { return NewKernel<SpikeUnpackKernel>(info, kernel); }
+  const char* GetName() const { return "SpikeUnpack"; }
+  size_t GetInputTypeCount() const { return 2; }
+  ONNXTensorElementDataType GetInputType(size_t index) const {
+    return index == 0 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+  }
+  size_t GetOutputTypeCount() const { return 1; }
+  ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
+};
+
+struct SpikeFanOutKernel {
+  SpikeFanOutKernel(const OrtKernelInfo* info) { channels_ = Ort::ConstKernelInfo(info).GetAttribute<int64_t>("channels"); }
+
+  OrtStatusPtr ComputeV2(OrtKernelContext* raw) {
+    try {
+      Ort::KernelContext context(raw);
+      Ort::ConstValue bits = context.GetInput(0);
+      std::vector<int64_t> in = bits.GetTensorTypeAndShapeInfo().GetShape();
+      Require(in.size() == 4 && in[3] == Words(channels_), "SpikeFanOut: bits must be [rows, H, W, words] for its channels");
+      Ort::ConstValue fan_h = context.GetInput(1);
+      Ort::ConstValue fan_w = context.GetInput(2);
+      Require(static_cast<int64_t>(fan_h.GetTensorTypeAndShapeInfo().GetElementCount()) == in[1] &&
+              static_cast<int64_t>(fan_w.GetTensorTypeAndShapeInfo().GetElementCount()) == in[2], "SpikeFanOut: one fan-out per row and per column");
+      const uint64_t* data = bits.GetTensorData<uint64_t>();
+      const float* fh = fan_h.GetTensorData<float>();
+      const float* fw = fan_w.GetTensorData<float>();
+      float* output = context.GetOutput(0, std::vector<int64_t>{in[0], channels_}).GetTensorMutableData<float>();
+      const int64_t channels = channels_;
+      ParallelPartials(context, static_cast<size_t>(in[0]), 0, [&](size_t row, int64_t*) {
+        SpikeFanOut(data, fh, fw, channels, in[1], in[2], in[3], static_cast<int64_t>(row), output);
+      });
+      return nullptr;
+    } catch (const std::exception& e) {
+      return ToStatus(e);
+    }
+  }
+
+ private:
+  int64_t channels_;
+};
+
+struct SpikeFanOutOp : Ort::CustomOpBase<SpikeFanOutOp, SpikeFanOutKernel, true> {
+  OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const { return NewKernel<SpikeFanOutKernel>(info, kernel); }
+  const char* GetName() const { return "SpikeFanOut"; }
+  size_t GetInputTypeCount() const { return 3; }
+  ONNXTensorElementDataType GetInputType(size_t index) const {
+    return index == 0 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+  }
+  size_t GetOutputTypeCount() const { return 1; }
+  ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
+};
+
+}  // namespace
+
+void AddBitOps(Ort::CustomOpDomain& domain) {
+  static const IfPackOp if_pack;
+  static const SpikeConvIfOp spike_conv_if;
+  static const SpikeUnpackOp spike_unpack;
+  static const SpikeFanOutOp spike_fan_out;
+  domain.Add(&if_pack);
+  domain.Add(&spike_conv_if);
+  domain.Add(&spike_unpack);
+  domain.Add(&spike_fan_out);
+}
+
+}  // namespace spiking

@@ -1,0 +1,99 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+//
+// What the custom-op bindings (custom_ops.cc, bit_ops.cc) share: sample sizes, θ broadcasting, errors as statuses,
+// kernel creation and the work loop over ONNX Runtime's intra-op threads.
+
+#pragma once
+
+#define ORT_API_MANUAL_INIT
+#include "onnxruntime_cxx_api.h"
+#undef ORT_API_MANUAL_INIT
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+namespace spiking {
+
+// Values per sample: the product of every dim after the first.
+inline int64_t SampleSize(const std::vector<int64_t>& shape) {
+  int64_t size = 1;
+  for (size_t d = 1; d < shape.size(); ++d) {
+    size *= shape[d];
+  }
+  return size;
+}
+
+// θ (1, C or N values) broadcast to the N values of one sample, as ChunkContext.Broadcastable lays it out.
+inline std::vector<float> ExpandTheta(const Ort::ConstValue& theta, int64_t size) {
+  const int64_t count = static_cast<int64_t>(theta.GetTensorTypeAndShapeInfo().GetElementCount());
+  const float* values = theta.GetTensorData<float>();
+  std::vector<float> expanded(static_cast<size_t>(size));
+  if (count == size) {
+    std::memcpy(expanded.data(), values, static_cast<size_t>(size) * sizeof(float));
+  } else if (count == 1) {
+    std::fill(expanded.begin(), expanded.end(), values[0]);
+  } else if (count > 0 && size % count == 0) {
+    const int64_t per_channel = size / count;
+    for (int64_t i = 0; i < size; ++i) {
+      expanded[static_cast<size_t>(i)] = values[i / per_channel];
+    }
+  } else {
+    throw Ort::Exception("theta has " + std::to_string(count) + " values for samples of " + std::to_string(size), ORT_INVALID_ARGUMENT);
+  }
+  return expanded;
+}
+
+inline OrtStatusPtr ToStatus(const std::exception& e) {
+  const Ort::Exception* ort = dynamic_cast<const Ort::Exception*>(&e);
+  return Ort::GetApi().CreateStatus(ort != nullptr ? ort->GetOrtErrorCode() : ORT_FAIL, e.what());
+}
+
+// Creates an operator's kernel, turning a bad attribute into a status.
+template <typename Kernel>
+OrtStatusPtr NewKernel(const OrtKernelInfo* info, void** kernel) {
+  try {
+    *kernel = new Kernel(info);
+    return nullptr;
+  } catch (const std::exception& e) {
+    return ToStatus(e);
+  }
+}
+
+// Runs body(index, partial) for index in [0, items) on ONNX Runtime's intra-op threads, each item with its own
+// `width` partial counts, and returns them [items, width] for the caller to add up (integers: any order).
+template <typename Body>
+std::vector<int64_t> ParallelPartials(const Ort::KernelContext& context, size_t items, size_t width, const Body& body) {
+  std::vector<int64_t> partial(items * width, 0);
+  struct Job {
+    int64_t* partial;
+    size_t width;
+    const Body* body;
+  } job{partial.data(), width, &body};
+  auto run = [](void* data, size_t index) {
+    Job* j = static_cast<Job*>(data);
+    (*j->body)(index, j->partial + index * j->width);
+  };
+  context.ParallelFor(run, items, 0, &job);
+  return partial;
+}
+
+// counts[t·B + b] = Σ over items of sample b of partial[item][t], as float (the graphs' spike-count outputs).
+inline void SumPerSample(const std::vector<int64_t>& partial, const std::vector<int64_t>& item_samples, int64_t steps, int64_t batch, float* counts) {
+  std::vector<int64_t> totals(static_cast<size_t>(steps * batch), 0);
+  for (size_t i = 0; i < item_samples.size(); ++i) {
+    for (int64_t t = 0; t < steps; ++t) {
+      totals[static_cast<size_t>(t * batch + item_samples[i])] += partial[i * static_cast<size_t>(steps) + static_cast<size_t>(t)];
+    }
+  }
+  for (size_t r = 0; r < totals.size(); ++r) {
+    counts[r] = static_cast<float>(totals[r]);
+  }
+}
+
+// Adds the bit-packed spike operators (bit_ops.cc) to the domain.
+void AddBitOps(Ort::CustomOpDomain& domain);
+
+}  // namespace spiking

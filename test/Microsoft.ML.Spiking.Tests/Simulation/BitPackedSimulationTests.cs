@@ -1,0 +1,248 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+
+using System;
+using System.Linq;
+using Microsoft.ML.Spiking.Calibration;
+using Microsoft.ML.Spiking.Conversion;
+using Microsoft.ML.Spiking.Conversion.RateCoding;
+using Microsoft.ML.Spiking.Graph;
+using Microsoft.ML.Spiking.Simulation;
+using Microsoft.VisualStudio.TestTools.UnitTesting;
+
+namespace Microsoft.ML.Spiking.Tests.Simulation
+{
+    /// <summary>
+    /// Bit-packed spikes and the fused spiking convolution + IF kernel (<see cref="BitPackedPlan"/>) against the
+    /// standard-op lowering. On a network whose every weight, bias, threshold and input is a short dyadic fraction,
+    /// every sum is exact in float whatever its order, so the two must agree bit for bit (outputs, spikes, synaptic
+    /// operations, final membranes); on random weights they agree to float rounding.
+    /// </summary>
+    [TestClass]
+    public sealed class BitPackedSimulationTests
+    {
+        /// <summary>A multiple of 1/8 in [−1, 1]: products with θ ∈ {¼, ½, 1, 2} and their sums stay exact.</summary>
+        private static float[] Dyadic(Random r, int n) => Enumerable.Range(0, n).Select(_ => r.Next(-8, 9) / 8f).ToArray();
+
+        private static float[] Thresholds(Random r, int channels) => Enumerable.Range(0, channels).Select(_ => new[] { 0.25f, 0.5f, 1f, 2f }[r.Next(4)]).ToArray();
+
+        private static ConvLayer Conv(string name, string input, int outChannels, int inChannels, int kernel, int stride, int pad, Random r) =>
+            new ConvLayer(name, "Conv", input, name, new FloatTensor(new[] { outChannels, inChannels, kernel, kernel }, Dyadic(r, outChannels * inChannels * kernel * kernel)),
+                Dyadic(r, outChannels), new[] { stride, stride }, new[] { pad, pad, pad, pad }, new[] { 1, 1 }, 1);
+
+        /// <summary>
+        /// Every form the plan fuses: an entry neuron on the analog convolution (IfPack), a single 3×3 source, an identity
+        /// residual, two sources (3×3 and 1×1, stride 2) onto 70 channels (two words, five vectors: a block of four and one),
+        /// and 6 channels (one padded vector); then an unpacked global average pool and a dense head.
+        /// </summary>
+        private static SpikingNetwork ExactNetwork(int seed, ResetMode reset)
+        {
+            var r = new Random(seed);
+            var layers = new Layer[]
+            {
+                Conv("c1", "x", 20, 3, 3, 1, 1, r),
+                new IfNeuronLayer("n1", "Relu", "c1", "n1", Thresholds(r, 20), 0.5f, reset),
+                Conv("c2", "n1", 20, 20, 3, 1, 1, r),
+                new IfNeuronLayer("n2", "Relu", "c2", "n2", Thresholds(r, 20), 0.5f, reset),
+                Conv("c3", "n2", 20, 20, 3, 1, 1, r),
+                new BinaryLayer("a3", "Add", "c3", "n1", "a3", BinaryOp.Add),
+                new IfNeuronLayer("n3", "Relu", "a3", "n3", Thresholds(r, 20), 0.5f, reset),
+                Conv("c4", "n3", 70, 20, 3, 2, 1, r),
+                Conv("c5", "n3", 70, 20, 1, 2, 0, r),
+                new BinaryLayer("a4", "Add", "c4", "c5", "a4", BinaryOp.Add),
+                new IfNeuronLayer("n4", "Relu", "a4", "n4", new[] { 1f }, 0.5f, reset),
+                Conv("c6", "n4", 6, 70, 3, 1, 1, r),
+                new IfNeuronLayer("n5", "Relu", "c6", "n5", Thresholds(r, 6), 0.5f, reset),
+                new GlobalAveragePoolLayer("g", "GlobalAveragePool", "n5", "g"),
+                new ReshapeLayer("f", "Flatten", "g", "f", new[] { 6 }),
+                new DenseLayer("d", "Gemm", "f", "y", new FloatTensor(new[] { 4, 6 }, Dyadic(r, 24)), Dyadic(r, 4)),
+            };
+            return new SpikingNetwork(new Network("x", new[] { 3, 8, 8 }, layers, "y", "fixture"), ConversionMethod.RateCoding, Array.Empty<string>());
+        }
+
+        /// <summary>Inputs that are multiples of 1/16 in [0, 1].</summary>
+        private static float[] DyadicInputs(int count, int seed)
+        {
+            var r = new Random(seed);
+            return Enumerable.Range(0, count).Select(_ => r.Next(0, 17) / 16f).ToArray();
+        }
+
+        private static void RequireKernels()
+        {
+            if (!NativeKernels.IsAvailable)
+            {
+                Assert.Inconclusive(NativeKernels.Status);
+            }
+        }
+
+        [TestMethod]
+        public void ThePlanFusesEveryConvolutionOfSpikesThatDrivesAnIfNeuron()
+        {
+            Network network = ExactNetwork(1, ResetMode.Subtract).Network;
+            BitPackedPlan plan = BitPackedPlan.Create(network)!;
+            Assert.IsNotNull(plan);
+            Layer Get(string name) => network.Layers.Single(l => l.Name == name);
+            Assert.IsNull(plan.Fused(Get("n1")), "n1 reads the analog convolution");
+            Assert.IsTrue(plan.IsPacked(Get("n1")), "n1's spikes feed c2 and the residual of n3");
+            Assert.AreEqual(1, plan.Fused(Get("n2"))!.Convolutions.Count);
+            Assert.AreEqual("n1", plan.Fused(Get("n3"))!.Residual!.Name);
+            Assert.AreEqual(2, plan.Fused(Get("n4"))!.Convolutions.Count);
+            Assert.IsNull(plan.Fused(Get("n4"))!.Residual);
+            Assert.IsNotNull(plan.Fused(Get("n5")));
+            Assert.AreEqual(4, plan.FusedCount);
+            foreach (string name in new[] { "c2", "c3", "a3", "c4", "c5", "a4", "c6" })
+            {
+                Assert.IsTrue(plan.IsAbsorbed(Get(name)), name);
+            }
+            Assert.IsFalse(plan.IsAbsorbed(Get("c1")));
+            Assert.IsFalse(plan.IsAbsorbed(Get("d")));
+        }
+
+        [TestMethod]
+        public void ConvolutionsThatCannotBeFusedKeepTheDenseLowering()
+        {
+            var r = new Random(3);
+            var dilated = new ConvLayer("c2", "Conv", "n1", "c2", new FloatTensor(new[] { 4, 4, 3, 3 }, Dyadic(r, 144)), null, new[] { 1, 1 }, new[] { 2, 2, 2, 2 }, new[] { 2, 2 }, 1);
+            var layers = new Layer[]
+            {
+                Conv("c1", "x", 4, 2, 3, 1, 1, r),
+                new IfNeuronLayer("n1", "Relu", "c1", "n1", new[] { 1f }, 0.5f, ResetMode.Subtract),
+                dilated,
+                new IfNeuronLayer("n2", "Relu", "c2", "n2", new[] { 1f }, 0.5f, ResetMode.Subtract),
+                // Reads a max-pool, not a neuron.
+                new PoolLayer("p", "MaxPool", "n2", "p", PoolKind.Max, new[] { 2, 2 }, new[] { 2, 2 }, new int[4], false, false),
+                Conv("c3", "p", 4, 4, 3, 1, 1, r),
+                new IfNeuronLayer("n3", "Relu", "c3", "n3", new[] { 1f }, 0.5f, ResetMode.Subtract),
+                Conv("c4", "n3", 4, 4, 3, 1, 1, r),
+                // c4's output is also read by the Add: not the neuron's alone.
+                new IfNeuronLayer("n5", "Relu", "c4", "n5", new[] { 1f }, 0.5f, ResetMode.Subtract),
+                new BinaryLayer("a", "Add", "n5", "c4", "y", BinaryOp.Add),
+            };
+            var network = new Network("x", new[] { 2, 8, 8 }, layers, "y", "fixture");
+            Assert.IsNull(BitPackedPlan.Create(network), "nothing in this network can be fused");
+            using var simulator = new SpikingSimulator(new SpikingNetwork(network, ConversionMethod.RateCoding, Array.Empty<string>()), new SimulationOptions { TimeSteps = 4 });
+            Assert.IsFalse(simulator.PacksSpikes);
+        }
+
+        [TestMethod]
+        [DataRow(11, 4, ResetMode.Subtract, false)]
+        [DataRow(8, 8, ResetMode.Subtract, true)]
+        [DataRow(5, 1, ResetMode.Zero, false)]
+        [DataRow(7, 3, ResetMode.Zero, true)]
+        public void ExactNetworkMatchesTheStandardLoweringBitForBit(int steps, int chunk, ResetMode reset, bool portable)
+        {
+            RequireKernels();
+            SpikingNetwork snn = ExactNetwork(5, reset);
+            const int batch = 3;
+            float[] inputs = DyadicInputs(batch * 192, 9);
+            using var packed = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk, PortableBitKernels = portable });
+            using var standard = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk, UseNativeKernels = false });
+            Assert.IsTrue(packed.PacksSpikes, SpikingSimulator.NativeKernelStatus);
+            Assert.IsFalse(standard.PacksSpikes);
+            AssertIdentical(standard.Run(inputs, batch), packed.Run(inputs, batch), steps, batch, requireEveryLayerToSpike: true);
+        }
+
+        [TestMethod]
+        public void TimeVaryingInputsMatchBitForBit()
+        {
+            RequireKernels();
+            SpikingNetwork snn = ExactNetwork(8, ResetMode.Subtract);
+            const int batch = 2;
+            const int steps = 6;
+            float[] inputs = DyadicInputs(steps * batch * 192, 4);
+            using var packed = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = 4 });
+            using var standard = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = 4, UseNativeKernels = false });
+            AssertIdentical(standard.RunSequence(inputs, batch), packed.RunSequence(inputs, batch), steps, batch, requireEveryLayerToSpike: false);
+        }
+
+        /// <summary>Random float weights: the table sums round differently from ONNX Runtime's convolution, by float rounding only.</summary>
+        [TestMethod]
+        public void RandomWeightsAgreeToFloatRounding()
+        {
+            RequireKernels();
+            var r = new Random(21);
+            float[] Floats(int n, float scale) => Enumerable.Range(0, n).Select(_ => (float)(r.NextDouble() * 2 - 1) * scale).ToArray();
+            ConvLayer FloatConv(string name, string input, int o, int i, int k, int stride, int pad) =>
+                new ConvLayer(name, "Conv", input, name, new FloatTensor(new[] { o, i, k, k }, Floats(o * i * k * k, 0.5f)), Floats(o, 0.1f), new[] { stride, stride }, new[] { pad, pad, pad, pad }, new[] { 1, 1 }, 1);
+            var layers = new Layer[]
+            {
+                FloatConv("c1", "x", 16, 3, 3, 1, 1),
+                new ReluLayer("r1", "Relu", "c1", "r1"),
+                FloatConv("c2", "r1", 16, 16, 3, 1, 1),
+                new ReluLayer("r2", "Relu", "c2", "r2"),
+                FloatConv("c3", "r2", 16, 16, 3, 1, 1),
+                new BinaryLayer("a3", "Add", "c3", "r1", "a3", BinaryOp.Add),
+                new ReluLayer("r3", "Relu", "a3", "r3"),
+                FloatConv("c4", "r3", 64, 16, 3, 2, 1),
+                FloatConv("c5", "r3", 64, 16, 1, 2, 0),
+                new BinaryLayer("a4", "Add", "c4", "c5", "a4", BinaryOp.Add),
+                new ReluLayer("r4", "Relu", "a4", "r4"),
+                new GlobalAveragePoolLayer("g", "GlobalAveragePool", "r4", "g"),
+                new ReshapeLayer("f", "Flatten", "g", "f", new[] { 64 }),
+                new DenseLayer("d", "Gemm", "f", "y", new FloatTensor(new[] { 10, 64 }, Floats(640, 0.3f)), Floats(10, 0.1f)),
+            };
+            var ann = new Network("x", new[] { 3, 16, 16 }, layers, "y", "fixture");
+            const int batch = 16;
+            float[] inputs = Enumerable.Range(0, batch * 768).Select(_ => (float)r.NextDouble()).ToArray();
+            CalibrationResult stats = Calibrator.Collect(ann, Enumerable.Range(0, batch).Select(i => inputs.AsSpan(i * 768, 768).ToArray()));
+            SpikingNetwork snn = RateCodingConverter.Convert(ann, stats);
+            const int steps = 16;
+            using var packed = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps });
+            using var standard = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, UseNativeKernels = false });
+            Assert.IsTrue(packed.PacksSpikes);
+            SimulationResult expected = standard.Run(inputs, batch);
+            SimulationResult actual = packed.Run(inputs, batch);
+            long expectedSpikes = 0;
+            long spikeDifference = 0;
+            double largest = 0;
+            double worst = 0;
+            for (int b = 0; b < batch; b++)
+            {
+                for (int l = 0; l < expected.NeuronLayers.Count; l++)
+                {
+                    long e = Enumerable.Range(1, steps).Sum(t => expected.GetSpikeCount(l, t, b));
+                    expectedSpikes += e;
+                    spikeDifference += Math.Abs(e - Enumerable.Range(1, steps).Sum(t => actual.GetSpikeCount(l, t, b)));
+                }
+                for (int k = 0; k < 10; k++)
+                {
+                    largest = Math.Max(largest, Math.Abs(expected.GetEstimate(steps, b)[k]));
+                    worst = Math.Max(worst, Math.Abs(expected.GetEstimate(steps, b)[k] - actual.GetEstimate(steps, b)[k]));
+                }
+            }
+            Assert.IsTrue(expectedSpikes > 10_000, $"the fixture should spike ({expectedSpikes})");
+            Assert.IsTrue(spikeDifference <= expectedSpikes / 1000, $"spike counts differ by {spikeDifference} of {expectedSpikes}");
+            Assert.IsTrue(worst <= 0.05 * largest, $"estimates differ by up to {worst} (largest {largest})");
+        }
+
+        private static void AssertIdentical(SimulationResult expected, SimulationResult actual, int steps, int batch, bool requireEveryLayerToSpike)
+        {
+            var perLayer = new long[expected.NeuronLayers.Count];
+            for (int t = 1; t <= steps; t++)
+            {
+                for (int b = 0; b < batch; b++)
+                {
+                    CollectionAssert.AreEqual(expected.GetStepOutput(t, b).ToArray(), actual.GetStepOutput(t, b).ToArray(), $"step output, t = {t}, sample {b}");
+                    CollectionAssert.AreEqual(expected.GetEstimate(t, b).ToArray(), actual.GetEstimate(t, b).ToArray(), $"estimate, t = {t}, sample {b}");
+                    for (int l = 0; l < perLayer.Length; l++)
+                    {
+                        Assert.AreEqual(expected.GetSpikeCount(l, t, b), actual.GetSpikeCount(l, t, b), $"spikes of {expected.NeuronLayers[l]}, t = {t}, sample {b}");
+                        perLayer[l] += actual.GetSpikeCount(l, t, b);
+                    }
+                    for (int l = 0; l < expected.SynapticLayers.Count; l++)
+                    {
+                        Assert.AreEqual(expected.GetSynapticOperations(l, t, b), actual.GetSynapticOperations(l, t, b), $"SOPs of {expected.SynapticLayers[l]}, t = {t}, sample {b}");
+                    }
+                }
+            }
+            Assert.AreEqual(expected.FinalMembranes.Length, actual.FinalMembranes.Length);
+            for (int i = 0; i < expected.FinalMembranes.Length; i++)
+            {
+                CollectionAssert.AreEqual(expected.FinalMembranes[i], actual.FinalMembranes[i], $"final membranes of state {i}");
+            }
+            for (int l = 0; l < perLayer.Length; l++)
+            {
+                Assert.IsTrue(perLayer[l] > 0 || !requireEveryLayerToSpike, $"{expected.NeuronLayers[l]} should spike in this fixture");
+            }
+        }
+    }
+}
