@@ -3,6 +3,7 @@
 using System;
 using System.Collections.Generic;
 using System.Linq;
+using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.Spiking.Conversion;
 using Microsoft.ML.Spiking.Graph;
 
@@ -68,6 +69,9 @@ namespace Microsoft.ML.Spiking.Simulation
         /// </summary>
         public bool PackSpikes { get; set; }
 
+        /// <summary>Keep a copy of the final membranes in every result (<see cref="SimulationResult.FinalMembranes"/>; tests read them).</summary>
+        internal bool KeepFinalMembranes { get; set; }
+
         /// <summary>With <see cref="PackSpikes"/>: run the portable fused-convolution kernel even where AVX-512 is available (tests compare the two).</summary>
         internal bool PortableBitKernels { get; set; }
 
@@ -116,6 +120,8 @@ namespace Microsoft.ML.Spiking.Simulation
         private readonly bool _fused;
         private readonly BitPacking _packing;
         private (int Fixed, int PerStep)? _chunkNodes;
+        private (int BatchSize, StateBuffers Buffers)? _stateBuffers;
+        private readonly bool _allocatedOutputs;
         private bool _disposed;
 
         /// <summary>Creates a simulator.</summary>
@@ -149,6 +155,7 @@ namespace Microsoft.ML.Spiking.Simulation
             bool packs = options.UseNativeKernels && options.PackSpikes && options.Execution?.GpuDeviceId == null && !network.SimulatesWholeBlock
                 && !network.IsDifferential && !options.IndicatorCountingOnly && NativeKernels.IsAvailable && BitPackedPlan.Create(network.Network) != null;
             _packing = !packs ? BitPacking.None : options.PortableBitKernels ? BitPacking.Portable : BitPacking.Native;
+            _allocatedOutputs = network.Network.Layers.Any(l => l is PoolLayer { CeilMode: true });
         }
 
         /// <summary>The network being simulated.</summary>
@@ -324,12 +331,15 @@ namespace Microsoft.ML.Spiking.Simulation
             var neurons = _network.NeuronLayers;
             SnnChunkGraph first = GetSession(Math.Min(chunk, total), perStep, count).Graph;
             IReadOnlyList<StateSpec> specs = first.States;
-            var states = new float[specs.Count][];
-            var stateShapes = new long[specs.Count][];
+            // The states live in two sets of buffers that the chunks write in turn (ONNX Runtime writes each chunk's final
+            // state straight into the set the next chunk reads), kept from run to run: nothing of the size of the state is
+            // allocated or copied per call but the initial values.
+            StateBuffers buffers = GetStateBuffers(specs, batchSize);
+            float[][] states = buffers.Current;
+            float[][] next = buffers.Next;
             for (int i = 0; i < specs.Count; i++)
             {
-                states[i] = Repeat(specs[i].Initial, batchSize);
-                stateShapes[i] = new long[] { batchSize }.Concat(specs[i].Shape.Select(d => (long)d)).ToArray();
+                Fill(states[i], specs[i].Initial, batchSize);
             }
             var stepOutputs = new float[(long)total * batchSize * _outputSize];
             var spikes = new long[(long)neurons.Count * total * batchSize];
@@ -342,12 +352,12 @@ namespace Microsoft.ML.Spiking.Simulation
                 // must not spin: two thread pools spinning in turn took the cores from each other (shapes-cnn, T = 10 in
                 // chunks of 8 + 2: 8.7 k image-steps/s with a spinning second session, 12.4 k without, 13.5 k for T = 8).
                 (OnnxSession session, SnnChunkGraph graph) = GetSession(steps, perStep, count, spinning: steps == chunk);
-                var feeds = new Dictionary<string, TensorBuffer>();
+                var feeds = new List<(string Name, float[] Data, long[] Shape)>();
                 if (varying)
                 {
                     var slice = new float[(long)steps * batchSize * _inputSize];
                     Array.Copy(inputs, (long)start * batchSize * _inputSize, slice, 0, slice.Length);
-                    feeds[SnnGraphBuilder.InputName] = new TensorBuffer(slice, new long[] { (long)steps * batchSize }.Concat(sampleShape).ToArray());
+                    feeds.Add((SnnGraphBuilder.InputName, slice, new long[] { (long)steps * batchSize }.Concat(sampleShape).ToArray()));
                 }
                 else if (perStep)
                 {
@@ -356,30 +366,27 @@ namespace Microsoft.ML.Spiking.Simulation
                     {
                         Array.Copy(inputs, 0, slice, 0, (long)batchSize * _inputSize);
                     }
-                    feeds[SnnGraphBuilder.InputName] = new TensorBuffer(slice, new long[] { (long)steps * batchSize }.Concat(sampleShape).ToArray());
+                    feeds.Add((SnnGraphBuilder.InputName, slice, new long[] { (long)steps * batchSize }.Concat(sampleShape).ToArray()));
                 }
                 else
                 {
-                    feeds[SnnGraphBuilder.InputName] = new TensorBuffer(inputs, new long[] { batchSize }.Concat(sampleShape).ToArray());
+                    feeds.Add((SnnGraphBuilder.InputName, inputs, new long[] { batchSize }.Concat(sampleShape).ToArray()));
                 }
                 if (graph.Differential)
                 {
-                    feeds[ChunkContext.StepOffsetName] = new TensorBuffer(new float[] { start }, new long[] { 1 });
+                    feeds.Add((ChunkContext.StepOffsetName, new float[] { start }, new long[] { 1 }));
                 }
                 for (int i = 0; i < specs.Count; i++)
                 {
-                    feeds[specs[i].Input] = new TensorBuffer(states[i], stateShapes[i]);
+                    feeds.Add((specs[i].Input, states[i], StateShape(specs[i], batchSize)));
                 }
-                Dictionary<string, TensorBuffer> results = session.Run(feeds);
-                float[] output = results[SnnGraphBuilder.OutputName].Data;
+                Dictionary<string, float[]> results = RunInto(session, graph, feeds, steps, batchSize, next);
+                float[] output = results[SnnGraphBuilder.OutputName];
                 Array.Copy(output, 0, stepOutputs, (long)start * batchSize * _outputSize, output.Length);
-                for (int i = 0; i < specs.Count; i++)
-                {
-                    states[i] = results[specs[i].Output].Data;
-                }
+                (states, next) = (next, states);
                 for (int i = 0; i < neurons.Count; i++)
                 {
-                    float[] counts = results[SnnGraphBuilder.SpikeOutput(i)].Data;
+                    float[] counts = results[SnnGraphBuilder.SpikeOutput(i)];
                     for (int j = 0; j < counts.Length; j++)
                     {
                         spikes[((long)i * total + start) * batchSize + j] = (long)Math.Round(counts[j]);
@@ -389,12 +396,130 @@ namespace Microsoft.ML.Spiking.Simulation
                 {
                     for (int i = 0; i < _synapticLayers.Count; i++)
                     {
-                        ReadSynapticOperations(_synapticLayers[i], results[SnnGraphBuilder.SynapticOutput(i)].Data, synapticOperations, ((long)i * total + start) * batchSize);
+                        ReadSynapticOperations(_synapticLayers[i], results[SnnGraphBuilder.SynapticOutput(i)], synapticOperations, ((long)i * total + start) * batchSize);
                     }
                 }
             }
-            return new Raw(stepOutputs, spikes, synapticOperations, () => specs.Select((spec, i) => spec.HwcChannels > 0 ? ChannelMajor(states[i], spec, batchSize) : states[i]).ToArray(),
+            buffers.Current = states;
+            buffers.Next = next;
+            float[][]? kept = _options.KeepFinalMembranes ? states.Select(a => (float[])a.Clone()).ToArray() : null;
+            return new Raw(stepOutputs, spikes, synapticOperations,
+                () => kept == null ? Array.Empty<float[]>() : specs.Select((spec, i) => spec.HwcChannels > 0 ? ChannelMajor(kept[i], spec, batchSize) : kept[i]).ToArray(),
                 first.OutputsAreEstimates);
+        }
+
+        /// <summary>Two sets of state buffers for one batch size, swapped after every chunk.</summary>
+        private sealed class StateBuffers
+        {
+            public StateBuffers(float[][] current, float[][] next)
+            {
+                Current = current;
+                Next = next;
+            }
+
+            public float[][] Current { get; set; }
+
+            public float[][] Next { get; set; }
+        }
+
+        private StateBuffers GetStateBuffers(IReadOnlyList<StateSpec> specs, int batchSize)
+        {
+            if (_stateBuffers == null || _stateBuffers.Value.BatchSize != batchSize)
+            {
+                float[][] Allocate() => specs.Select(s => new float[(long)s.Initial.Length * batchSize]).ToArray();
+                _stateBuffers = (batchSize, new StateBuffers(Allocate(), Allocate()));
+            }
+            return _stateBuffers.Value.Buffers;
+        }
+
+        private static long[] StateShape(StateSpec spec, int batchSize) => new long[] { batchSize }.Concat(spec.Shape.Select(d => (long)d)).ToArray();
+
+        /// <summary>
+        /// Runs one chunk with ONNX Runtime writing into caller-owned arrays: the state outputs into <paramref name="stateOutputs"/>
+        /// (the buffers of the next chunk), every other output into a fresh array of its known shape.
+        /// </summary>
+        private Dictionary<string, float[]> RunInto(OnnxSession session, SnnChunkGraph graph, List<(string Name, float[] Data, long[] Shape)> feeds, int steps, int batchSize, float[][] stateOutputs)
+        {
+            if (_allocatedOutputs)
+            {
+                // ONNX Runtime checks caller-owned outputs against its own static shape inference, which disagrees with its
+                // kernels on some ceil_mode pools (ChunkContext.BeginState): let it allocate, and copy the states over.
+                Dictionary<string, TensorBuffer> allocated = session.Run(feeds.ToDictionary(f => f.Name, f => new TensorBuffer(f.Data, f.Shape)));
+                for (int i = 0; i < graph.States.Count; i++)
+                {
+                    Array.Copy(allocated[graph.States[i].Output].Data, stateOutputs[i], stateOutputs[i].Length);
+                }
+                return allocated.ToDictionary(p => p.Key, p => p.Value.Data);
+            }
+            var stateIndex = new Dictionary<string, int>(StringComparer.Ordinal);
+            for (int i = 0; i < graph.States.Count; i++)
+            {
+                stateIndex[graph.States[i].Output] = i;
+            }
+            var results = new Dictionary<string, float[]>(StringComparer.Ordinal);
+            var outputShapes = new List<long[]>();
+            foreach (string name in session.OutputNames)
+            {
+                if (stateIndex.TryGetValue(name, out int state))
+                {
+                    results[name] = stateOutputs[state];
+                    outputShapes.Add(StateShape(graph.States[state], batchSize));
+                }
+                else
+                {
+                    long[] shape = OutputShape(name, steps, batchSize);
+                    results[name] = new float[shape.Aggregate(1L, (p, d) => p * d)];
+                    outputShapes.Add(shape);
+                }
+            }
+            var inputValues = new List<OrtValue>(feeds.Count);
+            var outputValues = new List<OrtValue>(results.Count);
+            try
+            {
+                foreach ((_, float[] data, long[] shape) in feeds)
+                {
+                    inputValues.Add(OrtValue.CreateTensorValueFromMemory(data, shape));
+                }
+                int k = 0;
+                foreach (string name in session.OutputNames)
+                {
+                    outputValues.Add(OrtValue.CreateTensorValueFromMemory(results[name], outputShapes[k++]));
+                }
+                session.RunInto(feeds.Select(f => f.Name).ToList(), inputValues, session.OutputNames.ToList(), outputValues);
+            }
+            finally
+            {
+                foreach (OrtValue value in inputValues.Concat(outputValues))
+                {
+                    value.Dispose();
+                }
+            }
+            return results;
+        }
+
+        /// <summary>The shape of a chunk graph's non-state output: step outputs, spike counts or synaptic-operation partial sums.</summary>
+        private long[] OutputShape(string name, int steps, int batchSize)
+        {
+            long rows = (long)steps * batchSize;
+            if (name == SnnGraphBuilder.OutputName)
+            {
+                return new[] { rows }.Concat(_network.Network.OutputShape.Select(d => (long)d)).ToArray();
+            }
+            for (int i = 0; i < _network.NeuronLayers.Count; i++)
+            {
+                if (name == SnnGraphBuilder.SpikeOutput(i))
+                {
+                    return new[] { rows };
+                }
+            }
+            for (int i = 0; i < _synapticLayers.Count; i++)
+            {
+                if (name == SnnGraphBuilder.SynapticOutput(i))
+                {
+                    return new[] { rows }.Concat(_synapticLayers[i].KeptShape.Select(d => (long)d)).ToArray();
+                }
+            }
+            throw new InvalidOperationException($"The chunk graph has an output '{name}' the simulator does not know.");
         }
 
         /// <summary>A fused convolution's state [B, H, W, padded C] as [B, C, H, W], the layout of every other state.</summary>
@@ -417,14 +542,12 @@ namespace Microsoft.ML.Spiking.Simulation
             return result;
         }
 
-        private static float[] Repeat(float[] perSample, int batchSize)
+        private static void Fill(float[] target, float[] perSample, int batchSize)
         {
-            var result = new float[(long)perSample.Length * batchSize];
             for (int b = 0; b < batchSize; b++)
             {
-                Array.Copy(perSample, 0, result, (long)b * perSample.Length, perSample.Length);
+                Array.Copy(perSample, 0, target, (long)b * perSample.Length, perSample.Length);
             }
-            return result;
         }
 
         /// <summary>Sums the per-row partial counts the graph left (each an exact integer in float) and applies the host factor.</summary>

@@ -116,7 +116,7 @@ namespace Microsoft.ML.Spiking.Tests.Conversion
             };
             for (int t = 1; t <= 4; t++)
             {
-                using var simulator = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = t });
+                using var simulator = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = t, KeepFinalMembranes = true });
                 float[][] states = simulator.RunSequence(new[] { 0.8f, 0f, 0f, 0f }.Take(t).ToArray(), 1).FinalMembranes;
                 float m = states[0][0], c = states[1][0], cumulative = states[2][0], rOut = states[3][0];
                 AreClose(expected[t - 1], new[] { m, cumulative, c + rOut, rOut }, 1e-6, $"(m, C, r_in, r_out) after step {t}");

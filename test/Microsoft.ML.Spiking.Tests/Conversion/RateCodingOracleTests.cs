@@ -47,7 +47,7 @@ namespace Microsoft.ML.Spiking.Tests.Conversion
             var snn = new SpikingNetwork(new Network("x", new[] { 1 }, new Layer[] { neuron }, "s", "oracle"), ConversionMethod.RateCoding, Array.Empty<string>());
             foreach (int chunk in new[] { 1, 3, 4 })
             {
-                using var simulator = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = 4, ChunkSteps = chunk });
+                using var simulator = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = 4, ChunkSteps = chunk, KeepFinalMembranes = true });
                 SimulationResult result = simulator.RunSequence(input, 1);
                 float[] spikes = Enumerable.Range(1, 4).Select(t => result.GetStepOutput(t, 0)[0]).ToArray();
                 CollectionAssert.AreEqual(expectedSpikes, spikes, $"chunk {chunk}");
