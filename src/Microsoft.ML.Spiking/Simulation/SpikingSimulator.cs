@@ -51,8 +51,9 @@ namespace Microsoft.ML.Spiking.Simulation
         /// <summary>
         /// Run IF and multi-threshold neurons with the fused kernels (a C++ ONNX Runtime custom-op library the build
         /// compiles on Linux x64 where g++ is installed) when they are available and the simulation runs on the CPU.
-        /// Default true. The results are identical to the standard-op lowering, which is used otherwise (and always for
-        /// ONNX export); false, or the environment variable <c>SPIKING_NATIVE_KERNELS=0</c>, forces the standard ops.
+        /// Default true. The neuron kernels give results identical to the standard-op lowering, which is used otherwise
+        /// (and always for ONNX export); with <see cref="PackSpikes"/> rate-coded convolutions run bit-packed and agree
+        /// with it to float rounding. False, or the environment variable <c>SPIKING_NATIVE_KERNELS=0</c>, forces the standard ops.
         /// <see cref="SpikingSimulator.UsesNativeKernels"/> says which one runs and
         /// <see cref="SpikingSimulator.NativeKernelStatus"/> why.
         /// </summary>
