@@ -10,6 +10,8 @@
 
 namespace spiking {
 namespace bitconv {
+// Internal linkage: the file is compiled once per instruction set, and no copy may stand in for another.
+namespace {
 
 static inline int64_t Min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
@@ -226,5 +228,6 @@ inline void FanOutRow(const uint64_t* bits, const float* fan_h, const float* fan
   }
 }
 
+}  // namespace
 }  // namespace bitconv
 }  // namespace spiking

@@ -9,6 +9,7 @@
 //   MtScan(x, theta, bias?, step_offset?, m, c?, C?, r_out?) -> (out, counts, m_out, c_out?, C_out?, r_out_out?)
 //     attributes: steps, varying, levels, gated, differential, scales[levels], fractions[levels]
 //   IfPack, SpikeConvIf, SpikeUnpack, SpikeFanOut: the bit-packed spike operators of bit_ops.cc
+//   SpikeConvMt, SpikeEncode, CodeUnpack, CodeFanOut: the spike-code operators of code_ops.cc
 //
 // theta holds one value, one per channel (axis 1) or one per element of a sample; counts [K·B] holds the number
 // of non-zero outputs of every step and sample, as float like the standard lowering's spike outputs.
@@ -287,6 +288,7 @@ Ort::CustomOpDomain& Domain() {
     d.Add(&if_scan);
     d.Add(&mt_scan);
     AddBitOps(d);
+    AddCodeOps(d);
     return d;
   }();
   return domain;

@@ -96,4 +96,7 @@ inline void SumPerSample(const std::vector<int64_t>& partial, const std::vector<
 // Adds the bit-packed spike operators (bit_ops.cc) to the domain.
 void AddBitOps(Ort::CustomOpDomain& domain);
 
+// Adds the spike-code operators (code_ops.cc) to the domain.
+void AddCodeOps(Ort::CustomOpDomain& domain);
+
 }  // namespace spiking

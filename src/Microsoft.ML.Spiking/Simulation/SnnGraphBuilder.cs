@@ -114,7 +114,7 @@ namespace Microsoft.ML.Spiking.Simulation
             var tiled = new Dictionary<string, string>();
             int neuronIndex = 0;
             int synapticIndex = 0;
-            BitPackedPlan? bitPlan = packing != BitPacking.None && !differential ? BitPackedPlan.Create(network) : null;
+            BitPackedPlan? bitPlan = packing != BitPacking.None ? BitPackedPlan.Create(network, differential) : null;
             var packed = new Dictionary<string, BitPackedEmitters.PackedValue>(StringComparer.Ordinal);
 
             // A value as floats: packed spikes are unpacked once, for the first reader that needs floats.
@@ -136,6 +136,15 @@ namespace Microsoft.ML.Spiking.Simulation
                     throw new InvalidOperationException($"Synaptic plan {synapticIndex} is for '{plan.Name}', not '{layer.Name}'.");
                 }
                 return plan;
+            }
+
+            // A multi-threshold neuron whose spikes a fused neuron reads, simulated by its usual kernel: its spikes as codes too.
+            void EncodeIfPacked(Layer layer)
+            {
+                if (bitPlan != null && layer is MultiThresholdNeuronLayer neuron && bitPlan.IsPacked(neuron) && bitPlan.Fused(neuron) == null)
+                {
+                    packed[neuron.Output] = BitPackedEmitters.Encode(b, neuron, network.GetShape(neuron.Output), values[neuron.Output].Name);
+                }
             }
 
             string Tiled(string irValue)
@@ -183,7 +192,7 @@ namespace Microsoft.ML.Spiking.Simulation
                     if (synapticLayers != null && layer is ConvLayer absorbed)
                     {
                         SynapticLayerPlan plan = NextPlan(layer);
-                        if (plan.Mode is SynapticCountMode.SpikeChannels or SynapticCountMode.SpikeRows)
+                        if (BitPackedEmitters.CountsPacked(plan, packed[absorbed.Inputs[0]]))
                         {
                             BitPackedEmitters.FanOut(b, plan, packed[absorbed.Inputs[0]], SynapticOutput(synapticIndex));
                         }
@@ -195,20 +204,23 @@ namespace Microsoft.ML.Spiking.Simulation
                     }
                     continue;
                 }
-                if (bitPlan != null && layer is IfNeuronLayer packedNeuron && bitPlan.IsPacked(packedNeuron))
+                if (bitPlan != null && layer is SpikingNeuronLayer packedNeuron && bitPlan.IsPacked(packedNeuron))
                 {
                     int[] shape = network.GetShape(packedNeuron.Output);
                     if (bitPlan.Fused(packedNeuron) is BitPackedPlan.FusedNeuron fusedConv)
                     {
-                        packed[packedNeuron.Output] = BitPackedEmitters.SpikeConvIf(ctx, fusedConv, shape, ir => packed[ir], SpikeOutput(neuronIndex), packing == BitPacking.Portable);
+                        packed[packedNeuron.Output] = BitPackedEmitters.SpikeConv(ctx, fusedConv, shape, ir => packed[ir], SpikeOutput(neuronIndex), packing == BitPacking.Portable);
+                        neuronIndex++;
+                        continue;
                     }
-                    else
+                    if (packedNeuron is IfNeuronLayer entry)
                     {
-                        (string current, bool currentVarying) = Value(packedNeuron.Inputs[0]);
-                        packed[packedNeuron.Output] = BitPackedEmitters.IfPack(ctx, packedNeuron, shape, current, currentVarying, SpikeOutput(neuronIndex));
+                        (string current, bool currentVarying) = Value(entry.Inputs[0]);
+                        packed[entry.Output] = BitPackedEmitters.IfPack(ctx, entry, shape, current, currentVarying, SpikeOutput(neuronIndex));
+                        neuronIndex++;
+                        continue;
                     }
-                    neuronIndex++;
-                    continue;
+                    // A multi-threshold neuron on an analog input runs its usual kernel below; its spikes are then encoded.
                 }
                 if (IsStateful(layer))
                 {
@@ -217,6 +229,7 @@ namespace Microsoft.ML.Spiking.Simulation
                     {
                         values[layer.Output] = (FusedNeuronEmitters.Emit(ctx, fused, network.GetShape(fused.Output), name, varying, SpikeOutput(neuronIndex)), true);
                         neuronIndex++;
+                        EncodeIfPacked(layer);
                         continue;
                     }
                     string[] perStep = layer switch
@@ -234,6 +247,7 @@ namespace Microsoft.ML.Spiking.Simulation
                         neuronIndex++;
                     }
                     values[layer.Output] = (all, true);
+                    EncodeIfPacked(layer);
                     continue;
                 }
                 if (synapticLayers != null && layer is ConvLayer or DenseLayer)

@@ -154,7 +154,7 @@ namespace Microsoft.ML.Spiking.Simulation
             _fused = options.UseNativeKernels && options.Execution?.GpuDeviceId == null && !network.SimulatesWholeBlock
                 && network.Network.Layers.Any(l => FusedNeuronEmitters.Supports(l, network.IsDifferential, options.FuseIfNeurons)) && NativeKernels.IsAvailable;
             bool packs = options.UseNativeKernels && options.PackSpikes && options.Execution?.GpuDeviceId == null && !network.SimulatesWholeBlock
-                && !network.IsDifferential && !options.IndicatorCountingOnly && NativeKernels.IsAvailable && BitPackedPlan.Create(network.Network) != null;
+                && !options.IndicatorCountingOnly && NativeKernels.IsAvailable && BitPackedPlan.Create(network.Network, network.IsDifferential) != null;
             _packing = !packs ? BitPacking.None : options.PortableBitKernels ? BitPacking.Portable : BitPacking.Native;
             _allocatedOutputs = network.Network.Layers.Any(l => l is PoolLayer { CeilMode: true });
         }

@@ -82,18 +82,25 @@ namespace Microsoft.ML.Spiking.Simulation
         /// <summary>Spike modes: θ_c per input channel.</summary>
         public float[]? Thresholds { get; private set; }
 
-        /// <summary>Spike modes: f_h, the output rows reading each input row.</summary>
+        /// <summary>Spike modes and convolutions in indicator mode: f_h, the output rows reading each input row.</summary>
         public float[]? RowFanOut { get; private set; }
 
-        /// <summary>Spike modes: f_w, the output columns reading each input column.</summary>
+        /// <summary>Spike modes and convolutions in indicator mode: f_w, the output columns reading each input column.</summary>
         public float[]? ColumnFanOut { get; private set; }
 
-        public static SynapticLayerPlan Indicator(string name, int[] inputShape, float[]? fanOut, long hostScale, int reducedAxes, long denseMacs) =>
+        public static SynapticLayerPlan Indicator(string name, int[] inputShape, float[]? fanOut, long hostScale, int reducedAxes, long denseMacs,
+            float[]? rowFanOut = null, float[]? columnFanOut = null, long channelFanOut = 1) =>
             new SynapticLayerPlan(name, inputShape, SynapticCountMode.Indicator, inputShape.Take(inputShape.Length - reducedAxes).ToArray(), hostScale, denseMacs)
             {
                 FanOut = fanOut,
                 ReducedAxes = reducedAxes,
+                RowFanOut = rowFanOut,
+                ColumnFanOut = columnFanOut,
+                ChannelFanOut = channelFanOut,
             };
+
+        /// <summary>Out channels per group of a convolution (F = that × f_h × f_w); 1 for other layers.</summary>
+        public long ChannelFanOut { get; private init; } = 1;
 
         public static SynapticLayerPlan Product(string name, int[] leftShape, long denseMacs) =>
             new SynapticLayerPlan(name, leftShape, SynapticCountMode.Product, Array.Empty<int>(), 1, denseMacs);
@@ -191,10 +198,10 @@ namespace Microsoft.ML.Spiking.Simulation
             long rowSum = rows.Sum();
             long columnSum = columns.Sum();
             long macs = input[0] * perGroup * rowSum * columnSum;
+            float[] fh = rows.Select(v => (float)v).ToArray();
+            float[] fw = columns.Select(v => (float)v).ToArray();
             if (thresholds != null)
             {
-                float[] fh = rows.Select(v => (float)v).ToArray();
-                float[] fw = columns.Select(v => (float)v).ToArray();
                 if ((long)input[1] * input[2] * rowSum * columnSum <= SpikeSumLimit)
                 {
                     return SynapticLayerPlan.Spikes(conv.Name, input, SynapticCountMode.SpikeChannels, thresholds, fh, fw, perGroup, macs);
@@ -205,7 +212,7 @@ namespace Microsoft.ML.Spiking.Simulation
                 }
             }
             float[] fanOut = ConvFanOut(conv, input, output);
-            return SynapticLayerPlan.Indicator(conv.Name, input, fanOut, 1, ChooseReducedAxes(input, fanOut), macs);
+            return SynapticLayerPlan.Indicator(conv.Name, input, fanOut, 1, ChooseReducedAxes(input, fanOut), macs, fh, fw, perGroup);
         }
 
         /// <summary>

@@ -59,6 +59,38 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
             return new SpikingNetwork(new Network("x", new[] { 3, 8, 8 }, layers, "y", "fixture"), ConversionMethod.RateCoding, Array.Empty<string>());
         }
 
+        /// <summary>
+        /// The same forms under differential coding: gated multi-threshold neurons with four levels (spikes ±θ·2^−k as 4-bit
+        /// codes), per-element biases; the entry neuron runs its usual kernel and encodes its spikes.
+        /// </summary>
+        private static SpikingNetwork ExactDifferentialNetwork(int seed, bool gated)
+        {
+            var r = new Random(seed);
+            MultiThresholdNeuronLayer Neuron(string name, string input, int channels, int size) =>
+                new MultiThresholdNeuronLayer(name, "Relu", input, name, Thresholds(r, channels).Select(t => Math.Max(t, 0.5f)).ToArray(), 4, gated, FiringRule.Midpoint, true,
+                    Enumerable.Range(0, channels * size).Select(_ => r.Next(-4, 5) / 16f).ToArray());
+            var layers = new Layer[]
+            {
+                Conv("c1", "x", 20, 3, 3, 1, 1, r),
+                Neuron("n1", "c1", 20, 64),
+                Conv("c2", "n1", 20, 20, 3, 1, 1, r),
+                Neuron("n2", "c2", 20, 64),
+                Conv("c3", "n2", 20, 20, 3, 1, 1, r),
+                new BinaryLayer("a3", "Add", "c3", "n1", "a3", BinaryOp.Add),
+                Neuron("n3", "a3", 20, 64),
+                Conv("c4", "n3", 70, 20, 3, 2, 1, r),
+                Conv("c5", "n3", 70, 20, 1, 2, 0, r),
+                new BinaryLayer("a4", "Add", "c4", "c5", "a4", BinaryOp.Add),
+                Neuron("n4", "a4", 70, 16),
+                Conv("c6", "n4", 6, 70, 3, 1, 1, r),
+                Neuron("n5", "c6", 6, 16),
+                new GlobalAveragePoolLayer("g", "GlobalAveragePool", "n5", "g"),
+                new ReshapeLayer("f", "Flatten", "g", "f", new[] { 6 }),
+                new DenseLayer("d", "Gemm", "f", "y", new FloatTensor(new[] { 4, 6 }, Dyadic(r, 24)), Dyadic(r, 4)),
+            };
+            return new SpikingNetwork(new Network("x", new[] { 3, 8, 8 }, layers, "y", "fixture"), ConversionMethod.DifferentialCoding, Array.Empty<string>(), Dyadic(r, 4));
+        }
+
         /// <summary>Inputs that are multiples of 1/16 in [0, 1].</summary>
         private static float[] DyadicInputs(int count, int seed)
         {
@@ -78,7 +110,7 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
         public void ThePlanFusesEveryConvolutionOfSpikesThatDrivesAnIfNeuron()
         {
             Network network = ExactNetwork(1, ResetMode.Subtract).Network;
-            BitPackedPlan plan = BitPackedPlan.Create(network)!;
+            BitPackedPlan plan = BitPackedPlan.Create(network, differential: false)!;
             Assert.IsNotNull(plan);
             Layer Get(string name) => network.Layers.Single(l => l.Name == name);
             Assert.IsNull(plan.Fused(Get("n1")), "n1 reads the analog convolution");
@@ -118,7 +150,7 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
                 new BinaryLayer("a", "Add", "n5", "c4", "y", BinaryOp.Add),
             };
             var network = new Network("x", new[] { 2, 8, 8 }, layers, "y", "fixture");
-            Assert.IsNull(BitPackedPlan.Create(network), "nothing in this network can be fused");
+            Assert.IsNull(BitPackedPlan.Create(network, differential: false), "nothing in this network can be fused");
             using var simulator = new SpikingSimulator(new SpikingNetwork(network, ConversionMethod.RateCoding, Array.Empty<string>()), new SimulationOptions { TimeSteps = 4 });
             Assert.IsFalse(simulator.PacksSpikes);
         }
@@ -138,6 +170,24 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
             using var standard = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk, UseNativeKernels = false, KeepFinalMembranes = true });
             Assert.IsTrue(packed.PacksSpikes, SpikingSimulator.NativeKernelStatus);
             Assert.IsFalse(standard.PacksSpikes);
+            AssertIdentical(standard.Run(inputs, batch), packed.Run(inputs, batch), steps, batch, requireEveryLayerToSpike: true);
+        }
+
+        [TestMethod]
+        [DataRow(8, 8, true, false)]
+        [DataRow(11, 4, true, true)]
+        [DataRow(6, 1, false, false)]
+        [DataRow(5, 2, false, true)]
+        public void ExactDifferentialNetworkMatchesTheStandardLoweringBitForBit(int steps, int chunk, bool gated, bool portable)
+        {
+            RequireKernels();
+            SpikingNetwork snn = ExactDifferentialNetwork(6, gated);
+            Assert.AreEqual(4, BitPackedPlan.Create(snn.Network, differential: true)!.FusedCount);
+            const int batch = 3;
+            float[] inputs = DyadicInputs(batch * 192, 10);
+            using var packed = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk, PortableBitKernels = portable, KeepFinalMembranes = true });
+            using var standard = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk, UseNativeKernels = false, KeepFinalMembranes = true });
+            Assert.IsTrue(packed.PacksSpikes, SpikingSimulator.NativeKernelStatus);
             AssertIdentical(standard.Run(inputs, batch), packed.Run(inputs, batch), steps, batch, requireEveryLayerToSpike: true);
         }
 

@@ -1,0 +1,356 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+//
+// The fused convolution of spike codes + differential multi-threshold neuron of code_kernels.h, written once over a
+// 16-lane vector type `Ops` (Load, Store, Set, Add, Sub, Mul, MulAdd, Abs, Neg, Select, Blend, Lookup, Gather and the
+// lane masks AtLeast, Less, NonZero) and included by code_kernels.cc (portable lanes)
+// and code_kernels_avx512.cc (AVX-512). Uses no standard library functions, so that nothing here is compiled for a
+// wider instruction set than the file that includes it.
+
+#pragma once
+
+#include "code_kernels.h"
+
+namespace spiking {
+namespace codeconv {
+// Internal linkage: the file is compiled once per instruction set, and no copy may stand in for another.
+namespace {
+
+static inline int64_t Min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+// Bit 4i of the result set where nibble i of x is non-zero.
+static inline uint64_t NonZeroNibbles(uint64_t x) {
+  uint64_t nonzero = x | (x >> 1);
+  nonzero |= nonzero >> 2;
+  return nonzero & 0x1111111111111111ull;
+}
+
+// Bits 4i of x gathered into bits i (a 16-bit lane mask).
+static inline uint32_t GatherNibbleBits(uint64_t x) {
+  x = (x | (x >> 3)) & 0x0303030303030303ull;
+  x = (x | (x >> 6)) & 0x000F000F000F000Full;
+  x = (x | (x >> 12)) & 0x000000FF000000FFull;
+  x = (x | (x >> 24)) & 0xFFFFull;
+  return static_cast<uint32_t>(x);
+}
+
+// The taps of one source inside its input map for one output pixel (found once per pixel, used at every step).
+struct CodeTaps {
+  int count = 0;
+  int64_t offset[kMaxTaps];
+  const float* table[kMaxTaps];
+};
+
+static inline void FindTaps(const CodeSource& s, int64_t oy, int64_t ox, int64_t padded, int64_t c0, CodeTaps& taps) {
+  taps.count = 0;
+  for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
+    const int64_t iy = oy * s.stride_h - s.pad_top + ky;
+    if (iy < 0 || iy >= s.height) {
+      continue;
+    }
+    for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
+      const int64_t ix = ox * s.stride_w - s.pad_left + kx;
+      if (ix < 0 || ix >= s.width) {
+        continue;
+      }
+      taps.offset[taps.count] = (iy * s.width + ix) * s.words;
+      taps.table[taps.count] = s.table + (ky * s.kernel_w + kx) * s.channels * padded + c0;
+      ++taps.count;
+    }
+  }
+}
+
+// Events (non-zero codes) gathered before they are added: the table row (an offset from the source's table) and the
+// factor ±2^−k. Gathering them branch-free and adding them in one loop costs one mispredicted loop exit per pixel and
+// step instead of one per tap and word (measured: the event loop was 70 % of the kernel, mostly those exits).
+constexpr int kMaxEvents = 1024;
+
+struct Events {
+  int count = 0;
+  int32_t offset[kMaxEvents + 16];
+  float factor[kMaxEvents + 16];
+};
+
+template <class Ops, int NV>
+inline void AddEvents(const float* table, const Events& events, typename Ops::V* even, typename Ops::V* odd) {
+  int e = 0;
+  for (; e + 1 < events.count; e += 2) {
+    const float* first = table + events.offset[e];
+    const float* second = table + events.offset[e + 1];
+    const typename Ops::V f0 = Ops::Set(events.factor[e]);
+    const typename Ops::V f1 = Ops::Set(events.factor[e + 1]);
+    for (int j = 0; j < NV; ++j) {
+      even[j] = Ops::MulAdd(Ops::Load(first + 16 * j), f0, even[j]);
+      odd[j] = Ops::MulAdd(Ops::Load(second + 16 * j), f1, odd[j]);
+    }
+  }
+  if (e < events.count) {
+    const float* last = table + events.offset[e];
+    const typename Ops::V f = Ops::Set(events.factor[e]);
+    for (int j = 0; j < NV; ++j) {
+      even[j] = Ops::MulAdd(Ops::Load(last + 16 * j), f, even[j]);
+    }
+  }
+}
+
+// Adds a source's contribution at one step: for every non-zero code of the pixels under the taps, the input channel's
+// weight row (θ folded in) times ±2^−k.
+template <class Ops, int NV>
+inline void AddCodes(const CodeSource& s, const CodeTaps& taps, int64_t row, int64_t padded, const float* signed_scale, const int32_t* lane_rows,
+                     Events& events, typename Ops::V* even, typename Ops::V* odd) {
+  const uint64_t* codes = s.codes + row * s.height * s.width * s.words;
+  events.count = 0;
+  for (int i = 0; i < taps.count; ++i) {
+    const uint64_t* pixel = codes + taps.offset[i];
+    const int32_t base = static_cast<int32_t>(taps.table[i] - s.table);
+    for (int64_t w = 0; w < s.words; ++w) {
+      const uint64_t x = pixel[w];
+      if (x == 0) {
+        continue;
+      }
+      if (events.count > kMaxEvents - 16) {
+        AddEvents<Ops, NV>(s.table, events, even, odd);
+        events.count = 0;
+      }
+      events.count += Ops::Gather(x, signed_scale, base + static_cast<int32_t>(w * 16 * padded), lane_rows, events.offset + events.count, events.factor + events.count);
+    }
+  }
+  AddEvents<Ops, NV>(s.table, events, even, odd);
+}
+
+// The state of up to 64 channels of one output pixel, and their thresholds as MtScan forms them.
+struct Lanes {
+  float m[64], c[64], cumulative[64], r_out[64];
+  float value[kMaxCodeLevels][64], positive[kMaxCodeLevels][64];
+};
+
+// One step of MtScan's differential neuron (StepFused) on the NV vectors of lanes, from the current x: d = x − b_n;
+// m += d; m += c; C += r_out; s = rule(m, C); m −= s; C += s; c += (d − s)/t; r_out += s/t. The same float operations
+// as MtScan per lane, on vectors with lane masks for its selections; the level index of each spike comes out as a
+// float lane (codes[i] = 0, 1 + k or 9 + k).
+template <class Ops, int NV, int Levels, bool Gated>
+inline int64_t MtStep(Lanes& s, const float* x, const float* neuron_bias, float inverse, float* codes) {
+  using V = typename Ops::V;
+  int64_t count = 0;
+  const V zero = Ops::Set(0.0f);
+  const V eight = Ops::Set(8.0f);
+  const V step = Ops::Set(inverse);
+  for (int j = 0; j < NV; ++j) {
+    const int o = 16 * j;
+    const V d = Ops::Sub(Ops::Load(x + o), Ops::Load(neuron_bias + o));
+    V m = Ops::Add(Ops::Load(s.m + o), d);
+    m = Ops::Add(m, Ops::Load(s.c + o));
+    const V cumulative = Gated ? Ops::Add(Ops::Load(s.cumulative + o), Ops::Load(s.r_out + o)) : zero;
+    const V magnitude_of_m = Ops::Abs(m);
+    V magnitude = zero;
+    V k_magnitude = zero;
+    for (int k = Levels - 1; k >= 0; --k) {
+      const uint32_t qualifies = Ops::AtLeast(magnitude_of_m, Ops::Load(s.positive[k] + o));
+      magnitude = Ops::Blend(qualifies, Ops::Load(s.value[k] + o), magnitude);
+      k_magnitude = Ops::Blend(qualifies, Ops::Set(static_cast<float>(k + 1)), k_magnitude);
+    }
+    V low = magnitude;
+    V k_low = k_magnitude;
+    if (Gated) {
+      V reached = zero;
+      V k_reached = zero;
+      for (int k = Levels - 1; k >= 0; --k) {
+        const uint32_t qualifies = Ops::AtLeast(cumulative, Ops::Load(s.value[k] + o));
+        reached = Ops::Blend(qualifies, Ops::Load(s.value[k] + o), reached);
+        k_reached = Ops::Blend(qualifies, Ops::Set(static_cast<float>(k + 1)), k_reached);
+      }
+      const uint32_t gate = Ops::Less(reached, magnitude);
+      low = Ops::Blend(gate, reached, magnitude);
+      k_low = Ops::Blend(gate, k_reached, k_magnitude);
+    }
+    const uint32_t rising = Ops::AtLeast(m, zero);
+    const V spike = Ops::Blend(rising, magnitude, Ops::Neg(low));
+    const V falling = Ops::Select(Ops::Less(zero, k_low), Ops::Add(k_low, eight));
+    Ops::Store(codes + o, Ops::Blend(rising, k_magnitude, falling));
+    Ops::Store(s.m + o, Ops::Sub(m, spike));
+    if (Gated) {
+      Ops::Store(s.cumulative + o, Ops::Add(cumulative, spike));
+    }
+    const V difference = Ops::Sub(d, spike);
+    Ops::Store(s.c + o, Ops::Add(Ops::Load(s.c + o), Ops::Mul(difference, step)));
+    if (Gated) {
+      Ops::Store(s.r_out + o, Ops::Add(Ops::Load(s.r_out + o), Ops::Mul(spike, step)));
+    }
+    count += __builtin_popcount(Ops::NonZero(spike));
+  }
+  return count;
+}
+
+static inline void LoadLanes(float* to, const float* from, int64_t offset, int n) {
+  for (int i = 0; i < n; ++i) {
+    to[i] = from != nullptr ? from[offset + i] : 0.0f;
+  }
+}
+
+static inline void StoreLanes(float* to, const float* from, int64_t offset, int n) {
+  if (to != nullptr) {
+    for (int i = 0; i < n; ++i) {
+      to[offset + i] = from[i];
+    }
+  }
+}
+
+// Output channels [c0, c0 + 16·NV) of pixel (oy, ox) of one sample over the K steps.
+template <class Ops, int NV, int Levels>
+inline void MtBlock(const SpikeConvMtArgs& a, const float* signed_scale, int64_t sample, int64_t oy, int64_t ox, int64_t c0, int64_t* counts) {
+  using V = typename Ops::V;
+  constexpr int n = 16 * NV;
+  const int64_t pixel_state = (oy * a.width + ox) * a.padded + c0;
+  const int64_t state = sample * a.height * a.width * a.padded + pixel_state;
+  CodeTaps taps[2];
+  for (int s = 0; s < a.sources; ++s) {
+    FindTaps(a.source[s], oy, ox, a.padded, c0, taps[s]);
+  }
+  int32_t lane_rows[16];
+  for (int l = 0; l < 16; ++l) {
+    lane_rows[l] = static_cast<int32_t>(l * a.padded);
+  }
+  Events events;
+  Lanes lanes;
+  LoadLanes(lanes.m, a.m_in, state, n);
+  LoadLanes(lanes.c, a.c_in, state, n);
+  LoadLanes(lanes.cumulative, a.cumulative_in, state, n);
+  LoadLanes(lanes.r_out, a.r_out_in, state, n);
+  for (int k = 0; k < Levels; ++k) {
+    // value[0] is θ itself; the others θ·scale[k] (MtScan's products, with the same float factors).
+    for (int i = 0; i < n; ++i) {
+      const float theta = a.theta[c0 + i];
+      lanes.value[k][i] = k == 0 ? theta : theta * a.scale[k];
+      lanes.positive[k][i] = theta * a.fraction[k];
+    }
+  }
+  // Without a neuron bias, d = x − 0 = x exactly (MtScan's drive is x then).
+  float no_bias[n] = {};
+  const float* neuron_bias = a.neuron_bias != nullptr ? a.neuron_bias + pixel_state : no_bias;
+  V bias[NV];
+  for (int j = 0; j < NV; ++j) {
+    bias[j] = Ops::Load(a.bias + c0 + 16 * j);
+  }
+  for (int64_t t = 0; t < a.steps; ++t) {
+    const int64_t row = t * a.batch + sample;
+    V acc[NV], odd[NV];
+    for (int j = 0; j < NV; ++j) {
+      acc[j] = bias[j];
+      odd[j] = Ops::Set(0.0f);
+    }
+    for (int s = 0; s < a.sources; ++s) {
+      AddCodes<Ops, NV>(a.source[s], taps[s], row, a.padded, signed_scale, lane_rows, events, acc, odd);
+    }
+    float x[n];
+    for (int j = 0; j < NV; ++j) {
+      Ops::Store(x + 16 * j, Ops::Add(acc[j], odd[j]));
+    }
+    const int64_t pixel = ((row * a.height + oy) * a.width + ox) * a.words;
+    if (a.residual != nullptr) {
+      // DecodeSpike per lane: θ·(±2^−k) is θ·scale[k] with its sign, and θ·0 = 0 for no spike.
+      for (int j = 0; j < NV; ++j) {
+        const V spikes = Ops::Mul(Ops::Load(a.residual_theta + c0 + 16 * j), Ops::Lookup(a.residual[pixel + c0 / 16 + j], signed_scale));
+        Ops::Store(x + 16 * j, Ops::Add(Ops::Load(x + 16 * j), spikes));
+      }
+    }
+    float codes[n];
+    counts[t] += a.gated ? MtStep<Ops, NV, Levels, true>(lanes, x, neuron_bias, a.inverse[t], codes) : MtStep<Ops, NV, Levels, false>(lanes, x, neuron_bias, a.inverse[t], codes);
+    for (int j = 0; j < NV; ++j) {
+      uint64_t word = 0;
+      for (int l = 0; l < 16; ++l) {
+        word |= static_cast<uint64_t>(codes[16 * j + l]) << (4 * l);
+      }
+      a.output[pixel + c0 / 16 + j] = word;
+    }
+  }
+  StoreLanes(a.m_out, lanes.m, state, n);
+  StoreLanes(a.c_out, lanes.c, state, n);
+  StoreLanes(a.cumulative_out, lanes.cumulative, state, n);
+  StoreLanes(a.r_out_out, lanes.r_out, state, n);
+}
+
+template <class Ops, int NV>
+inline void MtBlockLevels(const SpikeConvMtArgs& a, const float* signed_scale, int64_t sample, int64_t oy, int64_t ox, int64_t c0, int64_t* counts) {
+  switch (a.levels) {
+    case 1: MtBlock<Ops, NV, 1>(a, signed_scale, sample, oy, ox, c0, counts); break;
+    case 2: MtBlock<Ops, NV, 2>(a, signed_scale, sample, oy, ox, c0, counts); break;
+    case 3: MtBlock<Ops, NV, 3>(a, signed_scale, sample, oy, ox, c0, counts); break;
+    case 4: MtBlock<Ops, NV, 4>(a, signed_scale, sample, oy, ox, c0, counts); break;
+    case 5: MtBlock<Ops, NV, 5>(a, signed_scale, sample, oy, ox, c0, counts); break;
+    case 6: MtBlock<Ops, NV, 6>(a, signed_scale, sample, oy, ox, c0, counts); break;
+    default: MtBlock<Ops, NV, 7>(a, signed_scale, sample, oy, ox, c0, counts); break;
+  }
+}
+
+// Runs the item's output rows (every block writes its own words of the output).
+template <class Ops>
+inline void Run(const SpikeConvMtArgs& a, int64_t sample, int64_t row_begin, int64_t row_end, int64_t* counts) {
+  // Code → ±2^−k (the factor of the source's weight row θ·W): 0, +scale[k] for 1 + k, −scale[k] for 9 + k.
+  float signed_scale[16] = {};
+  for (int code = 0; code < 16; ++code) {
+    const int k = (code & 7) - 1;
+    signed_scale[code] = k < 0 || k >= a.levels ? 0.0f : (code >= 8 ? -a.scale[k] : a.scale[k]);
+  }
+  const int64_t vectors = a.padded / 16;
+  for (int64_t oy = row_begin; oy < row_end; ++oy) {
+    for (int64_t ox = 0; ox < a.width; ++ox) {
+      for (int64_t first = 0; first < vectors; first += 4) {
+        const int64_t c0 = first * 16;
+        switch (Min64(4, vectors - first)) {
+          case 1: MtBlockLevels<Ops, 1>(a, signed_scale, sample, oy, ox, c0, counts); break;
+          case 2: MtBlockLevels<Ops, 2>(a, signed_scale, sample, oy, ox, c0, counts); break;
+          case 3: MtBlockLevels<Ops, 3>(a, signed_scale, sample, oy, ox, c0, counts); break;
+          default: MtBlockLevels<Ops, 4>(a, signed_scale, sample, oy, ox, c0, counts); break;
+        }
+      }
+    }
+  }
+}
+
+// CodeFanOut of one row for channels [c0, c0 + 16·NV): a masked vector addition of f_h·f_w per pixel and 16
+// channels where their codes are non-zero (integers below 2^24: exact in float).
+template <class Ops, int NV>
+inline void FanOutBlock(const uint64_t* in, const float* fan_h, const float* fan_w, int64_t channels, int64_t height, int64_t width,
+                        int64_t words, int64_t c0, float* out) {
+  using V = typename Ops::V;
+  V acc[NV];
+  for (int j = 0; j < NV; ++j) {
+    acc[j] = Ops::Set(0.0f);
+  }
+  for (int64_t h = 0; h < height; ++h) {
+    for (int64_t w = 0; w < width; ++w) {
+      const uint64_t* pixel = in + (h * width + w) * words;
+      const V fan = Ops::Set(fan_h[h] * fan_w[w]);
+      for (int j = 0; j < NV; ++j) {
+        const uint32_t mask = GatherNibbleBits(NonZeroNibbles(pixel[c0 / 16 + j]));
+        acc[j] = Ops::Add(acc[j], Ops::Select(mask, fan));
+      }
+    }
+  }
+  float lanes[16 * NV];
+  for (int j = 0; j < NV; ++j) {
+    Ops::Store(lanes + 16 * j, acc[j]);
+  }
+  for (int64_t c = c0; c < channels && c < c0 + 16 * NV; ++c) {
+    out[c] = lanes[c - c0];
+  }
+}
+
+template <class Ops>
+inline void FanOutRow(const uint64_t* codes, const float* fan_h, const float* fan_w, int64_t channels, int64_t height, int64_t width,
+                      int64_t words, int64_t row, float* output) {
+  const uint64_t* in = codes + row * height * width * words;
+  float* out = output + row * channels;
+  const int64_t vectors = (channels + 15) / 16;
+  for (int64_t first = 0; first < vectors; first += 4) {
+    switch (Min64(4, vectors - first)) {
+      case 1: FanOutBlock<Ops, 1>(in, fan_h, fan_w, channels, height, width, words, first * 16, out); break;
+      case 2: FanOutBlock<Ops, 2>(in, fan_h, fan_w, channels, height, width, words, first * 16, out); break;
+      case 3: FanOutBlock<Ops, 3>(in, fan_h, fan_w, channels, height, width, words, first * 16, out); break;
+      default: FanOutBlock<Ops, 4>(in, fan_h, fan_w, channels, height, width, words, first * 16, out); break;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace codeconv
+}  // namespace spiking

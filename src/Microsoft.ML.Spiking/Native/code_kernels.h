@@ -1,0 +1,84 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+//
+// Spike-code kernels for differential-coding networks of multi-threshold neurons (BitPackedLowering.cs builds the
+// graphs). A multi-threshold neuron emits 0 or ±θ·2^−k (k < levels ≤ 7) per element and step, so its spikes pass
+// between layers as 4-bit codes: [K·B, H, W, words] uint64 with 16 channels per word (channel c in bits
+// 4·(c % 16) … of word c / 16); code 0 is no spike, 1 + k is +θ·2^−k, 9 + k is −θ·2^−k. A convolution of codes
+// visits only the non-zero codes and adds the input channel's weight row (θ of the source folded in) times ±2^−k;
+// it is fused with the multi-threshold neuron it drives (the operations of MtScan, per element and step).
+
+#pragma once
+
+#include <cstdint>
+
+#include "bit_kernels.h"
+
+namespace spiking {
+
+// Most threshold levels a code holds.
+constexpr int kMaxCodeLevels = 7;
+
+// One convolution whose input is spike codes.
+struct CodeSource {
+  const uint64_t* codes = nullptr;  // [K·B, height, width, words]
+  const float* table = nullptr;     // [kernel_h·kernel_w][channels][padded out channels]: W·θ_in
+  int64_t height = 0, width = 0, words = 0, channels = 0;
+  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_top = 0, pad_left = 0;
+};
+
+// SpikeConvMt: x = bias + Σ sources + residual spikes; the differential multi-threshold neuron of MtScan on d = x − b_n.
+struct SpikeConvMtArgs {
+  int64_t steps = 1, batch = 1;
+  int64_t height = 0, width = 0, channels = 0, padded = 0, words = 0;  // padded = channels rounded up to 16
+  int sources = 1;
+  CodeSource source[2];
+  const uint64_t* residual = nullptr;     // codes shaped like the output, or null
+  const float* residual_theta = nullptr;  // [padded]
+  const float* bias = nullptr;            // [padded]: the convolutions' biases
+  const float* neuron_bias = nullptr;     // [height·width·padded] or null: b_n
+  const float* theta = nullptr;           // [padded]; padding lanes hold +inf and never fire
+  int levels = 1;
+  bool gated = false;
+  const float* scale = nullptr;     // [levels]
+  const float* fraction = nullptr;  // [levels]
+  const float* inverse = nullptr;   // [K]: 1/t
+  const float* m_in = nullptr;      // states [B, height, width, padded]
+  const float* c_in = nullptr;
+  const float* cumulative_in = nullptr;  // gated
+  const float* r_out_in = nullptr;       // gated
+  float* m_out = nullptr;
+  float* c_out = nullptr;
+  float* cumulative_out = nullptr;
+  float* r_out_out = nullptr;
+  uint64_t* output = nullptr;  // [K·B, height, width, words]
+};
+
+void SpikeConvMt(const SpikeConvMtArgs& args, int64_t sample, int64_t row_begin, int64_t row_end, int64_t* counts, bool portable);
+void SpikeConvMtAvx512(const SpikeConvMtArgs& args, int64_t sample, int64_t row_begin, int64_t row_end, int64_t* counts);
+
+// The spike a code stands for: 0, +value or −value with value = θ (k = 0) or θ·scale[k], as MtScan forms it.
+inline float DecodeSpike(uint32_t code, float theta, const float* scale) {
+  if (code == 0) {
+    return 0.0f;
+  }
+  const int k = static_cast<int>(code & 7u) - 1;
+  const float value = k == 0 ? theta : theta * scale[k];
+  return code >= 8 ? -value : value;
+}
+
+// SpikeEncode: float spikes [rows, C, spatial] (MtScan's outputs) to codes [rows, spatial, words]; throws nothing, a
+// value that is no spike level of its channel becomes -1 in *bad (the operator reports it).
+void SpikeEncode(const float* spikes, const float* theta, const float* scale, int levels, int64_t channels, int64_t spatial, int64_t words,
+                 int64_t row, uint64_t* output, int64_t* bad);
+
+// CodeUnpack: codes [rows, spatial, words] to floats [rows, C, spatial] (DecodeSpike of each).
+void CodeUnpack(const uint64_t* codes, const float* theta, const float* scale, int64_t channels, int64_t spatial, int64_t words,
+                int64_t row, float* output);
+
+// CodeFanOut: per row and input channel Σ_hw f_h[h]·f_w[w] over its non-zero codes (exact integers).
+void CodeFanOut(const uint64_t* codes, const float* fan_h, const float* fan_w, int64_t channels, int64_t height, int64_t width,
+                int64_t words, int64_t row, float* output);
+void CodeFanOutAvx512(const uint64_t* codes, const float* fan_h, const float* fan_w, int64_t channels, int64_t height, int64_t width,
+                      int64_t words, int64_t row, float* output);
+
+}  // namespace spiking

@@ -1,0 +1,345 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+//
+// ONNX Runtime bindings of the spike-code kernels (code_kernels.h), in the domain of custom_ops.cc:
+//
+//   SpikeConvMt(codes_a, table_a, codes_b?, table_b?, residual?, residual_theta?, bias, neuron_bias?, theta, step_offset,
+//               m, c, C?, r_out?) -> (codes, counts, m_out, c_out, C_out?, r_out_out?)
+//     attributes: steps, channels, levels (1-7), gated, scales[levels], fractions[levels], geometry_a / geometry_b =
+//     [kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left], portable. Sources are codes [K·B, H_in, W_in, words_in];
+//     tables [kernel_h·kernel_w, C_in, padded] (W·θ_in); states [B, H, W, padded]; codes out [K·B, H, W, words].
+//   SpikeEncode(spikes, theta) -> codes: MtScan's float spikes [rows, C, spatial...] as codes [rows, spatial..., words]
+//     (attributes levels, scales); a value that is no spike level of its channel is an error.
+//   CodeUnpack(codes, theta) -> floats [rows, C, spatial...] (attributes channels, scales).
+//   CodeFanOut(codes, fan_h, fan_w) -> [rows, C]: Σ_hw f_h·f_w over each channel's non-zero codes (attribute channels).
+
+#include <string>
+#include <vector>
+
+#include "code_kernels.h"
+#include "ort_support.h"
+
+namespace spiking {
+
+namespace {
+
+int64_t CodeWords(int64_t channels) { return (channels + 15) / 16; }
+
+void Require(bool condition, const std::string& message) {
+  if (!condition) {
+    throw Ort::Exception(std::string(message), ORT_INVALID_ARGUMENT);
+  }
+}
+
+std::vector<int64_t> OptionalInts(const Ort::ConstKernelInfo& ki, const char* name) {
+  try {
+    return ki.GetAttributes<int64_t>(name);
+  } catch (const Ort::Exception&) {
+    return {};
+  }
+}
+
+enum MtConvInput : size_t { kCodesA, kTableA, kCodesB, kTableB, kResidual, kResidualTheta, kBias, kNeuronBias, kTheta, kStepOffset, kM, kC, kCumulative, kROut, kMtConvInputs };
+enum MtConvOutput : size_t { kCodesOut, kCounts, kMOut, kCOut, kCumulativeOut, kROutOut, kMtConvOutputs };
+
+struct SpikeConvMtKernel {
+  SpikeConvMtKernel(const OrtKernelInfo* info) {
+    Ort::ConstKernelInfo ki(info);
+    steps_ = ki.GetAttribute<int64_t>("steps");
+    channels_ = ki.GetAttribute<int64_t>("channels");
+    levels_ = static_cast<int>(ki.GetAttribute<int64_t>("levels"));
+    gated_ = ki.GetAttribute<int64_t>("gated") != 0;
+    portable_ = ki.GetAttribute<int64_t>("portable") != 0;
+    scales_ = ki.GetAttributes<float>("scales");
+    fractions_ = ki.GetAttributes<float>("fractions");
+    geometry_[0] = ki.GetAttributes<int64_t>("geometry_a");
+    geometry_[1] = OptionalInts(ki, "geometry_b");
+    Require(steps_ >= 1 && channels_ >= 1 && geometry_[0].size() == 6, "SpikeConvMt needs steps, channels and geometry_a [kh, kw, sh, sw, pad_top, pad_left]");
+    Require(levels_ >= 1 && levels_ <= kMaxCodeLevels && scales_.size() == static_cast<size_t>(levels_) && fractions_.size() == static_cast<size_t>(levels_),
+            "SpikeConvMt needs 1 to 7 levels with one scale and one fraction each");
+  }
+
+  OrtStatusPtr ComputeV2(OrtKernelContext* raw) {
+    try {
+      Ort::KernelContext context(raw);
+      Ort::ConstValue m = context.GetInput(kM);
+      std::vector<int64_t> state = m.GetTensorTypeAndShapeInfo().GetShape();
+      Require(state.size() == 4, "SpikeConvMt: m must be [B, H, W, padded channels]");
+      SpikeConvMtArgs a;
+      a.steps = steps_;
+      a.batch = state[0];
+      a.height = state[1];
+      a.width = state[2];
+      a.padded = state[3];
+      a.channels = channels_;
+      a.words = CodeWords(channels_);
+      a.levels = levels_;
+      a.gated = gated_;
+      a.scale = scales_.data();
+      a.fraction = fractions_.data();
+      Require(a.padded % 16 == 0 && a.padded >= channels_ && a.padded < channels_ + 16, "SpikeConvMt: the states' last dim must be the channels rounded up to 16");
+      a.sources = 0;
+      for (int s = 0; s < 2; ++s) {
+        Ort::ConstValue codes = context.GetInput(s == 0 ? kCodesA : kCodesB);
+        if (codes == nullptr) {
+          continue;
+        }
+        Require(geometry_[s].size() == 6, "SpikeConvMt: a source without its geometry attribute");
+        std::vector<int64_t> in = codes.GetTensorTypeAndShapeInfo().GetShape();
+        Require(in.size() == 4 && in[0] == steps_ * a.batch, "SpikeConvMt: a source must be codes [K·B, H, W, words] with K·B rows");
+        Ort::ConstValue table = context.GetInput(s == 0 ? kTableA : kTableB);
+        const int64_t entries = static_cast<int64_t>(table.GetTensorTypeAndShapeInfo().GetElementCount());
+        CodeSource& src = a.source[a.sources++];
+        src.codes = codes.GetTensorData<uint64_t>();
+        src.table = table.GetTensorData<float>();
+        src.height = in[1];
+        src.width = in[2];
+        src.words = in[3];
+        src.kernel_h = geometry_[s][0];
+        src.kernel_w = geometry_[s][1];
+        src.stride_h = geometry_[s][2];
+        src.stride_w = geometry_[s][3];
+        src.pad_top = geometry_[s][4];
+        src.pad_left = geometry_[s][5];
+        const int64_t per_channel = src.kernel_h * src.kernel_w * a.padded;
+        Require(per_channel > 0 && entries % per_channel == 0, "SpikeConvMt: a table's size does not match its kernel and channels");
+        Require(src.kernel_h * src.kernel_w <= kMaxTaps, "SpikeConvMt: a kernel has more taps than the kernel supports");
+        src.channels = entries / per_channel;
+        Require(src.channels <= src.words * 16, "SpikeConvMt: a table has more input channels than its source's words hold");
+      }
+      Require(a.sources >= 1, "SpikeConvMt needs a source");
+      Ort::ConstValue residual = context.GetInput(kResidual);
+      if (residual != nullptr) {
+        std::vector<int64_t> shape = residual.GetTensorTypeAndShapeInfo().GetShape();
+        Require(shape.size() == 4 && shape[0] == steps_ * a.batch && shape[1] == a.height && shape[2] == a.width && shape[3] == a.words,
+                "SpikeConvMt: the residual must be codes shaped like the output");
+        a.residual = residual.GetTensorData<uint64_t>();
+        a.residual_theta = context.GetInput(kResidualTheta).GetTensorData<float>();
+      }
+      a.bias = context.GetInput(kBias).GetTensorData<float>();
+      Ort::ConstValue neuron_bias = context.GetInput(kNeuronBias);
+      if (neuron_bias != nullptr) {
+        Require(static_cast<int64_t>(neuron_bias.GetTensorTypeAndShapeInfo().GetElementCount()) == a.height * a.width * a.padded,
+                "SpikeConvMt: neuron_bias must be [H, W, padded channels]");
+        a.neuron_bias = neuron_bias.GetTensorData<float>();
+      }
+      a.theta = context.GetInput(kTheta).GetTensorData<float>();
+      // t = step_offset + k + 1 and 1/t, as ChunkContext forms them (Add, Reciprocal).
+      const float offset = context.GetInput(kStepOffset).GetTensorData<float>()[0];
+      std::vector<float> inverse(static_cast<size_t>(steps_));
+      for (int64_t k = 0; k < steps_; ++k) {
+        inverse[static_cast<size_t>(k)] = 1.0f / (offset + static_cast<float>(k + 1));
+      }
+      a.inverse = inverse.data();
+      a.m_in = m.GetTensorData<float>();
+      a.c_in = context.GetInput(kC).GetTensorData<float>();
+      a.output = context.GetOutput(kCodesOut, std::vector<int64_t>{steps_ * a.batch, a.height, a.width, a.words}).GetTensorMutableData<uint64_t>();
+      float* counts = context.GetOutput(kCounts, std::vector<int64_t>{steps_ * a.batch}).GetTensorMutableData<float>();
+      a.m_out = context.GetOutput(kMOut, state).GetTensorMutableData<float>();
+      a.c_out = context.GetOutput(kCOut, state).GetTensorMutableData<float>();
+      if (gated_) {
+        a.cumulative_in = context.GetInput(kCumulative).GetTensorData<float>();
+        a.r_out_in = context.GetInput(kROut).GetTensorData<float>();
+        a.cumulative_out = context.GetOutput(kCumulativeOut, state).GetTensorMutableData<float>();
+        a.r_out_out = context.GetOutput(kROutOut, state).GetTensorMutableData<float>();
+      }
+      std::vector<int64_t> samples(static_cast<size_t>(a.batch * a.height));
+      for (size_t i = 0; i < samples.size(); ++i) {
+        samples[i] = static_cast<int64_t>(i) / a.height;
+      }
+      std::vector<int64_t> partial = ParallelPartials(context, samples.size(), static_cast<size_t>(steps_), [&](size_t index, int64_t* c) {
+        const int64_t row = static_cast<int64_t>(index) % a.height;
+        SpikeConvMt(a, samples[index], row, row + 1, c, portable_);
+      });
+      SumPerSample(partial, samples, steps_, a.batch, counts);
+      return nullptr;
+    } catch (const std::exception& e) {
+      return ToStatus(e);
+    }
+  }
+
+ private:
+  int64_t steps_;
+  int64_t channels_;
+  int levels_;
+  bool gated_;
+  bool portable_;
+  std::vector<float> scales_;
+  std::vector<float> fractions_;
+  std::vector<int64_t> geometry_[2];
+};
+
+struct SpikeConvMtOp : Ort::CustomOpBase<SpikeConvMtOp, SpikeConvMtKernel, true> {
+  OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const { return NewKernel<SpikeConvMtKernel>(info, kernel); }
+  const char* GetName() const { return "SpikeConvMt"; }
+  size_t GetInputTypeCount() const { return kMtConvInputs; }
+  ONNXTensorElementDataType GetInputType(size_t index) const {
+    return index == kCodesA || index == kCodesB || index == kResidual ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+  }
+  OrtCustomOpInputOutputCharacteristic GetInputCharacteristic(size_t index) const {
+    return index == kCodesB || index == kTableB || index == kResidual || index == kResidualTheta || index == kNeuronBias || index == kCumulative || index == kROut
+        ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
+  }
+  size_t GetOutputTypeCount() const { return kMtConvOutputs; }
+  ONNXTensorElementDataType GetOutputType(size_t index) const {
+    return index == kCodesOut ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+  }
+  OrtCustomOpInputOutputCharacteristic GetOutputCharacteristic(size_t index) const {
+    return index <= kCOut ? INPUT_OUTPUT_REQUIRED : INPUT_OUTPUT_OPTIONAL;
+  }
+};
+
+struct SpikeEncodeKernel {
+  SpikeEncodeKernel(const OrtKernelInfo* info) {
+    Ort::ConstKernelInfo ki(info);
+    scales_ = ki.GetAttributes<float>("scales");
+    Require(!scales_.empty() && scales_.size() <= static_cast<size_t>(kMaxCodeLevels), "SpikeEncode needs 1 to 7 scales");
+  }
+
+  OrtStatusPtr ComputeV2(OrtKernelContext* raw) {
+    try {
+      Ort::KernelContext context(raw);
+      Ort::ConstValue spikes = context.GetInput(0);
+      std::vector<int64_t> in = spikes.GetTensorTypeAndShapeInfo().GetShape();
+      Require(in.size() >= 2, "SpikeEncode: spikes must be [rows, C, ...]");
+      const int64_t channels = in[1];
+      Ort::ConstValue theta = context.GetInput(1);
+      Require(static_cast<int64_t>(theta.GetTensorTypeAndShapeInfo().GetElementCount()) == channels, "SpikeEncode: theta needs one value per channel");
+      std::vector<int64_t> out{in[0]};
+      out.insert(out.end(), in.begin() + 2, in.end());
+      const int64_t spatial = SampleSize(in) / channels;
+      const int64_t words = CodeWords(channels);
+      out.push_back(words);
+      const float* data = spikes.GetTensorData<float>();
+      const float* values = theta.GetTensorData<float>();
+      uint64_t* output = context.GetOutput(0, out).GetTensorMutableData<uint64_t>();
+      const int levels = static_cast<int>(scales_.size());
+      std::vector<int64_t> bad(static_cast<size_t>(in[0]), -1);
+      ParallelPartials(context, static_cast<size_t>(in[0]), 0, [&](size_t row, int64_t*) {
+        SpikeEncode(data, values, scales_.data(), levels, channels, spatial, words, static_cast<int64_t>(row), output, &bad[row]);
+      });
+      for (int64_t channel : bad) {
+        Require(channel < 0, "SpikeEncode: channel " + std::to_string(channel) + " holds a value that is no spike level of its neuron");
+      }
+      return nullptr;
+    } catch (const std::exception& e) {
+      return ToStatus(e);
+    }
+  }
+
+ private:
+  std::vector<float> scales_;
+};
+
+struct SpikeEncodeOp : Ort::CustomOpBase<SpikeEncodeOp, SpikeEncodeKernel, true> {
+  OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const { return NewKernel<SpikeEncodeKernel>(info, kernel); }
+  const char* GetName() const { return "SpikeEncode"; }
+  size_t GetInputTypeCount() const { return 2; }
+  ONNXTensorElementDataType GetInputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
+  size_t GetOutputTypeCount() const { return 1; }
+  ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64; }
+};
+
+struct CodeUnpackKernel {
+  CodeUnpackKernel(const OrtKernelInfo* info) {
+    Ort::ConstKernelInfo ki(info);
+    channels_ = ki.GetAttribute<int64_t>("channels");
+    scales_ = ki.GetAttributes<float>("scales");
+  }
+
+  OrtStatusPtr ComputeV2(OrtKernelContext* raw) {
+    try {
+      Ort::KernelContext context(raw);
+      Ort::ConstValue codes = context.GetInput(0);
+      std::vector<int64_t> in = codes.GetTensorTypeAndShapeInfo().GetShape();
+      Require(in.size() >= 2 && in.back() == CodeWords(channels_), "CodeUnpack: codes must be [rows, spatial..., words] for its channels");
+      Ort::ConstValue theta = context.GetInput(1);
+      Require(static_cast<int64_t>(theta.GetTensorTypeAndShapeInfo().GetElementCount()) == channels_, "CodeUnpack: theta needs one value per channel");
+      std::vector<int64_t> out{in[0], channels_};
+      out.insert(out.end(), in.begin() + 1, in.end() - 1);
+      const int64_t spatial = SampleSize(out) / channels_;
+      const uint64_t* data = codes.GetTensorData<uint64_t>();
+      const float* values = theta.GetTensorData<float>();
+      float* output = context.GetOutput(0, out).GetTensorMutableData<float>();
+      const int64_t channels = channels_;
+      const int64_t words = in.back();
+      ParallelPartials(context, static_cast<size_t>(in[0]), 0, [&](size_t row, int64_t*) {
+        CodeUnpack(data, values, scales_.data(), channels, spatial, words, static_cast<int64_t>(row), output);
+      });
+      return nullptr;
+    } catch (const std::exception& e) {
+      return ToStatus(e);
+    }
+  }
+
+ private:
+  int64_t channels_;
+  std::vector<float> scales_;
+};
+
+struct CodeUnpackOp : Ort::CustomOpBase<CodeUnpackOp, CodeUnpackKernel, true> {
+  OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const { return NewKernel<CodeUnpackKernel>(info, kernel); }
+  const char* GetName() const { return "CodeUnpack"; }
+  size_t GetInputTypeCount() const { return 2; }
+  ONNXTensorElementDataType GetInputType(size_t index) const {
+    return index == 0 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+  }
+  size_t GetOutputTypeCount() const { return 1; }
+  ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
+};
+
+struct CodeFanOutKernel {
+  CodeFanOutKernel(const OrtKernelInfo* info) { channels_ = Ort::ConstKernelInfo(info).GetAttribute<int64_t>("channels"); }
+
+  OrtStatusPtr ComputeV2(OrtKernelContext* raw) {
+    try {
+      Ort::KernelContext context(raw);
+      Ort::ConstValue codes = context.GetInput(0);
+      std::vector<int64_t> in = codes.GetTensorTypeAndShapeInfo().GetShape();
+      Require(in.size() == 4 && in[3] == CodeWords(channels_), "CodeFanOut: codes must be [rows, H, W, words] for its channels");
+      Ort::ConstValue fan_h = context.GetInput(1);
+      Ort::ConstValue fan_w = context.GetInput(2);
+      Require(static_cast<int64_t>(fan_h.GetTensorTypeAndShapeInfo().GetElementCount()) == in[1] &&
+              static_cast<int64_t>(fan_w.GetTensorTypeAndShapeInfo().GetElementCount()) == in[2], "CodeFanOut: one fan-out per row and per column");
+      const uint64_t* data = codes.GetTensorData<uint64_t>();
+      const float* fh = fan_h.GetTensorData<float>();
+      const float* fw = fan_w.GetTensorData<float>();
+      float* output = context.GetOutput(0, std::vector<int64_t>{in[0], channels_}).GetTensorMutableData<float>();
+      const int64_t channels = channels_;
+      ParallelPartials(context, static_cast<size_t>(in[0]), 0, [&](size_t row, int64_t*) {
+        CodeFanOut(data, fh, fw, channels, in[1], in[2], in[3], static_cast<int64_t>(row), output);
+      });
+      return nullptr;
+    } catch (const std::exception& e) {
+      return ToStatus(e);
+    }
+  }
+
+ private:
+  int64_t channels_;
+};
+
+struct CodeFanOutOp : Ort::CustomOpBase<CodeFanOutOp, CodeFanOutKernel, true> {
+  OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const { return NewKernel<CodeFanOutKernel>(info, kernel); }
+  const char* GetName() const { return "CodeFanOut"; }
+  size_t GetInputTypeCount() const { return 3; }
+  ONNXTensorElementDataType GetInputType(size_t index) const {
+    return index == 0 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+  }
+  size_t GetOutputTypeCount() const { return 1; }
+  ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
+};
+
+}  // namespace
+
+void AddCodeOps(Ort::CustomOpDomain& domain) {
+  static const SpikeConvMtOp spike_conv_mt;
+  static const SpikeEncodeOp spike_encode;
+  static const CodeUnpackOp code_unpack;
+  static const CodeFanOutOp code_fan_out;
+  domain.Add(&spike_conv_mt);
+  domain.Add(&spike_encode);
+  domain.Add(&code_unpack);
+  domain.Add(&code_fan_out);
+}
+
+}  // namespace spiking

@@ -1,0 +1,169 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using Microsoft.ML.Spiking.Graph;
+using Microsoft.ML.Spiking.Onnx;
+using Microsoft.ML.Spiking.Onnx.Proto;
+using static Microsoft.ML.Spiking.Onnx.OnnxGraphBuilder;
+
+namespace Microsoft.ML.Spiking.Simulation
+{
+    /// <summary>Emits the nodes of a <see cref="BitPackedPlan"/> into a chunk graph.</summary>
+    internal static class BitPackedEmitters
+    {
+        /// <summary>
+        /// A packed spike value: the tensor (bits of IF spikes, or 4-bit codes of multi-threshold spikes), its neuron's θ
+        /// per channel, its per-sample shape [C, H, W], and for codes the neuron's level factors (2^−k).
+        /// </summary>
+        internal sealed record PackedValue(string Tensor, float[] Theta, int[] Shape, float[]? Scales)
+        {
+            public bool IsCodes => Scales != null;
+        }
+
+        /// <summary>IfPack: the IF neuron of IfScan on a float current, writing bits; its state keeps IfScan's layout.</summary>
+        public static PackedValue IfPack(ChunkContext ctx, IfNeuronLayer neuron, int[] shape, string input, bool varying, string countName)
+        {
+            OnnxGraphBuilder b = ctx.Builder;
+            string theta = ctx.Broadcastable("theta", neuron.Threshold, shape);
+            string v = ctx.BeginState("membrane", shape, ChunkContext.Expand(neuron.Threshold, shape, neuron.InitialMembrane));
+            string bits = b.Fresh("if_bits");
+            b.CustomNode(NativeKernels.Domain, "IfPack", new[] { input, theta, v }, new[] { bits, ctx.StateOutput(v), countName },
+                Attr("steps", (long)ctx.Steps), Attr("varying", varying ? 1L : 0L), Attr("reset_to_zero", neuron.Reset == ResetMode.Zero ? 1L : 0L));
+            b.AddOutput(countName, new[] { "KB" });
+            return new PackedValue(bits, BitPackedPlan.ChannelThresholds(neuron, shape[0]), shape, null);
+        }
+
+        /// <summary>SpikeEncode: a multi-threshold neuron's float spikes [K·B, C, H, W] (from its usual kernel) as codes.</summary>
+        public static PackedValue Encode(OnnxGraphBuilder b, MultiThresholdNeuronLayer neuron, int[] shape, string spikes)
+        {
+            float[] theta = BitPackedPlan.ChannelThresholds(neuron, shape[0]);
+            (float[] scales, _) = NeuronEmitters.ThresholdFactors(neuron);
+            string codes = b.Fresh("mt_codes");
+            b.CustomNode(NativeKernels.Domain, "SpikeEncode", new[] { spikes, b.Initializer("theta_c", new[] { theta.Length }, theta) }, new[] { codes }, Attr("scales", scales));
+            return new PackedValue(codes, theta, shape, scales);
+        }
+
+        /// <summary>SpikeConvIf or SpikeConvMt: the fused neuron's convolutions, residual and dynamics; its states are laid out [H, W, padded C].</summary>
+        public static PackedValue SpikeConv(ChunkContext ctx, BitPackedPlan.FusedNeuron fused, int[] shape, Func<string, PackedValue> packed, string countName, bool portable)
+        {
+            OnnxGraphBuilder b = ctx.Builder;
+            int channels = shape[0];
+            int padded = BitPackedPlan.Padded(channels);
+            float[] theta = BitPackedPlan.ChannelThresholds(fused.Neuron, channels);
+            bool codes = fused.Neuron is MultiThresholdNeuronLayer;
+            var inputs = new string[codes ? 14 : 9];
+            var attributes = new List<AttributeProto>
+            {
+                Attr("steps", (long)ctx.Steps),
+                Attr("channels", (long)channels),
+                Attr("portable", portable ? 1L : 0L),
+            };
+            var bias = new float[padded];
+            for (int s = 0; s < fused.Convolutions.Count; s++)
+            {
+                ConvLayer conv = fused.Convolutions[s];
+                PackedValue source = packed(conv.Inputs[0]);
+                float[] table = codes ? BitPackedPlan.RowTable(conv, source.Theta) : BitPackedPlan.NibbleTable(conv, source.Theta);
+                inputs[2 * s] = source.Tensor;
+                inputs[2 * s + 1] = b.Initializer("conv_table", new[] { table.Length }, table);
+                attributes.Add(Attr(s == 0 ? "geometry_a" : "geometry_b", new[] { conv.Weight.Shape[2], conv.Weight.Shape[3], conv.Strides[0], conv.Strides[1], conv.Pads[0], conv.Pads[1] }));
+                for (int o = 0; conv.Bias != null && o < channels; o++)
+                {
+                    bias[o] += conv.Bias[o];
+                }
+            }
+            if (fused.Residual != null)
+            {
+                PackedValue residual = packed(fused.Residual.Output);
+                inputs[4] = residual.Tensor;
+                inputs[5] = b.Initializer("residual_theta", new[] { padded }, BitPackedPlan.PadChannels(residual.Theta, 0f));
+            }
+            inputs[6] = b.Initializer("bias", new[] { padded }, bias);
+            string output = b.Fresh(codes ? "conv_codes" : "conv_bits");
+            int[] stateShape = { shape[1], shape[2], padded };
+            int stateSize = shape[1] * shape[2] * padded;
+            if (fused.Neuron is MultiThresholdNeuronLayer neuron)
+            {
+                (float[] scales, float[] fractions) = NeuronEmitters.ThresholdFactors(neuron);
+                inputs[7] = neuron.Bias != null ? b.Initializer("mt_bias", new[] { stateSize }, BitPackedPlan.ToPixelMajor(neuron.Bias, shape, 0f)) : string.Empty;
+                inputs[8] = b.Initializer("theta", new[] { padded }, BitPackedPlan.PadChannels(theta, float.PositiveInfinity));
+                inputs[9] = ChunkContext.StepOffsetName;
+                string m = ctx.BeginState("m_hwc", stateShape, new float[stateSize], channels);
+                string c = ctx.BeginState("c_hwc", stateShape, neuron.Bias != null ? BitPackedPlan.ToPixelMajor(neuron.Bias, shape, 0f) : new float[stateSize], channels);
+                string cumulative = neuron.Gated ? ctx.BeginState("C_hwc", stateShape, new float[stateSize], channels) : string.Empty;
+                string rOut = neuron.Gated ? ctx.BeginState("r_out_hwc", stateShape, new float[stateSize], channels) : string.Empty;
+                (inputs[10], inputs[11], inputs[12], inputs[13]) = (m, c, cumulative, rOut);
+                attributes.Add(Attr("levels", (long)neuron.Levels));
+                attributes.Add(Attr("gated", neuron.Gated ? 1L : 0L));
+                attributes.Add(Attr("scales", scales));
+                attributes.Add(Attr("fractions", fractions));
+                string[] outputs = new[] { output, countName }.Concat(new[] { m, c, cumulative, rOut }.Select(s => s.Length == 0 ? s : ctx.StateOutput(s))).ToArray();
+                b.CustomNode(NativeKernels.Domain, "SpikeConvMt", inputs.Select(i => i ?? string.Empty), outputs, attributes.ToArray());
+                b.AddOutput(countName, new[] { "KB" });
+                return new PackedValue(output, theta, shape, scales);
+            }
+            var ifNeuron = (IfNeuronLayer)fused.Neuron;
+            inputs[7] = b.Initializer("theta", new[] { padded }, BitPackedPlan.PadChannels(theta, float.PositiveInfinity));
+            var initial = new float[stateSize];
+            for (int p = 0; p < shape[1] * shape[2]; p++)
+            {
+                for (int c = 0; c < channels; c++)
+                {
+                    initial[p * padded + c] = theta[c] * ifNeuron.InitialMembrane;
+                }
+            }
+            string v = ctx.BeginState("membrane_hwc", stateShape, initial, channels);
+            inputs[8] = v;
+            attributes.Add(Attr("reset_to_zero", ifNeuron.Reset == ResetMode.Zero ? 1L : 0L));
+            b.CustomNode(NativeKernels.Domain, "SpikeConvIf", inputs.Select(i => i ?? string.Empty), new[] { output, ctx.StateOutput(v), countName }, attributes.ToArray());
+            b.AddOutput(countName, new[] { "KB" });
+            return new PackedValue(output, theta, shape, null);
+        }
+
+        /// <summary>SpikeUnpack or CodeUnpack: the floats [K·B, C, H, W] of a packed value, as the standard lowering has them.</summary>
+        public static string Unpack(OnnxGraphBuilder b, PackedValue value)
+        {
+            string output = b.Fresh("unpacked");
+            string theta = b.Initializer("theta_c", new[] { value.Theta.Length }, value.Theta);
+            if (value.IsCodes)
+            {
+                b.CustomNode(NativeKernels.Domain, "CodeUnpack", new[] { value.Tensor, theta }, new[] { output }, Attr("channels", (long)value.Shape[0]), Attr("scales", value.Scales!));
+            }
+            else
+            {
+                b.CustomNode(NativeKernels.Domain, "SpikeUnpack", new[] { value.Tensor, theta }, new[] { output }, Attr("channels", (long)value.Shape[0]));
+            }
+            return output;
+        }
+
+        /// <summary>
+        /// True when the synaptic operations of a convolution reading <paramref name="value"/> can be counted on the packed
+        /// tensor: per input channel, which is what the plan keeps (bits: the spike modes; codes: the indicator mode summed
+        /// over H and W, or over everything).
+        /// </summary>
+        public static bool CountsPacked(SynapticLayerPlan plan, PackedValue value) => value.IsCodes
+            ? plan.Mode == SynapticCountMode.Indicator && plan.RowFanOut != null && plan.ColumnFanOut != null && plan.KeptShape.Length <= 1 && plan.HostScale == 1
+            : plan.Mode is SynapticCountMode.SpikeChannels or SynapticCountMode.SpikeRows;
+
+        /// <summary>SpikeFanOut or CodeFanOut: the synaptic operations of a convolution reading a packed value (<see cref="CountsPacked"/>).</summary>
+        public static void FanOut(OnnxGraphBuilder b, SynapticLayerPlan plan, PackedValue value, string output)
+        {
+            // Bits: the plan's host factor holds the out channels per group; codes (indicator mode): F itself, so f_h carries them.
+            float[] rows = value.IsCodes ? plan.RowFanOut!.Select(f => f * plan.ChannelFanOut).ToArray() : plan.RowFanOut!;
+            string[] inputs = { value.Tensor, b.Initializer("fanout_h", new[] { rows.Length }, rows), b.Initializer("fanout_w", new[] { plan.ColumnFanOut!.Length }, plan.ColumnFanOut) };
+            if (value.IsCodes && plan.KeptShape.Length == 0)
+            {
+                string perChannel = b.Fresh("fanout_c");
+                b.CustomNode(NativeKernels.Domain, "CodeFanOut", inputs, new[] { perChannel }, Attr("channels", (long)value.Shape[0]));
+                b.Node("ReduceSum", new[] { perChannel, b.Ints(1) }, output, Attr("keepdims", 0L));
+            }
+            else
+            {
+                b.CustomNode(NativeKernels.Domain, value.IsCodes ? "CodeFanOut" : "SpikeFanOut", inputs, new[] { output }, Attr("channels", (long)value.Shape[0]));
+            }
+            b.AddOutput(output, Batched("KB", plan.KeptShape));
+        }
+    }
+}
