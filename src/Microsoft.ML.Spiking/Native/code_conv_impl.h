@@ -246,7 +246,7 @@ inline void MtBlock(const SpikeConvMtArgs& a, const float* signed_scale, int64_t
     }
     const int64_t pixel = ((row * a.height + oy) * a.width + ox) * a.words;
     if (a.residual != nullptr) {
-      // DecodeSpike per lane: θ·(±2^−k) is θ·scale[k] with its sign, and θ·0 = 0 for no spike.
+      // The residual spikes: θ·SignedScales[code] per lane (MtScan's values; θ·0 = 0 where no spike is).
       for (int j = 0; j < NV; ++j) {
         const V spikes = Ops::Mul(Ops::Load(a.residual_theta + c0 + 16 * j), Ops::Lookup(a.residual[pixel + c0 / 16 + j], signed_scale));
         Ops::Store(x + 16 * j, Ops::Add(Ops::Load(x + 16 * j), spikes));
@@ -284,12 +284,8 @@ inline void MtBlockLevels(const SpikeConvMtArgs& a, const float* signed_scale, i
 // Runs the item's output rows (every block writes its own words of the output).
 template <class Ops>
 inline void Run(const SpikeConvMtArgs& a, int64_t sample, int64_t row_begin, int64_t row_end, int64_t* counts) {
-  // Code → ±2^−k (the factor of the source's weight row θ·W): 0, +scale[k] for 1 + k, −scale[k] for 9 + k.
-  float signed_scale[16] = {};
-  for (int code = 0; code < 16; ++code) {
-    const int k = (code & 7) - 1;
-    signed_scale[code] = k < 0 || k >= a.levels ? 0.0f : (code >= 8 ? -a.scale[k] : a.scale[k]);
-  }
+  float signed_scale[16];
+  SignedScales(a.scale, a.levels, signed_scale);
   const int64_t vectors = a.padded / 16;
   for (int64_t oy = row_begin; oy < row_end; ++oy) {
     for (int64_t ox = 0; ox < a.width; ++ox) {
@@ -301,6 +297,53 @@ inline void Run(const SpikeConvMtArgs& a, int64_t sample, int64_t row_begin, int
           case 3: MtBlockLevels<Ops, 3>(a, signed_scale, sample, oy, ox, c0, counts); break;
           default: MtBlockLevels<Ops, 4>(a, signed_scale, sample, oy, ox, c0, counts); break;
         }
+      }
+    }
+  }
+}
+
+// SpikeEncode of one row: for blocks of 16 pixels and 16 channels, each channel's 16 contiguous values are compared with
+// its ±θ·2^−k on vectors (no branches: spikes are sparse and their levels random) and their codes OR-ed into the
+// pixels' words in a local block. A non-zero value that is no level of its channel sets *bad to the channel.
+template <class Ops>
+inline void EncodeRow(const float* spikes, const float* theta, const float* scale, int levels, int64_t channels, int64_t spatial, int64_t words,
+                      int64_t row, uint64_t* output, int64_t* bad) {
+  using V = typename Ops::V;
+  const float* in = spikes + row * channels * spatial;
+  uint64_t* out = output + row * spatial * words;
+  const V zero = Ops::Set(0.0f);
+  for (int64_t p0 = 0; p0 < spatial; p0 += 16) {
+    const int pixels = static_cast<int>(spatial - p0 < 16 ? spatial - p0 : 16);
+    for (int64_t w = 0; w < words; ++w) {
+      uint64_t word[16] = {};
+      for (int64_t c = w * 16; c < channels && c < w * 16 + 16; ++c) {
+        float lanes[16] = {};
+        for (int l = 0; l < pixels; ++l) {
+          lanes[l] = in[c * spatial + p0 + l];
+        }
+        const V s = Ops::Load(lanes);
+        V code = zero;
+        uint32_t known = 0;
+        for (int k = 0; k < levels; ++k) {
+          const float value = k == 0 ? theta[c] : theta[c] * scale[k];
+          const uint32_t up = Ops::Equal(s, Ops::Set(value));
+          const uint32_t down = Ops::Equal(s, Ops::Set(-value));
+          code = Ops::Blend(up, Ops::Set(static_cast<float>(1 + k)), code);
+          code = Ops::Blend(down, Ops::Set(static_cast<float>(9 + k)), code);
+          known |= up | down;
+        }
+        if ((Ops::NonZero(s) & ~known) != 0) {
+          *bad = c;
+        }
+        float codes[16];
+        Ops::Store(codes, code);
+        const int shift = static_cast<int>(4 * (c % 16));
+        for (int l = 0; l < 16; ++l) {
+          word[l] |= static_cast<uint64_t>(codes[l]) << shift;
+        }
+      }
+      for (int l = 0; l < pixels; ++l) {
+        out[(p0 + l) * words + w] = word[l];
       }
     }
   }

@@ -94,6 +94,12 @@ struct PortableOps {
     for (int i = 0; i < 16; ++i) mask |= (a.lane[i] >= b.lane[i] ? 1u : 0u) << i;
     return mask;
   }
+  // Bit i set where a[i] == b[i] (false for NaN).
+  static uint32_t Equal(const V& a, const V& b) {
+    uint32_t mask = 0;
+    for (int i = 0; i < 16; ++i) mask |= (a.lane[i] == b.lane[i] ? 1u : 0u) << i;
+    return mask;
+  }
   // Bit i set where a[i] < b[i] (false for NaN).
   static uint32_t Less(const V& a, const V& b) {
     uint32_t mask = 0;
@@ -120,43 +126,25 @@ void SpikeConvMt(const SpikeConvMtArgs& args, int64_t sample, int64_t row_begin,
 
 void SpikeEncode(const float* spikes, const float* theta, const float* scale, int levels, int64_t channels, int64_t spatial, int64_t words,
                  int64_t row, uint64_t* output, int64_t* bad) {
-  const float* in = spikes + row * channels * spatial;
-  uint64_t* out = output + row * spatial * words;
-  for (int64_t i = 0; i < spatial * words; ++i) {
-    out[i] = 0;
-  }
-  for (int64_t c = 0; c < channels; ++c) {
-    for (int64_t p = 0; p < spatial; ++p) {
-      const float s = in[c * spatial + p];
-      if (s == 0.0f) {
-        continue;
-      }
-      uint32_t code = 0;
-      for (int k = 0; k < levels && code == 0; ++k) {
-        const float value = k == 0 ? theta[c] : theta[c] * scale[k];
-        if (s == value) {
-          code = static_cast<uint32_t>(1 + k);
-        } else if (s == -value) {
-          code = static_cast<uint32_t>(9 + k);
-        }
-      }
-      if (code == 0) {
-        *bad = c;
-      }
-      out[p * words + c / 16] |= static_cast<uint64_t>(code) << (4 * (c % 16));
-    }
+  if (HasAvx512()) {
+    SpikeEncodeAvx512(spikes, theta, scale, levels, channels, spatial, words, row, output, bad);
+  } else {
+    codeconv::EncodeRow<PortableOps>(spikes, theta, scale, levels, channels, spatial, words, row, output, bad);
   }
 }
 
-void CodeUnpack(const uint64_t* codes, const float* theta, const float* scale, int64_t channels, int64_t spatial, int64_t words,
+void CodeUnpack(const uint64_t* codes, const float* theta, const float* scale, int levels, int64_t channels, int64_t spatial, int64_t words,
                 int64_t row, float* output) {
   const uint64_t* in = codes + row * spatial * words;
   float* out = output + row * channels * spatial;
+  float table[16];
+  SignedScales(scale, levels, table);
   for (int64_t c = 0; c < channels; ++c) {
-    const int64_t word = c / 16;
+    const uint64_t* column = in + c / 16;
     const int shift = static_cast<int>(4 * (c % 16));
+    const float value = theta[c];
     for (int64_t p = 0; p < spatial; ++p) {
-      out[c * spatial + p] = DecodeSpike(static_cast<uint32_t>((in[p * words + word] >> shift) & 15), theta[c], scale);
+      out[c * spatial + p] = value * table[(column[p * words] >> shift) & 15];
     }
   }
 }

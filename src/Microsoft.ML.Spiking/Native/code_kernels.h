@@ -56,14 +56,14 @@ struct SpikeConvMtArgs {
 void SpikeConvMt(const SpikeConvMtArgs& args, int64_t sample, int64_t row_begin, int64_t row_end, int64_t* counts, bool portable);
 void SpikeConvMtAvx512(const SpikeConvMtArgs& args, int64_t sample, int64_t row_begin, int64_t row_end, int64_t* counts);
 
-// The spike a code stands for: 0, +value or −value with value = θ (k = 0) or θ·scale[k], as MtScan forms it.
-inline float DecodeSpike(uint32_t code, float theta, const float* scale) {
-  if (code == 0) {
-    return 0.0f;
+// Code → its factor ±2^−k (0 for code 0, +scale[k] for 1 + k, −scale[k] for 9 + k, 0 for levels the neuron lacks):
+// the spike a code stands for is θ·table[code], which is MtScan's value (θ·1 = θ for k = 0, and a product takes the
+// sign of its factor). Defined before any target pragma, so the AVX-512 file inlines the portable definition.
+inline void SignedScales(const float* scale, int levels, float* table) {
+  for (int code = 0; code < 16; ++code) {
+    const int k = (code & 7) - 1;
+    table[code] = k < 0 || k >= levels ? 0.0f : (code >= 8 ? -scale[k] : scale[k]);
   }
-  const int k = static_cast<int>(code & 7u) - 1;
-  const float value = k == 0 ? theta : theta * scale[k];
-  return code >= 8 ? -value : value;
 }
 
 // SpikeEncode: float spikes [rows, C, spatial] (MtScan's outputs) to codes [rows, spatial, words]; throws nothing, a
@@ -71,8 +71,11 @@ inline float DecodeSpike(uint32_t code, float theta, const float* scale) {
 void SpikeEncode(const float* spikes, const float* theta, const float* scale, int levels, int64_t channels, int64_t spatial, int64_t words,
                  int64_t row, uint64_t* output, int64_t* bad);
 
-// CodeUnpack: codes [rows, spatial, words] to floats [rows, C, spatial] (DecodeSpike of each).
-void CodeUnpack(const uint64_t* codes, const float* theta, const float* scale, int64_t channels, int64_t spatial, int64_t words,
+void SpikeEncodeAvx512(const float* spikes, const float* theta, const float* scale, int levels, int64_t channels, int64_t spatial, int64_t words,
+                       int64_t row, uint64_t* output, int64_t* bad);
+
+// CodeUnpack: codes [rows, spatial, words] to floats [rows, C, spatial] (θ_c·SignedScales[code] each).
+void CodeUnpack(const uint64_t* codes, const float* theta, const float* scale, int levels, int64_t channels, int64_t spatial, int64_t words,
                 int64_t row, float* output);
 
 // CodeFanOut: per row and input channel Σ_hw f_h[h]·f_w[w] over its non-zero codes (exact integers).

@@ -50,6 +50,7 @@ struct Avx512Ops {
     return __builtin_popcount(static_cast<uint32_t>(mask));
   }
   static uint32_t AtLeast(V a, V b) { return static_cast<uint32_t>(_mm512_cmp_ps_mask(a, b, _CMP_GE_OQ)); }
+  static uint32_t Equal(V a, V b) { return static_cast<uint32_t>(_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ)); }
   static uint32_t Less(V a, V b) { return static_cast<uint32_t>(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ)); }
   static uint32_t NonZero(V a) { return static_cast<uint32_t>(_mm512_cmp_ps_mask(a, _mm512_setzero_ps(), _CMP_NEQ_UQ)); }
 };
@@ -58,6 +59,11 @@ struct Avx512Ops {
 
 void SpikeConvMtAvx512(const SpikeConvMtArgs& args, int64_t sample, int64_t row_begin, int64_t row_end, int64_t* counts) {
   codeconv::Run<Avx512Ops>(args, sample, row_begin, row_end, counts);
+}
+
+void SpikeEncodeAvx512(const float* spikes, const float* theta, const float* scale, int levels, int64_t channels, int64_t spatial, int64_t words,
+                       int64_t row, uint64_t* output, int64_t* bad) {
+  codeconv::EncodeRow<Avx512Ops>(spikes, theta, scale, levels, channels, spatial, words, row, output, bad);
 }
 
 void CodeFanOutAvx512(const uint64_t* codes, const float* fan_h, const float* fan_w, int64_t channels, int64_t height, int64_t width,

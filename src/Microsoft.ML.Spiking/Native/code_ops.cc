@@ -244,6 +244,7 @@ struct CodeUnpackKernel {
     Ort::ConstKernelInfo ki(info);
     channels_ = ki.GetAttribute<int64_t>("channels");
     scales_ = ki.GetAttributes<float>("scales");
+    Require(!scales_.empty() && scales_.size() <= static_cast<size_t>(kMaxCodeLevels), "CodeUnpack needs 1 to 7 scales");
   }
 
   OrtStatusPtr ComputeV2(OrtKernelContext* raw) {
@@ -262,8 +263,9 @@ struct CodeUnpackKernel {
       float* output = context.GetOutput(0, out).GetTensorMutableData<float>();
       const int64_t channels = channels_;
       const int64_t words = in.back();
+      const int levels = static_cast<int>(scales_.size());
       ParallelPartials(context, static_cast<size_t>(in[0]), 0, [&](size_t row, int64_t*) {
-        CodeUnpack(data, values, scales_.data(), channels, spatial, words, static_cast<int64_t>(row), output);
+        CodeUnpack(data, values, scales_.data(), levels, channels, spatial, words, static_cast<int64_t>(row), output);
       });
       return nullptr;
     } catch (const std::exception& e) {
