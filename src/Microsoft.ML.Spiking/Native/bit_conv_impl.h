@@ -181,6 +181,66 @@ inline void Run(const SpikeConvArgs& a, int64_t sample, int64_t row_begin, int64
   }
 }
 
+// n (≤ 16) floats from p as a vector, the other lanes `fill`.
+template <class Ops>
+inline typename Ops::V LoadPartial(const float* p, int n, float fill) {
+  if (n == 16) {
+    return Ops::Load(p);
+  }
+  float lanes[16];
+  for (int l = 0; l < 16; ++l) {
+    lanes[l] = l < n ? p[l] : fill;
+  }
+  return Ops::Load(lanes);
+}
+
+// IfPack over pixels [begin, end) of one sample: 16 pixels of a channel at a time (contiguous in the channel-major
+// input), their membranes in a register across the K steps, the same float operations as IfScan; each step's fire mask
+// is spread into the 16 pixels' words of a local block (words[t][l]), written out once per block of 64 channels.
+// `words` holds 16·K slots.
+template <class Ops>
+inline void PackRange(const IfPackArgs& a, int64_t sample, int64_t begin, int64_t end, int64_t* counts, uint64_t* words) {
+  using V = typename Ops::V;
+  const int64_t size = a.channels * a.spatial;
+  for (int64_t p0 = begin; p0 < end; p0 += 16) {
+    const int n = static_cast<int>(end - p0 < 16 ? end - p0 : 16);
+    const uint32_t valid = n == 16 ? 0xFFFFu : (1u << n) - 1u;
+    for (int64_t w = 0; w < a.words; ++w) {
+      for (int64_t i = 0; i < 16 * a.steps; ++i) {
+        words[i] = 0;
+      }
+      for (int64_t c = w * 64; c < a.channels && c < w * 64 + 64; ++c) {
+        const int64_t element = c * a.spatial + p0;
+        V v = LoadPartial<Ops>(a.membrane_in + sample * size + element, n, 0.0f);
+        const V theta = LoadPartial<Ops>(a.theta + element, n, 0.0f);
+        const int shift = static_cast<int>(c % 64);
+        for (int64_t t = 0; t < a.steps; ++t) {
+          const int64_t row = a.varying ? t * a.batch + sample : sample;
+          const V m = Ops::Add(v, LoadPartial<Ops>(a.input + row * size + element, n, 0.0f));
+          const uint32_t fire = Ops::AtLeast(m, theta) & valid;
+          const V out = Ops::Select(fire, theta);
+          v = a.reset_to_zero ? Ops::Select(~fire & 0xFFFFu, m) : Ops::Sub(m, out);
+          counts[t] += __builtin_popcount(fire);
+          uint64_t* step = words + 16 * t;
+          for (int l = 0; l < 16; ++l) {
+            step[l] |= static_cast<uint64_t>((fire >> l) & 1u) << shift;
+          }
+        }
+        float lanes[16];
+        Ops::Store(lanes, v);
+        for (int l = 0; l < n; ++l) {
+          a.membrane_out[sample * size + element + l] = lanes[l];
+        }
+      }
+      for (int64_t t = 0; t < a.steps; ++t) {
+        for (int l = 0; l < n; ++l) {
+          a.output[((t * a.batch + sample) * a.spatial + p0 + l) * a.words + w] = words[16 * t + l];
+        }
+      }
+    }
+  }
+}
+
 // SpikeFanOut of one row for the channels [c0, c0 + 16·NV): per input channel Σ_hw f_h[h]·f_w[w] over its spikes,
 // one masked vector addition per pixel and 16 channels into accumulators held in registers (the counts are integers
 // below 2^24, so float sums are exact).

@@ -1,6 +1,7 @@
 // Licensed under the MIT license. Part of Microsoft.ML.Spiking.
 
 #include <cstring>
+#include <vector>
 
 #include "bit_conv_impl.h"
 #include "bit_kernels.h"
@@ -65,28 +66,11 @@ bool HasAvx512() {
 }
 
 void IfPack(const IfPackArgs& a, int64_t sample, int64_t begin, int64_t end, int64_t* counts) {
-  const int64_t size = a.channels * a.spatial;
-  for (int64_t c = 0; c < a.channels; ++c) {
-    const int64_t word = c / 64;
-    const uint64_t bit = 1ull << (c % 64);
-    for (int64_t p = begin; p < end; ++p) {
-      const int64_t element = c * a.spatial + p;
-      const float theta = a.theta[element];
-      float v = a.membrane_in[sample * size + element];
-      for (int64_t t = 0; t < a.steps; ++t) {
-        const int64_t row = a.varying ? t * a.batch + sample : sample;
-        // IfScan's step: m = v + x; fire = m ≥ θ; v = m − out (or fire ? 0 : m).
-        const float m = v + a.input[row * size + element];
-        const bool fire = m >= theta;
-        const float out = fire ? theta : 0.0f;
-        v = a.reset_to_zero ? (fire ? 0.0f : m) : m - out;
-        if (out != 0.0f) {
-          a.output[((t * a.batch + sample) * a.spatial + p) * a.words + word] |= bit;
-          counts[t] += 1;
-        }
-      }
-      a.membrane_out[sample * size + element] = v;
-    }
+  std::vector<uint64_t> words(static_cast<size_t>(16 * a.steps));
+  if (HasAvx512()) {
+    IfPackAvx512(a, sample, begin, end, counts, words.data());
+  } else {
+    bitconv::PackRange<PortableOps>(a, sample, begin, end, counts, words.data());
   }
 }
 

@@ -63,11 +63,12 @@ struct IfPackArgs {
   const float* theta = nullptr;  // [channels·spatial], broadcast
   const float* membrane_in = nullptr;  // [B, C, spatial]
   float* membrane_out = nullptr;
-  uint64_t* output = nullptr;  // zeroed by the caller
+  uint64_t* output = nullptr;  // every word written
 };
 
 // Pixels [begin, end) of sample `sample`; counts[t] += spikes of step t.
 void IfPack(const IfPackArgs& args, int64_t sample, int64_t begin, int64_t end, int64_t* counts);
+void IfPackAvx512(const IfPackArgs& args, int64_t sample, int64_t begin, int64_t end, int64_t* counts, uint64_t* words);
 
 // SpikeUnpack: bits [rows, spatial, words] to floats [rows, C, spatial] holding θ_c where a spike is, else 0.
 void SpikeUnpack(const uint64_t* bits, const float* theta, int64_t channels, int64_t spatial, int64_t words, int64_t row, float* output);

@@ -21,7 +21,7 @@ namespace spiking {
 
 namespace {
 
-// Output pixels per IfPack work item (times the channels: a few thousand values).
+// Values per IfPack work item (pixels times channels: a few thousand), in blocks of 16 pixels.
 constexpr int64_t kPackGrain = 8192;
 
 int64_t Words(int64_t channels) { return (channels + 63) / 64; }
@@ -68,9 +68,8 @@ struct IfPackKernel {
       out_shape.push_back(a.words);
       Ort::UnownedValue bits = context.GetOutput(0, out_shape);
       a.output = bits.GetTensorMutableData<uint64_t>();
-      std::memset(a.output, 0, static_cast<size_t>(steps_ * a.batch * a.spatial * a.words) * sizeof(uint64_t));
       float* counts = context.GetOutput(2, std::vector<int64_t>{steps_ * a.batch}).GetTensorMutableData<float>();
-      const int64_t per_item = std::max<int64_t>(1, kPackGrain / std::max<int64_t>(1, a.channels));
+      const int64_t per_item = std::max<int64_t>(16, kPackGrain / std::max<int64_t>(1, a.channels) / 16 * 16);
       const int64_t parts = (a.spatial + per_item - 1) / per_item;
       std::vector<int64_t> samples(static_cast<size_t>(a.batch * parts));
       for (size_t i = 0; i < samples.size(); ++i) {

@@ -34,7 +34,7 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
         /// residual, two sources (3×3 and 1×1, stride 2) onto 70 channels (two words, five vectors: a block of four and one),
         /// and 6 channels (one padded vector); then an unpacked global average pool and a dense head.
         /// </summary>
-        private static SpikingNetwork ExactNetwork(int seed, ResetMode reset)
+        private static SpikingNetwork ExactNetwork(int seed, ResetMode reset, int size = 8)
         {
             var r = new Random(seed);
             var layers = new Layer[]
@@ -56,7 +56,7 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
                 new ReshapeLayer("f", "Flatten", "g", "f", new[] { 6 }),
                 new DenseLayer("d", "Gemm", "f", "y", new FloatTensor(new[] { 4, 6 }, Dyadic(r, 24)), Dyadic(r, 4)),
             };
-            return new SpikingNetwork(new Network("x", new[] { 3, 8, 8 }, layers, "y", "fixture"), ConversionMethod.RateCoding, Array.Empty<string>());
+            return new SpikingNetwork(new Network("x", new[] { 3, size, size }, layers, "y", "fixture"), ConversionMethod.RateCoding, Array.Empty<string>());
         }
 
         /// <summary>
@@ -156,16 +156,18 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
         }
 
         [TestMethod]
-        [DataRow(11, 4, ResetMode.Subtract, false)]
-        [DataRow(8, 8, ResetMode.Subtract, true)]
-        [DataRow(5, 1, ResetMode.Zero, false)]
-        [DataRow(7, 3, ResetMode.Zero, true)]
-        public void ExactNetworkMatchesTheStandardLoweringBitForBit(int steps, int chunk, ResetMode reset, bool portable)
+        [DataRow(11, 4, ResetMode.Subtract, false, 8)]
+        [DataRow(8, 8, ResetMode.Subtract, true, 8)]
+        [DataRow(5, 1, ResetMode.Zero, false, 8)]
+        [DataRow(7, 3, ResetMode.Zero, true, 8)]
+        [DataRow(6, 4, ResetMode.Subtract, false, 6)]
+        [DataRow(6, 4, ResetMode.Subtract, true, 6)]
+        public void ExactNetworkMatchesTheStandardLoweringBitForBit(int steps, int chunk, ResetMode reset, bool portable, int size)
         {
             RequireKernels();
-            SpikingNetwork snn = ExactNetwork(5, reset);
+            SpikingNetwork snn = ExactNetwork(5, reset, size);
             const int batch = 3;
-            float[] inputs = DyadicInputs(batch * 192, 9);
+            float[] inputs = DyadicInputs(batch * 3 * size * size, 9);
             using var packed = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk, PortableBitKernels = portable, KeepFinalMembranes = true });
             using var standard = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk, UseNativeKernels = false, KeepFinalMembranes = true });
             Assert.IsTrue(packed.PacksSpikes, SpikingSimulator.NativeKernelStatus);
