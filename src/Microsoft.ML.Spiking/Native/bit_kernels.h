@@ -1,6 +1,6 @@
 // Licensed under the MIT license. Part of Microsoft.ML.Spiking.
 //
-// Bit-packed spike kernels for rate-coded IF networks (BitPackedLowering.cs builds the graphs that use them).
+// Bit-packed spike kernels for rate-coded IF networks (BitPackedPlan.cs and BitPackedEmitters.cs build the graphs that use them).
 // Between fused layers a spike tensor is bits: [K·B, H, W, words] uint64, bit c of a pixel (word c / 64, bit
 // c % 64) set when channel c fired; the amplitude θ_c of the producing neuron is folded into the consumer's tables.
 // A spiking convolution reads its input as nibbles (four channels): for every tap and group of four input channels a

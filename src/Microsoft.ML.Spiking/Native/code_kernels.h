@@ -1,6 +1,6 @@
 // Licensed under the MIT license. Part of Microsoft.ML.Spiking.
 //
-// Spike-code kernels for differential-coding networks of multi-threshold neurons (BitPackedLowering.cs builds the
+// Spike-code kernels for differential-coding networks of multi-threshold neurons (BitPackedPlan.cs, BitPackedEmitters.cs build the
 // graphs). A multi-threshold neuron emits 0 or ±θ·2^−k (k < levels ≤ 7) per element and step, so its spikes pass
 // between layers as 4-bit codes: [K·B, H, W, words] uint64 with 16 channels per word (channel c in bits
 // 4·(c % 16) … of word c / 16); code 0 is no spike, 1 + k is +θ·2^−k, 9 + k is −θ·2^−k. A convolution of codes

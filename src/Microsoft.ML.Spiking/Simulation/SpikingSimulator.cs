@@ -52,7 +52,7 @@ namespace Microsoft.ML.Spiking.Simulation
         /// Run IF and multi-threshold neurons with the fused kernels (a C++ ONNX Runtime custom-op library the build
         /// compiles on Linux x64 where g++ is installed) when they are available and the simulation runs on the CPU.
         /// Default true. The neuron kernels give results identical to the standard-op lowering, which is used otherwise
-        /// (and always for ONNX export); with <see cref="PackSpikes"/> rate-coded convolutions run bit-packed and agree
+        /// (and always for ONNX export); with <see cref="PackSpikes"/> the convolutions of spikes run packed and agree
         /// with it to float rounding. False, or the environment variable <c>SPIKING_NATIVE_KERNELS=0</c>, forces the standard ops.
         /// <see cref="SpikingSimulator.UsesNativeKernels"/> says which one runs and
         /// <see cref="SpikingSimulator.NativeKernelStatus"/> why.
@@ -60,13 +60,14 @@ namespace Microsoft.ML.Spiking.Simulation
         public bool UseNativeKernels { get; set; }
 
         /// <summary>
-        /// With <see cref="UseNativeKernels"/>, for rate-coded IF networks: pass spikes between layers as bits and run every
-        /// convolution of spikes fused with the IF neuron it drives (a table of partial sums per tap and group of four input
-        /// channels; residual additions included). Default true. The fused convolution adds its terms in another order than
-        /// ONNX Runtime's dense one, so membrane potentials agree with the standard lowering to float rounding and a neuron
-        /// whose potential lands within rounding of its threshold may fire one step earlier or later; false keeps the dense
-        /// convolutions (and the standard lowering's exact float results). <see cref="SpikingSimulator.PacksSpikes"/> says
-        /// whether it applies.
+        /// With <see cref="UseNativeKernels"/>: pass spikes between layers packed and run every convolution of spikes fused with
+        /// the neuron it drives (residual additions included). Rate coding: IF spikes as bits, the convolution as a table of
+        /// partial sums per tap and group of four input channels. Differential coding: multi-threshold spikes (at most 7
+        /// levels) as 4-bit codes, the convolution visiting only the non-zero codes. Default true. The fused convolutions add
+        /// their terms in another order than ONNX Runtime's dense ones, so membrane potentials agree with the standard lowering
+        /// to float rounding and a neuron whose potential lands within rounding of a threshold may fire one step earlier or
+        /// later; false keeps the dense convolutions (and the standard lowering's exact float results).
+        /// <see cref="SpikingSimulator.PacksSpikes"/> says whether it applies.
         /// </summary>
         public bool PackSpikes { get; set; }
 
@@ -93,7 +94,7 @@ namespace Microsoft.ML.Spiking.Simulation
     /// the neuron membranes from one call to the next, so memory is bounded whatever T is. One simulator
     /// serves any number of batches; it is not safe to call from several threads at once.
     /// </summary>
-    public sealed class SpikingSimulator : IDisposable
+    public sealed partial class SpikingSimulator : IDisposable
     {
         /// <summary>Working tensors alive per sample-step, relative to the largest activation (measured on ResNet-20, rounded up).</summary>
         private const int LiveTensorFactor = 8;
@@ -165,7 +166,7 @@ namespace Microsoft.ML.Spiking.Simulation
         /// <summary>True when this simulator runs its IF or multi-threshold neurons with the fused kernels, false when with standard ONNX ops.</summary>
         public bool UsesNativeKernels => _fused || _packing != BitPacking.None;
 
-        /// <summary>True when this simulator passes spikes as bits and fuses convolutions with IF neurons (<see cref="SimulationOptions.PackSpikes"/>).</summary>
+        /// <summary>True when this simulator passes spikes packed and fuses convolutions with the neurons they drive (<see cref="SimulationOptions.PackSpikes"/>).</summary>
         public bool PacksSpikes => _packing != BitPacking.None;
 
         /// <summary>Whether the fused neuron kernels are available in this process: where they were loaded from, or why not.</summary>
@@ -407,148 +408,6 @@ namespace Microsoft.ML.Spiking.Simulation
             return new Raw(stepOutputs, spikes, synapticOperations,
                 () => kept == null ? Array.Empty<float[]>() : specs.Select((spec, i) => spec.HwcChannels > 0 ? ChannelMajor(kept[i], spec, batchSize) : kept[i]).ToArray(),
                 first.OutputsAreEstimates);
-        }
-
-        /// <summary>Two sets of state buffers for one batch size, swapped after every chunk.</summary>
-        private sealed class StateBuffers
-        {
-            public StateBuffers(float[][] current, float[][] next)
-            {
-                Current = current;
-                Next = next;
-            }
-
-            public float[][] Current { get; set; }
-
-            public float[][] Next { get; set; }
-        }
-
-        private StateBuffers GetStateBuffers(IReadOnlyList<StateSpec> specs, int batchSize)
-        {
-            if (_stateBuffers == null || _stateBuffers.Value.BatchSize != batchSize)
-            {
-                float[][] Allocate() => specs.Select(s => new float[(long)s.Initial.Length * batchSize]).ToArray();
-                _stateBuffers = (batchSize, new StateBuffers(Allocate(), Allocate()));
-            }
-            return _stateBuffers.Value.Buffers;
-        }
-
-        private static long[] StateShape(StateSpec spec, int batchSize) => new long[] { batchSize }.Concat(spec.Shape.Select(d => (long)d)).ToArray();
-
-        /// <summary>
-        /// Runs one chunk with ONNX Runtime writing into caller-owned arrays: the state outputs into <paramref name="stateOutputs"/>
-        /// (the buffers of the next chunk), every other output into a fresh array of its known shape.
-        /// </summary>
-        private Dictionary<string, float[]> RunInto(OnnxSession session, SnnChunkGraph graph, List<(string Name, float[] Data, long[] Shape)> feeds, int steps, int batchSize, float[][] stateOutputs)
-        {
-            if (_allocatedOutputs)
-            {
-                // ONNX Runtime checks caller-owned outputs against its own static shape inference, which disagrees with its
-                // kernels on some ceil_mode pools (ChunkContext.BeginState): let it allocate, and copy the states over.
-                Dictionary<string, TensorBuffer> allocated = session.Run(feeds.ToDictionary(f => f.Name, f => new TensorBuffer(f.Data, f.Shape)));
-                for (int i = 0; i < graph.States.Count; i++)
-                {
-                    Array.Copy(allocated[graph.States[i].Output].Data, stateOutputs[i], stateOutputs[i].Length);
-                }
-                return allocated.ToDictionary(p => p.Key, p => p.Value.Data);
-            }
-            var stateIndex = new Dictionary<string, int>(StringComparer.Ordinal);
-            for (int i = 0; i < graph.States.Count; i++)
-            {
-                stateIndex[graph.States[i].Output] = i;
-            }
-            var results = new Dictionary<string, float[]>(StringComparer.Ordinal);
-            var outputShapes = new List<long[]>();
-            foreach (string name in session.OutputNames)
-            {
-                if (stateIndex.TryGetValue(name, out int state))
-                {
-                    results[name] = stateOutputs[state];
-                    outputShapes.Add(StateShape(graph.States[state], batchSize));
-                }
-                else
-                {
-                    long[] shape = OutputShape(name, steps, batchSize);
-                    results[name] = new float[shape.Aggregate(1L, (p, d) => p * d)];
-                    outputShapes.Add(shape);
-                }
-            }
-            var inputValues = new List<OrtValue>(feeds.Count);
-            var outputValues = new List<OrtValue>(results.Count);
-            try
-            {
-                foreach ((_, float[] data, long[] shape) in feeds)
-                {
-                    inputValues.Add(OrtValue.CreateTensorValueFromMemory(data, shape));
-                }
-                int k = 0;
-                foreach (string name in session.OutputNames)
-                {
-                    outputValues.Add(OrtValue.CreateTensorValueFromMemory(results[name], outputShapes[k++]));
-                }
-                session.RunInto(feeds.Select(f => f.Name).ToList(), inputValues, session.OutputNames.ToList(), outputValues);
-            }
-            finally
-            {
-                foreach (OrtValue value in inputValues.Concat(outputValues))
-                {
-                    value.Dispose();
-                }
-            }
-            return results;
-        }
-
-        /// <summary>The shape of a chunk graph's non-state output: step outputs, spike counts or synaptic-operation partial sums.</summary>
-        private long[] OutputShape(string name, int steps, int batchSize)
-        {
-            long rows = (long)steps * batchSize;
-            if (name == SnnGraphBuilder.OutputName)
-            {
-                return new[] { rows }.Concat(_network.Network.OutputShape.Select(d => (long)d)).ToArray();
-            }
-            for (int i = 0; i < _network.NeuronLayers.Count; i++)
-            {
-                if (name == SnnGraphBuilder.SpikeOutput(i))
-                {
-                    return new[] { rows };
-                }
-            }
-            for (int i = 0; i < _synapticLayers.Count; i++)
-            {
-                if (name == SnnGraphBuilder.SynapticOutput(i))
-                {
-                    return new[] { rows }.Concat(_synapticLayers[i].KeptShape.Select(d => (long)d)).ToArray();
-                }
-            }
-            throw new InvalidOperationException($"The chunk graph has an output '{name}' the simulator does not know.");
-        }
-
-        /// <summary>A fused convolution's state [B, H, W, padded C] as [B, C, H, W], the layout of every other state.</summary>
-        private static float[] ChannelMajor(float[] state, StateSpec spec, int batchSize)
-        {
-            int pixels = spec.Shape[0] * spec.Shape[1];
-            int padded = spec.Shape[2];
-            int channels = spec.HwcChannels;
-            var result = new float[(long)batchSize * channels * pixels];
-            for (int b = 0; b < batchSize; b++)
-            {
-                for (int p = 0; p < pixels; p++)
-                {
-                    for (int c = 0; c < channels; c++)
-                    {
-                        result[((long)b * channels + c) * pixels + p] = state[((long)b * pixels + p) * padded + c];
-                    }
-                }
-            }
-            return result;
-        }
-
-        private static void Fill(float[] target, float[] perSample, int batchSize)
-        {
-            for (int b = 0; b < batchSize; b++)
-            {
-                Array.Copy(perSample, 0, target, (long)b * perSample.Length, perSample.Length);
-            }
         }
 
         /// <summary>Sums the per-row partial counts the graph left (each an exact integer in float) and applies the host factor.</summary>
