@@ -5,7 +5,9 @@
 // convolution with Cin = Cout = C (16, 32, 64: ResNet-20's three stages), padding 1, over R rows can read its
 // input as bits: for every tap and every group of four input channels (a nibble) a table holds the 16 possible
 // partial sums for all C outputs, and an output pixel is 9·C/4 table rows added (4x fewer vector operations than
-// 9·C multiply-adds). "skip" visits only the non-zero nibbles. Compared here with a dense AVX-512 FMA convolution
+// 9·C multiply-adds). "skip" visits only the non-zero nibbles; "lut8" reads bytes (tables of 256 partial sums per
+// eight channels: half the rows, tables 16x larger). The library's kernel (src/Microsoft.ML.Spiking/Native/
+// bit_conv_impl.h) grew from the nibble version. Compared here with a dense AVX-512 FMA convolution
 // on float inputs in the same HWC layout (register-blocked over four pixels), on random spikes at two densities
 // (ResNet-20's measured spike densities at the convolutions' inputs are 4-24 %); maxerr checks that both agree.
 //

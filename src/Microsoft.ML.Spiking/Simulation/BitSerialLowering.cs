@@ -60,11 +60,11 @@ namespace Microsoft.ML.Spiking.Simulation
         public BlockNeuronOutput Emit(OnnxGraphBuilder b, Network network, SpikingNeuronLayer layer, int[] shape, string input, int steps, int index)
         {
             (string value, string planes, string cumulative, string level) = EmitNeuron(b, network, (BitSerialNeuronLayer)layer, shape, input, _withChecks ? CheckOutput(index) : null);
-            return new BlockNeuronOutput(value, planes, cumulative, level);
+            return new BlockNeuronOutput(value, () => planes, () => cumulative, level);
         }
 
         /// <summary>MSB first, the larger of two levels is found bit by bit: the pooled stream is the larger level's bits.</summary>
-        public string PooledPlanes(OnnxGraphBuilder b, string pooledLevel, string pooledInputPlanes, int steps) => BitPlanes(b, pooledLevel, steps);
+        public string PooledPlanes(OnnxGraphBuilder b, string pooledLevel, Func<string> pooledInputPlanes, int steps) => BitPlanes(b, pooledLevel, steps);
 
         /// <summary>The T bits of exact integer levels k ∈ [0, 2^T − 1], MSB first, as planes [T·B, ...].</summary>
         private static string BitPlanes(OnnxGraphBuilder b, string level, int bits)

@@ -12,10 +12,10 @@ namespace Microsoft.ML.Spiking.Simulation
 {
     /// <summary>What a block neuron layer produces in the lowered graph.</summary>
     /// <param name="Value">[B, ...] the value the next layers integrate over the block (bit-serial: the level's value; parallel: the mean rate).</param>
-    /// <param name="Planes">[T·B, ...] 1 where a neuron spikes at step t, else 0 (spike and synaptic-operation counts).</param>
-    /// <param name="Readout">[T·B, ...] the value the output layer sees at step t (bit-serial: cumulative; parallel: the step's spikes × amplitude).</param>
+    /// <param name="Planes">Emits (when first asked for) [T·B, ...] 1 where a neuron spikes at step t, else 0 (spike and synaptic-operation counts).</param>
+    /// <param name="Readout">Emits (when first asked for) [T·B, ...] the value the output layer sees at step t (bit-serial: cumulative; parallel: the step's spikes × amplitude).</param>
     /// <param name="Level">[B, ...] the neuron's integer state (bit-serial level k; parallel spike count N), for max-pooling.</param>
-    internal sealed record BlockNeuronOutput(string Value, string Planes, string Readout, string Level);
+    internal sealed record BlockNeuronOutput(string Value, Func<string> Planes, Func<string> Readout, string Level);
 
     /// <summary>A neuron whose whole T-step block is computed at once, without a sequential loop over t (bit-serial, parallel).</summary>
     internal interface IBlockNeuronEmitter
@@ -31,14 +31,15 @@ namespace Microsoft.ML.Spiking.Simulation
         BlockNeuronOutput Emit(OnnxGraphBuilder b, Network network, SpikingNeuronLayer layer, int[] shape, string input, int steps, int index);
 
         /// <summary>The spike planes of a max-pool over neuron outputs, given the pooled level and the max-pool of the input planes.</summary>
-        string PooledPlanes(OnnxGraphBuilder b, string pooledLevel, string pooledInputPlanes, int steps);
+        string PooledPlanes(OnnxGraphBuilder b, string pooledLevel, Func<string> pooledInputPlanes, int steps);
     }
 
     /// <summary>
     /// Lowers a network of block neurons to one ONNX graph for its T steps. Values are computed once per batch ([B, ...])
     /// by linearity: a layer integrates the block's input Σ_t W·x[t] + b as W·(Σ_t x[t]) + b. Beside them the graph
-    /// builds [T·B, ...] spike planes (for spike counts, and synaptic operations: every non-zero input × fan-out, per
-    /// step) and the output layer's value per step. Outputs: <c>output_steps</c> [T·B, K], <c>spikes_i</c> [T·B],
+    /// builds [T·B, ...] spike planes where something reads them (spike counts, and synaptic operations: every non-zero
+    /// input × fan-out, per step; the output layer's value per step), and only there: a plane nothing reads (a residual
+    /// sum's, say) is never emitted (ONNX Runtime would compute it anyway). Outputs: <c>output_steps</c> [T·B, K], <c>spikes_i</c> [T·B],
     /// <c>sops_j</c> [T·B, ...].
     /// </summary>
     internal static class BlockLowering
@@ -49,15 +50,16 @@ namespace Microsoft.ML.Spiking.Simulation
             var b = new OnnxGraphBuilder($"{snn.Method}_{steps}");
             b.AddInput(SnnGraphBuilder.InputName, Batched(timeVaryingInput ? "KB" : "B", network.InputShape));
             var values = new Dictionary<string, string>(StringComparer.Ordinal) { [network.InputName] = SnnGraphBuilder.InputName };
-            var planes = new Dictionary<string, string>(StringComparer.Ordinal);
+            // Planes are emitted when first read: no node builds [T·B, ...] values that nothing uses.
+            var planes = new Dictionary<string, Lazy<string>>(StringComparer.Ordinal);
             if (timeVaryingInput)
             {
                 // A different input at every step [T·B, ...]: the layers integrate its block mean; each step's input counts.
                 string blocks = b.Node("Reshape", new[] { SnnGraphBuilder.InputName, b.Ints(new long[] { steps, -1 }.Concat(network.InputShape.Select(d => (long)d)).ToArray()) });
                 values[network.InputName] = b.Node("ReduceMean", new[] { blocks, b.Ints(0) }, null, Attr("keepdims", 0L));
-                planes[network.InputName] = SnnGraphBuilder.InputName;
+                planes[network.InputName] = new Lazy<string>(() => SnnGraphBuilder.InputName);
             }
-            var readouts = new Dictionary<string, string>(StringComparer.Ordinal);
+            var readouts = new Dictionary<string, Lazy<string>>(StringComparer.Ordinal);
             var levels = new Dictionary<string, string>(StringComparer.Ordinal);
             HashSet<string> tail = OutputTail(network);
             int neuronIndex = 0;
@@ -71,10 +73,10 @@ namespace Microsoft.ML.Spiking.Simulation
                     BlockNeuronOutput o = neurons.Emit(b, network, neuron, shape, values[neuron.Inputs[0]], steps, neuronIndex);
                     values[neuron.Output] = o.Value;
                     levels[neuron.Output] = o.Level;
-                    planes[neuron.Output] = o.Planes;
-                    readouts[neuron.Output] = o.Readout;
+                    planes[neuron.Output] = new Lazy<string>(o.Planes);
+                    readouts[neuron.Output] = new Lazy<string>(o.Readout);
                     string axes = b.Ints(Enumerable.Range(1, shape.Length).Select(a => (long)a).ToArray());
-                    b.Node("ReduceSum", new[] { o.Planes, axes }, SnnGraphBuilder.SpikeOutput(neuronIndex), Attr("keepdims", 0L));
+                    b.Node("ReduceSum", new[] { planes[neuron.Output].Value, axes }, SnnGraphBuilder.SpikeOutput(neuronIndex), Attr("keepdims", 0L));
                     b.AddOutput(SnnGraphBuilder.SpikeOutput(neuronIndex), new[] { "KB" });
                     neuronIndex++;
                     continue;
@@ -87,11 +89,11 @@ namespace Microsoft.ML.Spiking.Simulation
                 {
                     SynapticLayerPlan plan = synapticLayers[synapticIndex];
                     string output = SnnGraphBuilder.SynapticOutput(synapticIndex);
-                    if (planes.TryGetValue(layer.Inputs[0], out string? input))
+                    if (planes.TryGetValue(layer.Inputs[0], out Lazy<string>? input))
                     {
                         // Spike planes hold 0 or 1: convolutions reading them straight from a neuron (or a max-pool
                         // of one) are planned with the MatMul forms (θ = 1), the others with the indicator form.
-                        SnnGraphBuilder.EmitCount(b, plan, input, output);
+                        SnnGraphBuilder.EmitCount(b, plan, input.Value, output);
                     }
                     else
                     {
@@ -108,19 +110,24 @@ namespace Microsoft.ML.Spiking.Simulation
                 {
                     string level = LayerEmitter.Emit(b, network, layer, new[] { inputLevel });
                     levels[layer.Output] = level;
-                    planes[layer.Output] = neurons.PooledPlanes(b, level, LayerEmitter.Emit(b, network, layer, new[] { planes[layer.Inputs[0]] }), steps);
+                    Lazy<string> inputPlanes = planes[layer.Inputs[0]];
+                    Layer pool = layer;
+                    planes[layer.Output] = new Lazy<string>(() => neurons.PooledPlanes(b, level, () => LayerEmitter.Emit(b, network, pool, new[] { inputPlanes.Value }), steps));
                 }
                 else if (layer.Inputs.All(planes.ContainsKey) && CarriesPlanes(layer))
                 {
-                    planes[layer.Output] = LayerEmitter.Emit(b, network, layer, layer.Inputs.Select(i => planes[i]).ToList());
+                    List<Lazy<string>> inputPlanes = layer.Inputs.Select(i => planes[i]).ToList();
+                    Layer carrier = layer;
+                    planes[layer.Output] = new Lazy<string>(() => LayerEmitter.Emit(b, network, carrier, inputPlanes.Select(p => p.Value).ToList()));
                 }
                 if (tail.Contains(layer.Output))
                 {
-                    var inputs = layer.Inputs.Select(i => readouts.TryGetValue(i, out string? p) ? p : Repeat(b, values[i], steps)).ToList();
-                    readouts[layer.Output] = LayerEmitter.Emit(b, network, layer, inputs);
+                    var inputs = layer.Inputs.Select(i => readouts.TryGetValue(i, out Lazy<string>? p) ? p.Value : Repeat(b, values[i], steps)).ToList();
+                    string readoutValue = LayerEmitter.Emit(b, network, layer, inputs);
+                    readouts[layer.Output] = new Lazy<string>(() => readoutValue);
                 }
             }
-            string readout = readouts.TryGetValue(network.OutputName, out string? perStep) ? perStep : Repeat(b, values[network.OutputName], steps);
+            string readout = readouts.TryGetValue(network.OutputName, out Lazy<string>? perStep) ? perStep.Value : Repeat(b, values[network.OutputName], steps);
             b.Node("Identity", new[] { readout }, SnnGraphBuilder.OutputName);
             b.AddOutput(SnnGraphBuilder.OutputName, Batched("KB", network.OutputShape));
             return new SnnChunkGraph(b.ToModelBytes("Microsoft.ML.Spiking"), Array.Empty<StateSpec>(), Differential: false, OutputsAreEstimates: neurons.ReadoutIsCumulative);

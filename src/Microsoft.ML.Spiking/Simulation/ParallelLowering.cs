@@ -46,12 +46,13 @@ namespace Microsoft.ML.Spiking.Simulation
             string u = b.Node("Add", new[] { b.Node("Mul", new[] { b.Node("Div", new[] { input, theta }), b.Scalar(steps) }), Vector("shift", shift) });
             string count = b.Node("Clip", new[] { b.Node("Floor", new[] { u }), b.Scalar(0f), b.Scalar(steps) });
             string value = b.Node("Mul", new[] { b.Node("Div", new[] { count, b.Scalar(steps) }), amplitude });
-            string planes = Trains(b, count, steps, neuron.Order);
-            return new BlockNeuronOutput(value, planes, b.Node("Mul", new[] { planes, amplitude }), count);
+            string? planes = null;
+            string Planes() => planes ??= Trains(b, count, steps, neuron.Order);
+            return new BlockNeuronOutput(value, Planes, () => b.Node("Mul", new[] { Planes(), amplitude }), count);
         }
 
         /// <summary>Max over sorted trains: the train of the largest count, which is the max-pool of the trains.</summary>
-        public string PooledPlanes(OnnxGraphBuilder b, string pooledLevel, string pooledInputPlanes, int steps) => pooledInputPlanes;
+        public string PooledPlanes(OnnxGraphBuilder b, string pooledLevel, Func<string> pooledInputPlanes, int steps) => pooledInputPlanes();
 
         /// <summary>The spike trains [T·B, ...] of counts N: step t (1-based) fires iff N ≥ t (first steps) or N ≥ T − t + 1 (last steps).</summary>
         private static string Trains(OnnxGraphBuilder b, string count, int steps, SpikeOrder order)
