@@ -12,8 +12,8 @@ using Microsoft.VisualStudio.TestTools.UnitTesting;
 namespace Microsoft.ML.Spiking.Tests.Simulation
 {
     /// <summary>
-    /// Bit-packed spikes and the fused spiking convolution + IF kernel (<see cref="BitPackedPlan"/>) against the
-    /// standard-op lowering. On a network whose every weight, bias, threshold and input is a short dyadic fraction,
+    /// Packed spikes (bits of IF neurons, 4-bit codes of differential multi-threshold neurons) and the fused spiking
+    /// convolution + neuron kernels (<see cref="BitPackedPlan"/>) against the standard-op lowering. On a network whose every weight, bias, threshold and input is a short dyadic fraction,
     /// every sum is exact in float whatever its order, so the two must agree bit for bit (outputs, spikes, synaptic
     /// operations, final membranes); on random weights they agree to float rounding.
     /// </summary>
