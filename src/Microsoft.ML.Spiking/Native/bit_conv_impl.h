@@ -15,34 +15,6 @@ namespace {
 
 static inline int64_t Min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-// The taps of one source that land inside its input map for one output pixel, found once per pixel and used at every
-// step: the offset of the input pixel's words within a row of the bits, and the tap's table at the block's channels.
-struct PixelTaps {
-  int count = 0;
-  int64_t offset[kMaxTaps];
-  const float* table[kMaxTaps];
-};
-
-inline void FindTaps(const BitSource& s, int64_t oy, int64_t ox, int64_t padded, int64_t c0, PixelTaps& taps) {
-  const int64_t per_tap = s.groups * 16 * padded;
-  taps.count = 0;
-  for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
-    const int64_t iy = oy * s.stride_h - s.pad_top + ky;
-    if (iy < 0 || iy >= s.height) {
-      continue;
-    }
-    for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
-      const int64_t ix = ox * s.stride_w - s.pad_left + kx;
-      if (ix < 0 || ix >= s.width) {
-        continue;
-      }
-      taps.offset[taps.count] = (iy * s.width + ix) * s.words;
-      taps.table[taps.count] = s.table + (ky * s.kernel_w + kx) * per_tap + c0;
-      ++taps.count;
-    }
-  }
-}
-
 // Adds the table rows of one input pixel's words. Skip visits only the non-zero nibbles (fewer table rows on sparse
 // input, more bookkeeping per row; it pays when each row is several vectors wide).
 template <class Ops, int NV, bool Skip>
@@ -99,7 +71,7 @@ inline void Block(const SpikeConvArgs& a, int64_t sample, int64_t oy, int64_t ox
   const int64_t state = ((sample * a.height + oy) * a.width + ox) * a.padded + c0;
   PixelTaps taps[2];
   for (int s = 0; s < a.sources; ++s) {
-    FindTaps(a.source[s], oy, ox, a.padded, c0, taps[s]);
+    FindTaps(a.source[s], oy, ox, a.source[s].table + c0, a.source[s].groups * 16 * a.padded, taps[s]);
   }
   V v[NV], theta[NV], bias[NV], residual_theta[NV], zero[NV];
   for (int j = 0; j < NV; ++j) {
@@ -241,52 +213,10 @@ inline void PackRange(const IfPackArgs& a, int64_t sample, int64_t begin, int64_
   }
 }
 
-// SpikeFanOut of one row for the channels [c0, c0 + 16·NV): per input channel Σ_hw f_h[h]·f_w[w] over its spikes,
-// one masked vector addition per pixel and 16 channels into accumulators held in registers (the counts are integers
-// below 2^24, so float sums are exact).
-template <class Ops, int NV>
-inline void FanOutBlock(const uint64_t* in, const float* fan_h, const float* fan_w, int64_t channels, int64_t height, int64_t width,
-                        int64_t words, int64_t c0, float* out) {
-  using V = typename Ops::V;
-  V acc[NV];
-  for (int j = 0; j < NV; ++j) {
-    acc[j] = Ops::Set(0.0f);
-  }
-  for (int64_t h = 0; h < height; ++h) {
-    for (int64_t w = 0; w < width; ++w) {
-      const uint64_t* pixel = in + (h * width + w) * words;
-      const V fan = Ops::Set(fan_h[h] * fan_w[w]);
-      for (int j = 0; j < NV; ++j) {
-        const int64_t c = c0 + 16 * j;
-        const uint32_t mask = static_cast<uint32_t>((pixel[c / 64] >> (c % 64)) & 0xFFFF);
-        acc[j] = Ops::Add(acc[j], Ops::Select(mask, fan));
-      }
-    }
-  }
-  float lanes[16 * NV];
-  for (int j = 0; j < NV; ++j) {
-    Ops::Store(lanes + 16 * j, acc[j]);
-  }
-  for (int64_t c = c0; c < channels && c < c0 + 16 * NV; ++c) {
-    out[c] = lanes[c - c0];
-  }
-}
-
-template <class Ops>
-inline void FanOutRow(const uint64_t* bits, const float* fan_h, const float* fan_w, int64_t channels, int64_t height, int64_t width,
-                      int64_t words, int64_t row, float* output) {
-  const uint64_t* in = bits + row * height * width * words;
-  float* out = output + row * channels;
-  const int64_t vectors = (channels + 15) / 16;
-  for (int64_t first = 0; first < vectors; first += 4) {
-    switch (Min64(4, vectors - first)) {
-      case 1: FanOutBlock<Ops, 1>(in, fan_h, fan_w, channels, height, width, words, first * 16, out); break;
-      case 2: FanOutBlock<Ops, 2>(in, fan_h, fan_w, channels, height, width, words, first * 16, out); break;
-      case 3: FanOutBlock<Ops, 3>(in, fan_h, fan_w, channels, height, width, words, first * 16, out); break;
-      default: FanOutBlock<Ops, 4>(in, fan_h, fan_w, channels, height, width, words, first * 16, out); break;
-    }
-  }
-}
+// The spiking channels c … c + 15 of a pixel's bits (fan_out_impl.h).
+struct BitMasks {
+  static uint32_t Of(const uint64_t* pixel, int64_t c) { return static_cast<uint32_t>((pixel[c / 64] >> (c % 64)) & 0xFFFF); }
+};
 
 }  // namespace
 }  // namespace bitconv

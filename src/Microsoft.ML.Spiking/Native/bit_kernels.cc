@@ -4,53 +4,11 @@
 #include <vector>
 
 #include "bit_conv_impl.h"
+#include "fan_out_impl.h"
 #include "bit_kernels.h"
+#include "lanes_portable.h"
 
 namespace spiking {
-
-namespace {
-
-// Sixteen float lanes in plain loops (the compiler vectorizes them for the build's baseline instruction set).
-struct PortableOps {
-  struct V {
-    float lane[16];
-  };
-  static V Load(const float* p) {
-    V r;
-    std::memcpy(r.lane, p, sizeof(r.lane));
-    return r;
-  }
-  static void Store(float* p, const V& v) { std::memcpy(p, v.lane, sizeof(v.lane)); }
-  static V Set(float value) {
-    V r;
-    for (int i = 0; i < 16; ++i) r.lane[i] = value;
-    return r;
-  }
-  static V Add(const V& a, const V& b) {
-    V r;
-    for (int i = 0; i < 16; ++i) r.lane[i] = a.lane[i] + b.lane[i];
-    return r;
-  }
-  static V Sub(const V& a, const V& b) {
-    V r;
-    for (int i = 0; i < 16; ++i) r.lane[i] = a.lane[i] - b.lane[i];
-    return r;
-  }
-  // Lane i: v[i] where bit i of mask is set, else 0.
-  static V Select(uint32_t mask, const V& v) {
-    V r;
-    for (int i = 0; i < 16; ++i) r.lane[i] = (mask >> i) & 1u ? v.lane[i] : 0.0f;
-    return r;
-  }
-  // Bit i set where a[i] ≥ b[i] (false for NaN, as GreaterOrEqual).
-  static uint32_t AtLeast(const V& a, const V& b) {
-    uint32_t mask = 0;
-    for (int i = 0; i < 16; ++i) mask |= (a.lane[i] >= b.lane[i] ? 1u : 0u) << i;
-    return mask;
-  }
-};
-
-}  // namespace
 
 void SpikeConvIf(const SpikeConvArgs& args, int64_t sample, int64_t row_begin, int64_t row_end, int64_t* counts, bool portable) {
   if (!portable && HasAvx512()) {
@@ -92,7 +50,7 @@ void SpikeFanOut(const uint64_t* bits, const float* fan_h, const float* fan_w, i
   if (HasAvx512()) {
     SpikeFanOutAvx512(bits, fan_h, fan_w, channels, height, width, words, row, output);
   } else {
-    bitconv::FanOutRow<PortableOps>(bits, fan_h, fan_w, channels, height, width, words, row, output);
+    fanout::Row<PortableOps, bitconv::BitMasks>(bits, fan_h, fan_w, channels, height, width, words, row, output);
   }
 }
 

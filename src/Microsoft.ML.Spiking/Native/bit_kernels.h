@@ -14,17 +14,15 @@
 
 #include <cstdint>
 
+#include "conv_geometry.h"
+
 namespace spiking {
 
-// Most taps (kernel_h·kernel_w) a fused convolution may have (BitPackedPlan.MaxTaps).
-constexpr int kMaxTaps = 64;
-
 // One convolution whose input is spike bits.
-struct BitSource {
+struct BitSource : ConvGeometry {
   const uint64_t* bits = nullptr;  // [K·B, height, width, words]
   const float* table = nullptr;    // [kernel_h·kernel_w][groups][16][padded out channels]
-  int64_t height = 0, width = 0, words = 0, groups = 0;  // groups = ceil(C_in / 4)
-  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_top = 0, pad_left = 0;
+  int64_t groups = 0;              // ceil(C_in / 4)
 };
 
 // SpikeConvIf: current = bias + Σ sources + residual spikes·θ_res; the IF neuron of NeuronEmitters.IfNeuron on it.

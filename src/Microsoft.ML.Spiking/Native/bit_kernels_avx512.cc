@@ -11,26 +11,11 @@
 #pragma GCC push_options
 #pragma GCC target("avx512f")
 
-#include <immintrin.h>
-
 #include "bit_conv_impl.h"
+#include "fan_out_impl.h"
+#include "lanes_avx512.h"
 
 namespace spiking {
-
-namespace {
-
-struct Avx512Ops {
-  using V = __m512;
-  static V Load(const float* p) { return _mm512_loadu_ps(p); }
-  static void Store(float* p, V v) { _mm512_storeu_ps(p, v); }
-  static V Set(float value) { return _mm512_set1_ps(value); }
-  static V Add(V a, V b) { return _mm512_add_ps(a, b); }
-  static V Sub(V a, V b) { return _mm512_sub_ps(a, b); }
-  static V Select(uint32_t mask, V v) { return _mm512_maskz_mov_ps(static_cast<__mmask16>(mask), v); }
-  static uint32_t AtLeast(V a, V b) { return static_cast<uint32_t>(_mm512_cmp_ps_mask(a, b, _CMP_GE_OQ)); }
-};
-
-}  // namespace
 
 void SpikeConvIfAvx512(const SpikeConvArgs& args, int64_t sample, int64_t row_begin, int64_t row_end, int64_t* counts) {
   bitconv::Run<Avx512Ops>(args, sample, row_begin, row_end, counts);
@@ -42,7 +27,7 @@ void IfPackAvx512(const IfPackArgs& args, int64_t sample, int64_t begin, int64_t
 
 void SpikeFanOutAvx512(const uint64_t* bits, const float* fan_h, const float* fan_w, int64_t channels, int64_t height, int64_t width,
                        int64_t words, int64_t row, float* output) {
-  bitconv::FanOutRow<Avx512Ops>(bits, fan_h, fan_w, channels, height, width, words, row, output);
+  fanout::Row<Avx512Ops, bitconv::BitMasks>(bits, fan_h, fan_w, channels, height, width, words, row, output);
 }
 
 }  // namespace spiking

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bit_kernels.h"
+#include "packed_ops.h"
 #include "ort_support.h"
 
 namespace spiking {
@@ -25,12 +26,6 @@ namespace {
 constexpr int64_t kPackGrain = 8192;
 
 int64_t Words(int64_t channels) { return (channels + 63) / 64; }
-
-void Require(bool condition, const std::string& message) {
-  if (!condition) {
-    throw Ort::Exception(std::string(message), ORT_INVALID_ARGUMENT);
-  }
-}
 
 struct IfPackKernel {
   IfPackKernel(const OrtKernelInfo* info) {
@@ -113,11 +108,7 @@ struct SpikeConvIfKernel {
     channels_ = ki.GetAttribute<int64_t>("channels");
     portable_ = ki.GetAttribute<int64_t>("portable") != 0;
     geometry_[0] = ki.GetAttributes<int64_t>("geometry_a");
-    try {
-      geometry_[1] = ki.GetAttributes<int64_t>("geometry_b");
-    } catch (const Ort::Exception&) {
-      geometry_[1].clear();
-    }
+    geometry_[1] = OptionalInts(ki, "geometry_b");
     Require(steps_ >= 1 && channels_ >= 1 && geometry_[0].size() == 6, "SpikeConvIf needs steps, channels and geometry_a [kh, kw, sh, sw, pad_top, pad_left]");
   }
 
@@ -151,15 +142,7 @@ struct SpikeConvIfKernel {
         BitSource& src = a.source[a.sources++];
         src.bits = bits.GetTensorData<uint64_t>();
         src.table = table.GetTensorData<float>();
-        src.height = in[1];
-        src.width = in[2];
-        src.words = in[3];
-        src.kernel_h = geometry_[s][0];
-        src.kernel_w = geometry_[s][1];
-        src.stride_h = geometry_[s][2];
-        src.stride_w = geometry_[s][3];
-        src.pad_top = geometry_[s][4];
-        src.pad_left = geometry_[s][5];
+        SetGeometry(src, in, geometry_[s]);
         const int64_t per_group = src.kernel_h * src.kernel_w * 16 * a.padded;
         Require(per_group > 0 && entries % per_group == 0, "SpikeConvIf: a table's size does not match its kernel and channels");
         Require(src.kernel_h * src.kernel_w <= kMaxTaps, "SpikeConvIf: a kernel has more taps than the kernel supports");
@@ -220,89 +203,26 @@ struct SpikeConvIfOp : Ort::CustomOpBase<SpikeConvIfOp, SpikeConvIfKernel, true>
   }
 };
 
-struct SpikeUnpackKernel {
-  SpikeUnpackKernel(const OrtKernelInfo* info) { channels_ = Ort::ConstKernelInfo(info).GetAttribute<int64_t>("channels"); }
-
-  OrtStatusPtr ComputeV2(OrtKernelContext* raw) {
-    try {
-      Ort::KernelContext context(raw);
-      Ort::ConstValue bits = context.GetInput(0);
-      std::vector<int64_t> in = bits.GetTensorTypeAndShapeInfo().GetShape();
-      Require(in.size() >= 2 && in.back() == Words(channels_), "SpikeUnpack: bits must be [rows, spatial..., words] for its channels");
-      Ort::ConstValue theta = context.GetInput(1);
-      Require(static_cast<int64_t>(theta.GetTensorTypeAndShapeInfo().GetElementCount()) == channels_, "SpikeUnpack: theta needs one value per channel");
-      std::vector<int64_t> out{in[0], channels_};
-      out.insert(out.end(), in.begin() + 1, in.end() - 1);
-      const int64_t spatial = SampleSize(out) / channels_;
-      const uint64_t* data = bits.GetTensorData<uint64_t>();
-      const float* values = theta.GetTensorData<float>();
-      float* output = context.GetOutput(0, out).GetTensorMutableData<float>();
-      const int64_t channels = channels_;
-      const int64_t words = in.back();
-      ParallelPartials(context, static_cast<size_t>(in[0]), 0, [&](size_t row, int64_t*) {
-        SpikeUnpack(data, values, channels, spatial, words, static_cast<int64_t>(row), output);
-      });
-      return nullptr;
-    } catch (const std::exception& e) {
-      return ToStatus(e);
-    }
+// SpikeUnpack: the floats of packed_ops.h from bits (θ_c where a bit is set).
+struct SpikeDecode {
+  static constexpr const char* kName = "SpikeUnpack";
+  static constexpr const char* kTensor = "bits";
+  static constexpr int64_t kChannelsPerWord = 64;
+  explicit SpikeDecode(const Ort::ConstKernelInfo&) {}
+  void Row(const uint64_t* bits, const float* theta, int64_t channels, int64_t spatial, int64_t words, int64_t row, float* output) const {
+    SpikeUnpack(bits, theta, channels, spatial, words, row, output);
   }
-
- private:
-  int64_t channels_;
 };
 
-struct SpikeUnpackOp : Ort::CustomOpBase<SpikeUnpackOp, SpikeUnpackKernel, true> {
-  OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const { return NewKernel<SpikeUnpackKernel>(info, kernel); }
-  const char* GetName() const { return "SpikeUnpack"; }
-  size_t GetInputTypeCount() const { return 2; }
-  ONNXTensorElementDataType GetInputType(size_t index) const {
-    return index == 0 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+// SpikeFanOut: the counts of packed_ops.h on bits.
+struct SpikeFanOutCount {
+  static constexpr const char* kName = "SpikeFanOut";
+  static constexpr const char* kTensor = "bits";
+  static constexpr int64_t kChannelsPerWord = 64;
+  static void Row(const uint64_t* packed, const float* fan_h, const float* fan_w, int64_t channels, int64_t height, int64_t width, int64_t words,
+                  int64_t row, float* output) {
+    SpikeFanOut(packed, fan_h, fan_w, channels, height, width, words, row, output);
   }
-  size_t GetOutputTypeCount() const { return 1; }
-  ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
-};
-
-struct SpikeFanOutKernel {
-  SpikeFanOutKernel(const OrtKernelInfo* info) { channels_ = Ort::ConstKernelInfo(info).GetAttribute<int64_t>("channels"); }
-
-  OrtStatusPtr ComputeV2(OrtKernelContext* raw) {
-    try {
-      Ort::KernelContext context(raw);
-      Ort::ConstValue bits = context.GetInput(0);
-      std::vector<int64_t> in = bits.GetTensorTypeAndShapeInfo().GetShape();
-      Require(in.size() == 4 && in[3] == Words(channels_), "SpikeFanOut: bits must be [rows, H, W, words] for its channels");
-      Ort::ConstValue fan_h = context.GetInput(1);
-      Ort::ConstValue fan_w = context.GetInput(2);
-      Require(static_cast<int64_t>(fan_h.GetTensorTypeAndShapeInfo().GetElementCount()) == in[1] &&
-              static_cast<int64_t>(fan_w.GetTensorTypeAndShapeInfo().GetElementCount()) == in[2], "SpikeFanOut: one fan-out per row and per column");
-      const uint64_t* data = bits.GetTensorData<uint64_t>();
-      const float* fh = fan_h.GetTensorData<float>();
-      const float* fw = fan_w.GetTensorData<float>();
-      float* output = context.GetOutput(0, std::vector<int64_t>{in[0], channels_}).GetTensorMutableData<float>();
-      const int64_t channels = channels_;
-      ParallelPartials(context, static_cast<size_t>(in[0]), 0, [&](size_t row, int64_t*) {
-        SpikeFanOut(data, fh, fw, channels, in[1], in[2], in[3], static_cast<int64_t>(row), output);
-      });
-      return nullptr;
-    } catch (const std::exception& e) {
-      return ToStatus(e);
-    }
-  }
-
- private:
-  int64_t channels_;
-};
-
-struct SpikeFanOutOp : Ort::CustomOpBase<SpikeFanOutOp, SpikeFanOutKernel, true> {
-  OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const { return NewKernel<SpikeFanOutKernel>(info, kernel); }
-  const char* GetName() const { return "SpikeFanOut"; }
-  size_t GetInputTypeCount() const { return 3; }
-  ONNXTensorElementDataType GetInputType(size_t index) const {
-    return index == 0 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
-  }
-  size_t GetOutputTypeCount() const { return 1; }
-  ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
 };
 
 }  // namespace
@@ -310,8 +230,8 @@ struct SpikeFanOutOp : Ort::CustomOpBase<SpikeFanOutOp, SpikeFanOutKernel, true>
 void AddBitOps(Ort::CustomOpDomain& domain) {
   static const IfPackOp if_pack;
   static const SpikeConvIfOp spike_conv_if;
-  static const SpikeUnpackOp spike_unpack;
-  static const SpikeFanOutOp spike_fan_out;
+  static const UnpackOp<SpikeDecode> spike_unpack;
+  static const FanOutOp<SpikeFanOutCount> spike_fan_out;
   domain.Add(&if_pack);
   domain.Add(&spike_conv_if);
   domain.Add(&spike_unpack);

@@ -33,32 +33,6 @@ static inline uint32_t GatherNibbleBits(uint64_t x) {
   return static_cast<uint32_t>(x);
 }
 
-// The taps of one source inside its input map for one output pixel (found once per pixel, used at every step).
-struct CodeTaps {
-  int count = 0;
-  int64_t offset[kMaxTaps];
-  const float* table[kMaxTaps];
-};
-
-static inline void FindTaps(const CodeSource& s, int64_t oy, int64_t ox, int64_t padded, int64_t c0, CodeTaps& taps) {
-  taps.count = 0;
-  for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
-    const int64_t iy = oy * s.stride_h - s.pad_top + ky;
-    if (iy < 0 || iy >= s.height) {
-      continue;
-    }
-    for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
-      const int64_t ix = ox * s.stride_w - s.pad_left + kx;
-      if (ix < 0 || ix >= s.width) {
-        continue;
-      }
-      taps.offset[taps.count] = (iy * s.width + ix) * s.words;
-      taps.table[taps.count] = s.table + (ky * s.kernel_w + kx) * s.channels * padded + c0;
-      ++taps.count;
-    }
-  }
-}
-
 // Events (non-zero codes) gathered before they are added: the table row (an offset from the source's table) and the
 // factor ±2^−k. Gathering them branch-free and adding them in one loop costs one mispredicted loop exit per pixel and
 // step instead of one per tap and word (measured: the event loop was 70 % of the kernel, mostly those exits).
@@ -95,7 +69,7 @@ inline void AddEvents(const float* table, const Events& events, typename Ops::V*
 // Adds a source's contribution at one step: for every non-zero code of the pixels under the taps, the input channel's
 // weight row (θ folded in) times ±2^−k.
 template <class Ops, int NV>
-inline void AddCodes(const CodeSource& s, const CodeTaps& taps, int64_t row, int64_t padded, const float* signed_scale, const int32_t* lane_rows,
+inline void AddCodes(const CodeSource& s, const PixelTaps& taps, int64_t row, int64_t padded, const float* signed_scale, const int32_t* lane_rows,
                      Events& events, typename Ops::V* even, typename Ops::V* odd) {
   const uint64_t* codes = s.codes + row * s.height * s.width * s.words;
   events.count = 0;
@@ -201,9 +175,9 @@ inline void MtBlock(const SpikeConvMtArgs& a, const float* signed_scale, int64_t
   constexpr int n = 16 * NV;
   const int64_t pixel_state = (oy * a.width + ox) * a.padded + c0;
   const int64_t state = sample * a.height * a.width * a.padded + pixel_state;
-  CodeTaps taps[2];
+  PixelTaps taps[2];
   for (int s = 0; s < a.sources; ++s) {
-    FindTaps(a.source[s], oy, ox, a.padded, c0, taps[s]);
+    FindTaps(a.source[s], oy, ox, a.source[s].table + c0, a.source[s].channels * a.padded, taps[s]);
   }
   int32_t lane_rows[16];
   for (int l = 0; l < 16; ++l) {
@@ -349,50 +323,10 @@ inline void EncodeRow(const float* spikes, const float* theta, const float* scal
   }
 }
 
-// CodeFanOut of one row for channels [c0, c0 + 16·NV): a masked vector addition of f_h·f_w per pixel and 16
-// channels where their codes are non-zero (integers below 2^24: exact in float).
-template <class Ops, int NV>
-inline void FanOutBlock(const uint64_t* in, const float* fan_h, const float* fan_w, int64_t channels, int64_t height, int64_t width,
-                        int64_t words, int64_t c0, float* out) {
-  using V = typename Ops::V;
-  V acc[NV];
-  for (int j = 0; j < NV; ++j) {
-    acc[j] = Ops::Set(0.0f);
-  }
-  for (int64_t h = 0; h < height; ++h) {
-    for (int64_t w = 0; w < width; ++w) {
-      const uint64_t* pixel = in + (h * width + w) * words;
-      const V fan = Ops::Set(fan_h[h] * fan_w[w]);
-      for (int j = 0; j < NV; ++j) {
-        const uint32_t mask = GatherNibbleBits(NonZeroNibbles(pixel[c0 / 16 + j]));
-        acc[j] = Ops::Add(acc[j], Ops::Select(mask, fan));
-      }
-    }
-  }
-  float lanes[16 * NV];
-  for (int j = 0; j < NV; ++j) {
-    Ops::Store(lanes + 16 * j, acc[j]);
-  }
-  for (int64_t c = c0; c < channels && c < c0 + 16 * NV; ++c) {
-    out[c] = lanes[c - c0];
-  }
-}
-
-template <class Ops>
-inline void FanOutRow(const uint64_t* codes, const float* fan_h, const float* fan_w, int64_t channels, int64_t height, int64_t width,
-                      int64_t words, int64_t row, float* output) {
-  const uint64_t* in = codes + row * height * width * words;
-  float* out = output + row * channels;
-  const int64_t vectors = (channels + 15) / 16;
-  for (int64_t first = 0; first < vectors; first += 4) {
-    switch (Min64(4, vectors - first)) {
-      case 1: FanOutBlock<Ops, 1>(in, fan_h, fan_w, channels, height, width, words, first * 16, out); break;
-      case 2: FanOutBlock<Ops, 2>(in, fan_h, fan_w, channels, height, width, words, first * 16, out); break;
-      case 3: FanOutBlock<Ops, 3>(in, fan_h, fan_w, channels, height, width, words, first * 16, out); break;
-      default: FanOutBlock<Ops, 4>(in, fan_h, fan_w, channels, height, width, words, first * 16, out); break;
-    }
-  }
-}
+// The channels c … c + 15 of a pixel's codes that hold a spike (fan_out_impl.h).
+struct CodeMasks {
+  static uint32_t Of(const uint64_t* pixel, int64_t c) { return GatherNibbleBits(NonZeroNibbles(pixel[c / 16])); }
+};
 
 }  // namespace
 }  // namespace codeconv

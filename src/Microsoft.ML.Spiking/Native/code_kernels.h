@@ -19,11 +19,10 @@ namespace spiking {
 constexpr int kMaxCodeLevels = 7;
 
 // One convolution whose input is spike codes.
-struct CodeSource {
+struct CodeSource : ConvGeometry {
   const uint64_t* codes = nullptr;  // [K·B, height, width, words]
   const float* table = nullptr;     // [kernel_h·kernel_w][channels][padded out channels]: W·θ_in
-  int64_t height = 0, width = 0, words = 0, channels = 0;
-  int64_t kernel_h = 1, kernel_w = 1, stride_h = 1, stride_w = 1, pad_top = 0, pad_left = 0;
+  int64_t channels = 0;
 };
 
 // SpikeConvMt: x = bias + Σ sources + residual spikes; the differential multi-threshold neuron of MtScan on d = x − b_n.

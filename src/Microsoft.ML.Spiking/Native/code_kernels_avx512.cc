@@ -11,51 +11,11 @@
 #pragma GCC push_options
 #pragma GCC target("avx512f")
 
-#include <immintrin.h>
-
 #include "code_conv_impl.h"
+#include "fan_out_impl.h"
+#include "lanes_avx512.h"
 
 namespace spiking {
-
-namespace {
-
-struct Avx512Ops {
-  using V = __m512;
-  static V Load(const float* p) { return _mm512_loadu_ps(p); }
-  static void Store(float* p, V v) { _mm512_storeu_ps(p, v); }
-  static V Set(float value) { return _mm512_set1_ps(value); }
-  static V Add(V a, V b) { return _mm512_add_ps(a, b); }
-  static V MulAdd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-  static V Sub(V a, V b) { return _mm512_sub_ps(a, b); }
-  static V Mul(V a, V b) { return _mm512_mul_ps(a, b); }
-  static V Abs(V a) { return _mm512_castsi512_ps(_mm512_and_epi32(_mm512_castps_si512(a), _mm512_set1_epi32(0x7FFFFFFF))); }
-  static V Neg(V a) { return _mm512_castsi512_ps(_mm512_xor_epi32(_mm512_castps_si512(a), _mm512_set1_epi32(static_cast<int>(0x80000000u)))); }
-  static V Select(uint32_t mask, V v) { return _mm512_maskz_mov_ps(static_cast<__mmask16>(mask), v); }
-  static V Blend(uint32_t mask, V a, V b) { return _mm512_mask_blend_ps(static_cast<__mmask16>(mask), b, a); }
-  // Lane i: table[nibble i of codes] (the nibbles spread to bytes, widened to 32-bit indices, one permute).
-  static V Lookup(uint64_t codes, const float* table) {
-    const __m128i word = _mm_cvtsi64_si128(static_cast<long long>(codes));
-    const __m128i nibble = _mm_set1_epi8(0x0F);
-    const __m128i bytes = _mm_unpacklo_epi8(_mm_and_si128(word, nibble), _mm_and_si128(_mm_srli_epi64(word, 4), nibble));
-    return _mm512_maskz_permutexvar_ps(0xFFFF, _mm512_maskz_cvtepu8_epi32(0xFFFF, bytes), _mm512_loadu_ps(table));
-  }
-  // The non-zero nibbles of codes as events, compressed in registers and stored whole (16 slots; a compressing store
-  // to memory is slow on some CPUs); returns their number.
-  static int Gather(uint64_t codes, const float* table, int32_t base, const int32_t* lane_rows, int32_t* offset, float* factor) {
-    const __m512 factors = Lookup(codes, table);
-    const __mmask16 mask = _mm512_cmp_ps_mask(factors, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-    const __m512i rows = _mm512_add_epi32(_mm512_set1_epi32(base), _mm512_loadu_si512(lane_rows));
-    _mm512_storeu_ps(factor, _mm512_maskz_compress_ps(mask, factors));
-    _mm512_storeu_si512(offset, _mm512_maskz_compress_epi32(mask, rows));
-    return __builtin_popcount(static_cast<uint32_t>(mask));
-  }
-  static uint32_t AtLeast(V a, V b) { return static_cast<uint32_t>(_mm512_cmp_ps_mask(a, b, _CMP_GE_OQ)); }
-  static uint32_t Equal(V a, V b) { return static_cast<uint32_t>(_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ)); }
-  static uint32_t Less(V a, V b) { return static_cast<uint32_t>(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ)); }
-  static uint32_t NonZero(V a) { return static_cast<uint32_t>(_mm512_cmp_ps_mask(a, _mm512_setzero_ps(), _CMP_NEQ_UQ)); }
-};
-
-}  // namespace
 
 void SpikeConvMtAvx512(const SpikeConvMtArgs& args, int64_t sample, int64_t row_begin, int64_t row_end, int64_t* counts) {
   codeconv::Run<Avx512Ops>(args, sample, row_begin, row_end, counts);
@@ -68,7 +28,7 @@ void SpikeEncodeAvx512(const float* spikes, const float* theta, const float* sca
 
 void CodeFanOutAvx512(const uint64_t* codes, const float* fan_h, const float* fan_w, int64_t channels, int64_t height, int64_t width,
                       int64_t words, int64_t row, float* output) {
-  codeconv::FanOutRow<Avx512Ops>(codes, fan_h, fan_w, channels, height, width, words, row, output);
+  fanout::Row<Avx512Ops, codeconv::CodeMasks>(codes, fan_h, fan_w, channels, height, width, words, row, output);
 }
 
 }  // namespace spiking

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "code_kernels.h"
+#include "packed_ops.h"
 #include "ort_support.h"
 
 namespace spiking {
@@ -23,20 +24,6 @@ namespace spiking {
 namespace {
 
 int64_t CodeWords(int64_t channels) { return (channels + 15) / 16; }
-
-void Require(bool condition, const std::string& message) {
-  if (!condition) {
-    throw Ort::Exception(std::string(message), ORT_INVALID_ARGUMENT);
-  }
-}
-
-std::vector<int64_t> OptionalInts(const Ort::ConstKernelInfo& ki, const char* name) {
-  try {
-    return ki.GetAttributes<int64_t>(name);
-  } catch (const Ort::Exception&) {
-    return {};
-  }
-}
 
 enum MtConvInput : size_t { kCodesA, kTableA, kCodesB, kTableB, kResidual, kResidualTheta, kBias, kNeuronBias, kTheta, kStepOffset, kM, kC, kCumulative, kROut, kMtConvInputs };
 enum MtConvOutput : size_t { kCodesOut, kCounts, kMOut, kCOut, kCumulativeOut, kROutOut, kMtConvOutputs };
@@ -91,15 +78,7 @@ struct SpikeConvMtKernel {
         CodeSource& src = a.source[a.sources++];
         src.codes = codes.GetTensorData<uint64_t>();
         src.table = table.GetTensorData<float>();
-        src.height = in[1];
-        src.width = in[2];
-        src.words = in[3];
-        src.kernel_h = geometry_[s][0];
-        src.kernel_w = geometry_[s][1];
-        src.stride_h = geometry_[s][2];
-        src.stride_w = geometry_[s][3];
-        src.pad_top = geometry_[s][4];
-        src.pad_left = geometry_[s][5];
+        SetGeometry(src, in, geometry_[s]);
         const int64_t per_channel = src.kernel_h * src.kernel_w * a.padded;
         Require(per_channel > 0 && entries % per_channel == 0, "SpikeConvMt: a table's size does not match its kernel and channels");
         Require(src.kernel_h * src.kernel_w <= kMaxTaps, "SpikeConvMt: a kernel has more taps than the kernel supports");
@@ -239,96 +218,32 @@ struct SpikeEncodeOp : Ort::CustomOpBase<SpikeEncodeOp, SpikeEncodeKernel, true>
   ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64; }
 };
 
-struct CodeUnpackKernel {
-  CodeUnpackKernel(const OrtKernelInfo* info) {
-    Ort::ConstKernelInfo ki(info);
-    channels_ = ki.GetAttribute<int64_t>("channels");
-    scales_ = ki.GetAttributes<float>("scales");
+// CodeUnpack: the floats of packed_ops.h from codes (θ_c·SignedScales[code]), with the neuron's level factors.
+class CodeDecode {
+ public:
+  static constexpr const char* kName = "CodeUnpack";
+  static constexpr const char* kTensor = "codes";
+  static constexpr int64_t kChannelsPerWord = 16;
+  explicit CodeDecode(const Ort::ConstKernelInfo& ki) : scales_(ki.GetAttributes<float>("scales")) {
     Require(!scales_.empty() && scales_.size() <= static_cast<size_t>(kMaxCodeLevels), "CodeUnpack needs 1 to 7 scales");
   }
-
-  OrtStatusPtr ComputeV2(OrtKernelContext* raw) {
-    try {
-      Ort::KernelContext context(raw);
-      Ort::ConstValue codes = context.GetInput(0);
-      std::vector<int64_t> in = codes.GetTensorTypeAndShapeInfo().GetShape();
-      Require(in.size() >= 2 && in.back() == CodeWords(channels_), "CodeUnpack: codes must be [rows, spatial..., words] for its channels");
-      Ort::ConstValue theta = context.GetInput(1);
-      Require(static_cast<int64_t>(theta.GetTensorTypeAndShapeInfo().GetElementCount()) == channels_, "CodeUnpack: theta needs one value per channel");
-      std::vector<int64_t> out{in[0], channels_};
-      out.insert(out.end(), in.begin() + 1, in.end() - 1);
-      const int64_t spatial = SampleSize(out) / channels_;
-      const uint64_t* data = codes.GetTensorData<uint64_t>();
-      const float* values = theta.GetTensorData<float>();
-      float* output = context.GetOutput(0, out).GetTensorMutableData<float>();
-      const int64_t channels = channels_;
-      const int64_t words = in.back();
-      const int levels = static_cast<int>(scales_.size());
-      ParallelPartials(context, static_cast<size_t>(in[0]), 0, [&](size_t row, int64_t*) {
-        CodeUnpack(data, values, scales_.data(), levels, channels, spatial, words, static_cast<int64_t>(row), output);
-      });
-      return nullptr;
-    } catch (const std::exception& e) {
-      return ToStatus(e);
-    }
+  void Row(const uint64_t* codes, const float* theta, int64_t channels, int64_t spatial, int64_t words, int64_t row, float* output) const {
+    CodeUnpack(codes, theta, scales_.data(), static_cast<int>(scales_.size()), channels, spatial, words, row, output);
   }
 
  private:
-  int64_t channels_;
   std::vector<float> scales_;
 };
 
-struct CodeUnpackOp : Ort::CustomOpBase<CodeUnpackOp, CodeUnpackKernel, true> {
-  OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const { return NewKernel<CodeUnpackKernel>(info, kernel); }
-  const char* GetName() const { return "CodeUnpack"; }
-  size_t GetInputTypeCount() const { return 2; }
-  ONNXTensorElementDataType GetInputType(size_t index) const {
-    return index == 0 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+// CodeFanOut: the counts of packed_ops.h on codes.
+struct CodeFanOutCount {
+  static constexpr const char* kName = "CodeFanOut";
+  static constexpr const char* kTensor = "codes";
+  static constexpr int64_t kChannelsPerWord = 16;
+  static void Row(const uint64_t* packed, const float* fan_h, const float* fan_w, int64_t channels, int64_t height, int64_t width, int64_t words,
+                  int64_t row, float* output) {
+    CodeFanOut(packed, fan_h, fan_w, channels, height, width, words, row, output);
   }
-  size_t GetOutputTypeCount() const { return 1; }
-  ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
-};
-
-struct CodeFanOutKernel {
-  CodeFanOutKernel(const OrtKernelInfo* info) { channels_ = Ort::ConstKernelInfo(info).GetAttribute<int64_t>("channels"); }
-
-  OrtStatusPtr ComputeV2(OrtKernelContext* raw) {
-    try {
-      Ort::KernelContext context(raw);
-      Ort::ConstValue codes = context.GetInput(0);
-      std::vector<int64_t> in = codes.GetTensorTypeAndShapeInfo().GetShape();
-      Require(in.size() == 4 && in[3] == CodeWords(channels_), "CodeFanOut: codes must be [rows, H, W, words] for its channels");
-      Ort::ConstValue fan_h = context.GetInput(1);
-      Ort::ConstValue fan_w = context.GetInput(2);
-      Require(static_cast<int64_t>(fan_h.GetTensorTypeAndShapeInfo().GetElementCount()) == in[1] &&
-              static_cast<int64_t>(fan_w.GetTensorTypeAndShapeInfo().GetElementCount()) == in[2], "CodeFanOut: one fan-out per row and per column");
-      const uint64_t* data = codes.GetTensorData<uint64_t>();
-      const float* fh = fan_h.GetTensorData<float>();
-      const float* fw = fan_w.GetTensorData<float>();
-      float* output = context.GetOutput(0, std::vector<int64_t>{in[0], channels_}).GetTensorMutableData<float>();
-      const int64_t channels = channels_;
-      ParallelPartials(context, static_cast<size_t>(in[0]), 0, [&](size_t row, int64_t*) {
-        CodeFanOut(data, fh, fw, channels, in[1], in[2], in[3], static_cast<int64_t>(row), output);
-      });
-      return nullptr;
-    } catch (const std::exception& e) {
-      return ToStatus(e);
-    }
-  }
-
- private:
-  int64_t channels_;
-};
-
-struct CodeFanOutOp : Ort::CustomOpBase<CodeFanOutOp, CodeFanOutKernel, true> {
-  OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const { return NewKernel<CodeFanOutKernel>(info, kernel); }
-  const char* GetName() const { return "CodeFanOut"; }
-  size_t GetInputTypeCount() const { return 3; }
-  ONNXTensorElementDataType GetInputType(size_t index) const {
-    return index == 0 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
-  }
-  size_t GetOutputTypeCount() const { return 1; }
-  ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
 };
 
 }  // namespace
@@ -336,8 +251,8 @@ struct CodeFanOutOp : Ort::CustomOpBase<CodeFanOutOp, CodeFanOutKernel, true> {
 void AddCodeOps(Ort::CustomOpDomain& domain) {
   static const SpikeConvMtOp spike_conv_mt;
   static const SpikeEncodeOp spike_encode;
-  static const CodeUnpackOp code_unpack;
-  static const CodeFanOutOp code_fan_out;
+  static const UnpackOp<CodeDecode> code_unpack;
+  static const FanOutOp<CodeFanOutCount> code_fan_out;
   domain.Add(&spike_conv_mt);
   domain.Add(&spike_encode);
   domain.Add(&code_unpack);

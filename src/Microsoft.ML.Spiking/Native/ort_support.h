@@ -1,7 +1,8 @@
 // Licensed under the MIT license. Part of Microsoft.ML.Spiking.
 //
-// What the custom-op bindings (custom_ops.cc, bit_ops.cc) share: sample sizes, θ broadcasting, errors as statuses,
-// kernel creation and the work loop over ONNX Runtime's intra-op threads.
+// What the custom-op bindings (custom_ops.cc, bit_ops.cc, code_ops.cc) share: sample sizes, θ broadcasting, argument
+// checks, optional attributes, convolution geometry, errors as statuses, kernel creation and the work loop over ONNX
+// Runtime's intra-op threads.
 
 #pragma once
 
@@ -14,6 +15,8 @@
 #include <exception>
 #include <string>
 #include <vector>
+
+#include "conv_geometry.h"
 
 namespace spiking {
 
@@ -44,6 +47,36 @@ inline std::vector<float> ExpandTheta(const Ort::ConstValue& theta, int64_t size
     throw Ort::Exception("theta has " + std::to_string(count) + " values for samples of " + std::to_string(size), ORT_INVALID_ARGUMENT);
   }
   return expanded;
+}
+
+// Throws an invalid-argument error with the message unless the condition holds.
+inline void Require(bool condition, const std::string& message) {
+  if (!condition) {
+    throw Ort::Exception(std::string(message), ORT_INVALID_ARGUMENT);
+  }
+}
+
+// An optional ints attribute: its values, or none when the node does not have it.
+inline std::vector<int64_t> OptionalInts(const Ort::ConstKernelInfo& ki, const char* name) {
+  try {
+    return ki.GetAttributes<int64_t>(name);
+  } catch (const Ort::Exception&) {
+    return {};
+  }
+}
+
+// A fused convolution's source: the map of its packed spikes from their shape [K·B, H, W, words] and the kernel from the
+// node's geometry attribute [kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left] (checked by the caller).
+inline void SetGeometry(ConvGeometry& g, const std::vector<int64_t>& shape, const std::vector<int64_t>& attribute) {
+  g.height = shape[1];
+  g.width = shape[2];
+  g.words = shape[3];
+  g.kernel_h = attribute[0];
+  g.kernel_w = attribute[1];
+  g.stride_h = attribute[2];
+  g.stride_w = attribute[3];
+  g.pad_top = attribute[4];
+  g.pad_left = attribute[5];
 }
 
 inline OrtStatusPtr ToStatus(const std::exception& e) {

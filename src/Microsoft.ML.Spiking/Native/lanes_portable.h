@@ -1,0 +1,121 @@
+// Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+//
+// PortableOps: the 16-lane vector operations the kernel templates (bit_conv_impl.h, code_conv_impl.h, fan_out_impl.h)
+// are written over, as plain loops the compiler vectorizes for the build's baseline instruction set. lanes_avx512.h
+// has the same operations on AVX-512 registers. Internal linkage: each file that includes it has its own copy.
+
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace spiking {
+namespace {
+
+// Sixteen float lanes in plain loops (the compiler vectorizes them for the build's baseline instruction set).
+struct PortableOps {
+  struct V {
+    float lane[16];
+  };
+  static V Load(const float* p) {
+    V r;
+    std::memcpy(r.lane, p, sizeof(r.lane));
+    return r;
+  }
+  static void Store(float* p, const V& v) { std::memcpy(p, v.lane, sizeof(v.lane)); }
+  static V Set(float value) {
+    V r;
+    for (int i = 0; i < 16; ++i) r.lane[i] = value;
+    return r;
+  }
+  static V Add(const V& a, const V& b) {
+    V r;
+    for (int i = 0; i < 16; ++i) r.lane[i] = a.lane[i] + b.lane[i];
+    return r;
+  }
+  // a·b + c, rounded twice (the build does not contract it into a fused multiply-add).
+  static V MulAdd(const V& a, const V& b, const V& c) {
+    V r;
+    for (int i = 0; i < 16; ++i) r.lane[i] = a.lane[i] * b.lane[i] + c.lane[i];
+    return r;
+  }
+  static V Sub(const V& a, const V& b) {
+    V r;
+    for (int i = 0; i < 16; ++i) r.lane[i] = a.lane[i] - b.lane[i];
+    return r;
+  }
+  static V Mul(const V& a, const V& b) {
+    V r;
+    for (int i = 0; i < 16; ++i) r.lane[i] = a.lane[i] * b.lane[i];
+    return r;
+  }
+  static V Abs(const V& a) {
+    V r;
+    for (int i = 0; i < 16; ++i) r.lane[i] = __builtin_fabsf(a.lane[i]);
+    return r;
+  }
+  static V Neg(const V& a) {
+    V r;
+    for (int i = 0; i < 16; ++i) r.lane[i] = -a.lane[i];
+    return r;
+  }
+  // Lane i: v[i] where bit i of mask is set, else 0.
+  static V Select(uint32_t mask, const V& v) {
+    V r;
+    for (int i = 0; i < 16; ++i) r.lane[i] = (mask >> i) & 1u ? v.lane[i] : 0.0f;
+    return r;
+  }
+  // Lane i: a[i] where bit i of mask is set, else b[i].
+  static V Blend(uint32_t mask, const V& a, const V& b) {
+    V r;
+    for (int i = 0; i < 16; ++i) r.lane[i] = (mask >> i) & 1u ? a.lane[i] : b.lane[i];
+    return r;
+  }
+  // Lane i: table[nibble i of codes].
+  static V Lookup(uint64_t codes, const float* table) {
+    V r;
+    for (int i = 0; i < 16; ++i) r.lane[i] = table[(codes >> (4 * i)) & 15];
+    return r;
+  }
+  // The non-zero nibbles of codes as events: offset base + lane_rows[i] and factor table[nibble i], packed to the front of
+  // offset and factor (which hold 16 slots); returns their number.
+  static int Gather(uint64_t codes, const float* table, int32_t base, const int32_t* lane_rows, int32_t* offset, float* factor) {
+    int n = 0;
+    for (int i = 0; i < 16; ++i) {
+      const uint32_t code = static_cast<uint32_t>((codes >> (4 * i)) & 15);
+      if (code != 0) {
+        offset[n] = base + lane_rows[i];
+        factor[n] = table[code];
+        ++n;
+      }
+    }
+    return n;
+  }
+  // Bit i set where a[i] ≥ b[i] (false for NaN).
+  static uint32_t AtLeast(const V& a, const V& b) {
+    uint32_t mask = 0;
+    for (int i = 0; i < 16; ++i) mask |= (a.lane[i] >= b.lane[i] ? 1u : 0u) << i;
+    return mask;
+  }
+  // Bit i set where a[i] == b[i] (false for NaN).
+  static uint32_t Equal(const V& a, const V& b) {
+    uint32_t mask = 0;
+    for (int i = 0; i < 16; ++i) mask |= (a.lane[i] == b.lane[i] ? 1u : 0u) << i;
+    return mask;
+  }
+  // Bit i set where a[i] < b[i] (false for NaN).
+  static uint32_t Less(const V& a, const V& b) {
+    uint32_t mask = 0;
+    for (int i = 0; i < 16; ++i) mask |= (a.lane[i] < b.lane[i] ? 1u : 0u) << i;
+    return mask;
+  }
+  // Bit i set where a[i] != 0 (true for NaN).
+  static uint32_t NonZero(const V& a) {
+    uint32_t mask = 0;
+    for (int i = 0; i < 16; ++i) mask |= (a.lane[i] != 0.0f ? 1u : 0u) << i;
+    return mask;
+  }
+};
+
+}  // namespace
+}  // namespace spiking
