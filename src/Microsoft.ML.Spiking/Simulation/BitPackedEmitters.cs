@@ -106,14 +106,8 @@ namespace Microsoft.ML.Spiking.Simulation
             }
             var ifNeuron = (IfNeuronLayer)fused.Neuron;
             inputs[7] = b.Initializer("theta", new[] { padded }, BitPackedPlan.PadChannels(theta, float.PositiveInfinity));
-            var initial = new float[stateSize];
-            for (int p = 0; p < shape[1] * shape[2]; p++)
-            {
-                for (int c = 0; c < channels; c++)
-                {
-                    initial[p * padded + c] = theta[c] * ifNeuron.InitialMembrane;
-                }
-            }
+            // v(0) = θ·v0 per element, as the standard lowering's state, laid out [H, W, padded C].
+            float[] initial = BitPackedPlan.ToPixelMajor(ChunkContext.Expand(ifNeuron.Threshold, shape, ifNeuron.InitialMembrane), shape, 0f);
             string v = ctx.BeginState("membrane_hwc", stateShape, initial, channels);
             inputs[8] = v;
             attributes.Add(Attr("reset_to_zero", ifNeuron.Reset == ResetMode.Zero ? 1L : 0L));
