@@ -39,29 +39,33 @@ static inline uint32_t GatherNibbleBits(uint64_t x) {
 constexpr int kMaxEvents = 1024;
 
 struct Events {
-  int count = 0;
   int32_t offset[kMaxEvents + 16];
   float factor[kMaxEvents + 16];
 };
 
+// Chains events at a time: with one vector per event, four chains (a fused multiply-add's latency is four cycles),
+// with more the vectors themselves are independent chains.
+template <int NV>
+constexpr int kChains = NV == 1 ? 4 : 2;
+
 template <class Ops, int NV>
-inline void AddEvents(const float* table, const Events& events, typename Ops::V* even, typename Ops::V* odd) {
+inline void AddEvents(const float* table, const Events& events, int count, typename Ops::V (*acc)[NV]) {
+  constexpr int E = kChains<NV>;
   int e = 0;
-  for (; e + 1 < events.count; e += 2) {
-    const float* first = table + events.offset[e];
-    const float* second = table + events.offset[e + 1];
-    const typename Ops::V f0 = Ops::Set(events.factor[e]);
-    const typename Ops::V f1 = Ops::Set(events.factor[e + 1]);
-    for (int j = 0; j < NV; ++j) {
-      even[j] = Ops::MulAdd(Ops::Load(first + 16 * j), f0, even[j]);
-      odd[j] = Ops::MulAdd(Ops::Load(second + 16 * j), f1, odd[j]);
+  for (; e + E <= count; e += E) {
+    for (int i = 0; i < E; ++i) {
+      const float* row = table + events.offset[e + i];
+      const typename Ops::V f = Ops::Set(events.factor[e + i]);
+      for (int j = 0; j < NV; ++j) {
+        acc[i][j] = Ops::MulAdd(Ops::Load(row + 16 * j), f, acc[i][j]);
+      }
     }
   }
-  if (e < events.count) {
-    const float* last = table + events.offset[e];
+  for (int i = 0; e < count; ++e, ++i) {
+    const float* row = table + events.offset[e];
     const typename Ops::V f = Ops::Set(events.factor[e]);
     for (int j = 0; j < NV; ++j) {
-      even[j] = Ops::MulAdd(Ops::Load(last + 16 * j), f, even[j]);
+      acc[i][j] = Ops::MulAdd(Ops::Load(row + 16 * j), f, acc[i][j]);
     }
   }
 }
@@ -70,25 +74,23 @@ inline void AddEvents(const float* table, const Events& events, typename Ops::V*
 // weight row (θ folded in) times ±2^−k.
 template <class Ops, int NV>
 inline void AddCodes(const CodeSource& s, const PixelTaps& taps, int64_t row, int64_t padded, const float* signed_scale, const int32_t* lane_rows,
-                     Events& events, typename Ops::V* even, typename Ops::V* odd) {
+                     Events& events, typename Ops::V (*acc)[NV]) {
   const uint64_t* codes = s.codes + row * s.height * s.width * s.words;
-  events.count = 0;
+  // The count in a local: the stores of the events may alias a member, which would keep it in memory.
+  int count = 0;
   for (int i = 0; i < taps.count; ++i) {
     const uint64_t* pixel = codes + taps.offset[i];
     const int32_t base = static_cast<int32_t>(taps.table[i] - s.table);
+    // Words without spikes are gathered too (no events): a test per word mispredicts where spikes are sparse.
+    if (count > kMaxEvents - 16 * s.words) {
+      AddEvents<Ops, NV>(s.table, events, count, acc);
+      count = 0;
+    }
     for (int64_t w = 0; w < s.words; ++w) {
-      const uint64_t x = pixel[w];
-      if (x == 0) {
-        continue;
-      }
-      if (events.count > kMaxEvents - 16) {
-        AddEvents<Ops, NV>(s.table, events, even, odd);
-        events.count = 0;
-      }
-      events.count += Ops::Gather(x, signed_scale, base + static_cast<int32_t>(w * 16 * padded), lane_rows, events.offset + events.count, events.factor + events.count);
+      count += Ops::Gather(pixel[w], signed_scale, base + static_cast<int32_t>(w * 16 * padded), lane_rows, events.offset + count, events.factor + count);
     }
   }
-  AddEvents<Ops, NV>(s.table, events, even, odd);
+  AddEvents<Ops, NV>(s.table, events, count, acc);
 }
 
 // The state of up to 64 channels of one output pixel, and their thresholds as MtScan forms them.
@@ -100,9 +102,9 @@ struct Lanes {
 // One step of MtScan's differential neuron (StepFused) on the NV vectors of lanes, from the current x: d = x − b_n;
 // m += d; m += c; C += r_out; s = rule(m, C); m −= s; C += s; c += (d − s)/t; r_out += s/t. The same float operations
 // as MtScan per lane, on vectors with lane masks for its selections; the level index of each spike comes out as a
-// float lane (codes[i] = 0, 1 + k or 9 + k).
+// code (0, 1 + k or 9 + k) in the nibbles of words[j].
 template <class Ops, int NV, int Levels, bool Gated>
-inline int64_t MtStep(Lanes& s, const float* x, const float* neuron_bias, float inverse, float* codes) {
+inline int64_t MtStep(Lanes& s, const float* x, const float* neuron_bias, float inverse, uint64_t* words) {
   using V = typename Ops::V;
   int64_t count = 0;
   const V zero = Ops::Set(0.0f);
@@ -139,7 +141,7 @@ inline int64_t MtStep(Lanes& s, const float* x, const float* neuron_bias, float 
     const uint32_t rising = Ops::AtLeast(m, zero);
     const V spike = Ops::Blend(rising, magnitude, Ops::Neg(low));
     const V falling = Ops::Select(Ops::Less(zero, k_low), Ops::Add(k_low, eight));
-    Ops::Store(codes + o, Ops::Blend(rising, k_magnitude, falling));
+    words[j] = Ops::PackNibbles(Ops::Blend(rising, k_magnitude, falling));
     Ops::Store(s.m + o, Ops::Sub(m, spike));
     if (Gated) {
       Ops::Store(s.cumulative + o, Ops::Add(cumulative, spike));
@@ -206,17 +208,24 @@ inline void MtBlock(const SpikeConvMtArgs& a, const float* signed_scale, int64_t
   }
   for (int64_t t = 0; t < a.steps; ++t) {
     const int64_t row = t * a.batch + sample;
-    V acc[NV], odd[NV];
+    constexpr int E = kChains<NV>;
+    V acc[E][NV];
     for (int j = 0; j < NV; ++j) {
-      acc[j] = bias[j];
-      odd[j] = Ops::Set(0.0f);
+      acc[0][j] = bias[j];
+      for (int i = 1; i < E; ++i) {
+        acc[i][j] = Ops::Set(0.0f);
+      }
     }
     for (int s = 0; s < a.sources; ++s) {
-      AddCodes<Ops, NV>(a.source[s], taps[s], row, a.padded, signed_scale, lane_rows, events, acc, odd);
+      AddCodes<Ops, NV>(a.source[s], taps[s], row, a.padded, signed_scale, lane_rows, events, acc);
     }
     float x[n];
     for (int j = 0; j < NV; ++j) {
-      Ops::Store(x + 16 * j, Ops::Add(acc[j], odd[j]));
+      V sum = Ops::Add(acc[0][j], acc[1][j]);
+      if constexpr (E == 4) {
+        sum = Ops::Add(sum, Ops::Add(acc[2][j], acc[3][j]));
+      }
+      Ops::Store(x + 16 * j, sum);
     }
     const int64_t pixel = ((row * a.height + oy) * a.width + ox) * a.words;
     if (a.residual != nullptr) {
@@ -226,15 +235,8 @@ inline void MtBlock(const SpikeConvMtArgs& a, const float* signed_scale, int64_t
         Ops::Store(x + 16 * j, Ops::Add(Ops::Load(x + 16 * j), spikes));
       }
     }
-    float codes[n];
-    counts[t] += a.gated ? MtStep<Ops, NV, Levels, true>(lanes, x, neuron_bias, a.inverse[t], codes) : MtStep<Ops, NV, Levels, false>(lanes, x, neuron_bias, a.inverse[t], codes);
-    for (int j = 0; j < NV; ++j) {
-      uint64_t word = 0;
-      for (int l = 0; l < 16; ++l) {
-        word |= static_cast<uint64_t>(codes[16 * j + l]) << (4 * l);
-      }
-      a.output[pixel + c0 / 16 + j] = word;
-    }
+    uint64_t* words = a.output + pixel + c0 / 16;
+    counts[t] += a.gated ? MtStep<Ops, NV, Levels, true>(lanes, x, neuron_bias, a.inverse[t], words) : MtStep<Ops, NV, Levels, false>(lanes, x, neuron_bias, a.inverse[t], words);
   }
   StoreLanes(a.m_out, lanes.m, state, n);
   StoreLanes(a.c_out, lanes.c, state, n);

@@ -44,6 +44,12 @@ struct Avx512Ops {
     _mm512_storeu_si512(offset, _mm512_maskz_compress_epi32(mask, rows));
     return __builtin_popcount(static_cast<uint32_t>(mask));
   }
+  // The lanes (small non-negative integers 0 … 15 as floats) as nibbles: lane i in bits 4i … 4i + 3.
+  static uint64_t PackNibbles(V codes) {
+    const __m128i bytes = _mm512_maskz_cvtepi32_epi8(0xFFFF, _mm512_maskz_cvttps_epi32(0xFFFF, codes));
+    const __m128i pairs = _mm_and_si128(_mm_or_si128(bytes, _mm_srli_epi16(bytes, 4)), _mm_set1_epi16(0x00FF));
+    return static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_packus_epi16(pairs, pairs)));
+  }
   static uint32_t AtLeast(V a, V b) { return static_cast<uint32_t>(_mm512_cmp_ps_mask(a, b, _CMP_GE_OQ)); }
   static uint32_t Equal(V a, V b) { return static_cast<uint32_t>(_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ)); }
   static uint32_t Less(V a, V b) { return static_cast<uint32_t>(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ)); }

@@ -91,6 +91,12 @@ struct PortableOps {
     }
     return n;
   }
+  // The lanes (small non-negative integers 0 … 15 as floats) as nibbles: lane i in bits 4i … 4i + 3.
+  static uint64_t PackNibbles(const V& codes) {
+    uint64_t word = 0;
+    for (int i = 0; i < 16; ++i) word |= static_cast<uint64_t>(codes.lane[i]) << (4 * i);
+    return word;
+  }
   // Bit i set where a[i] ≥ b[i] (false for NaN).
   static uint32_t AtLeast(const V& a, const V& b) {
     uint32_t mask = 0;
