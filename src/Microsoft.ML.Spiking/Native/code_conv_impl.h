@@ -70,24 +70,81 @@ inline void AddEvents(const float* table, const Events& events, int count, typen
   }
 }
 
+// Scaled tables: each event's row already holds the weight row times its factor.
+template <class Ops, int NV>
+inline void AddRows(const float* table, const int32_t* offset, int count, typename Ops::V (*acc)[NV]) {
+  constexpr int E = kChains<NV>;
+  int e = 0;
+  for (; e + E <= count; e += E) {
+    for (int i = 0; i < E; ++i) {
+      const float* row = table + offset[e + i];
+      for (int j = 0; j < NV; ++j) {
+        acc[i][j] = Ops::Add(Ops::Load(row + 16 * j), acc[i][j]);
+      }
+    }
+  }
+  for (int i = 0; e < count; ++e, ++i) {
+    const float* row = table + offset[e];
+    for (int j = 0; j < NV; ++j) {
+      acc[i][j] = Ops::Add(Ops::Load(row + 16 * j), acc[i][j]);
+    }
+  }
+}
+
+// The rows a source's lanes and codes select: lane l of a word is input channel 16·w + l, whose rows start at
+// l·rows_per_channel·padded; a scaled table's code c is its slot (0 … 2·levels − 1) times padded on. (Codes of levels
+// the neuron lacks never reach a kernel: SpikeEncode rejects such values and SpikeConvMt writes none.)
+struct SourceRows {
+  int32_t lane[16];
+  int32_t code[16];
+  int64_t per_channel;  // floats per input channel of a tap
+};
+
+inline void FormSourceRows(const SpikeConvMtArgs& a, SourceRows& r) {
+  const int64_t rows = a.scaled ? 2 * a.levels : 1;
+  r.per_channel = rows * a.padded;
+  for (int l = 0; l < 16; ++l) {
+    r.lane[l] = static_cast<int32_t>(l * r.per_channel);
+    const int k = (l & 7) - 1;
+    r.code[l] = k < 0 || k >= a.levels ? 0 : static_cast<int32_t>(((l >= 8 ? a.levels : 0) + k) * a.padded);
+  }
+}
+
 // Adds a source's contribution at one step: for every non-zero code of the pixels under the taps, the input channel's
 // weight row (θ folded in) times ±2^−k.
+// Always inlined: its accumulators stay in registers (as a call, they and the neuron's lanes went through memory).
 template <class Ops, int NV>
-inline void AddCodes(const CodeSource& s, const PixelTaps& taps, int64_t row, int64_t padded, const float* signed_scale, const int32_t* lane_rows,
+__attribute__((always_inline)) inline void AddCodes(const CodeSource& s, const PixelTaps& taps, int64_t row, bool scaled, const float* signed_scale, const SourceRows& rows,
                      Events& events, typename Ops::V (*acc)[NV]) {
   const uint64_t* codes = s.codes + row * s.height * s.width * s.words;
   // The count in a local: the stores of the events may alias a member, which would keep it in memory.
   int count = 0;
+  const int32_t word_rows = static_cast<int32_t>(16 * rows.per_channel);
+  if (scaled) {
+    for (int i = 0; i < taps.count; ++i) {
+      const uint64_t* pixel = codes + taps.offset[i];
+      const int32_t base = static_cast<int32_t>(taps.table[i] - s.table);
+      // Words without spikes are gathered too (no events): a test per word mispredicts where spikes are sparse.
+      if (count > kMaxEvents - 16 * s.words) {
+        AddRows<Ops, NV>(s.table, events.offset, count, acc);
+        count = 0;
+      }
+      for (int64_t w = 0; w < s.words; ++w) {
+        count += Ops::GatherRows(pixel[w], rows.code, base + static_cast<int32_t>(w) * word_rows, rows.lane, events.offset + count);
+      }
+    }
+    AddRows<Ops, NV>(s.table, events.offset, count, acc);
+    return;
+  }
   for (int i = 0; i < taps.count; ++i) {
     const uint64_t* pixel = codes + taps.offset[i];
     const int32_t base = static_cast<int32_t>(taps.table[i] - s.table);
-    // Words without spikes are gathered too (no events): a test per word mispredicts where spikes are sparse.
     if (count > kMaxEvents - 16 * s.words) {
       AddEvents<Ops, NV>(s.table, events, count, acc);
       count = 0;
     }
     for (int64_t w = 0; w < s.words; ++w) {
-      count += Ops::Gather(pixel[w], signed_scale, base + static_cast<int32_t>(w * 16 * padded), lane_rows, events.offset + count, events.factor + count);
+      count += Ops::Gather(pixel[w], signed_scale, base + static_cast<int32_t>(w) * word_rows, rows.lane, events.offset + count, events.factor + count);
     }
   }
   AddEvents<Ops, NV>(s.table, events, count, acc);
@@ -172,18 +229,14 @@ static inline void StoreLanes(float* to, const float* from, int64_t offset, int 
 
 // Output channels [c0, c0 + 16·NV) of pixel (oy, ox) of one sample over the K steps.
 template <class Ops, int NV, int Levels>
-inline void MtBlock(const SpikeConvMtArgs& a, const float* signed_scale, int64_t sample, int64_t oy, int64_t ox, int64_t c0, int64_t* counts) {
+inline void MtBlock(const SpikeConvMtArgs& a, const float* signed_scale, const SourceRows& rows, int64_t sample, int64_t oy, int64_t ox, int64_t c0, int64_t* counts) {
   using V = typename Ops::V;
   constexpr int n = 16 * NV;
   const int64_t pixel_state = (oy * a.width + ox) * a.padded + c0;
   const int64_t state = sample * a.height * a.width * a.padded + pixel_state;
   PixelTaps taps[2];
   for (int s = 0; s < a.sources; ++s) {
-    FindTaps(a.source[s], oy, ox, a.source[s].table + c0, a.source[s].channels * a.padded, taps[s]);
-  }
-  int32_t lane_rows[16];
-  for (int l = 0; l < 16; ++l) {
-    lane_rows[l] = static_cast<int32_t>(l * a.padded);
+    FindTaps(a.source[s], oy, ox, a.source[s].table + c0, a.source[s].channels * rows.per_channel, taps[s]);
   }
   Events events;
   Lanes lanes;
@@ -217,7 +270,7 @@ inline void MtBlock(const SpikeConvMtArgs& a, const float* signed_scale, int64_t
       }
     }
     for (int s = 0; s < a.sources; ++s) {
-      AddCodes<Ops, NV>(a.source[s], taps[s], row, a.padded, signed_scale, lane_rows, events, acc);
+      AddCodes<Ops, NV>(a.source[s], taps[s], row, a.scaled, signed_scale, rows, events, acc);
     }
     float x[n];
     for (int j = 0; j < NV; ++j) {
@@ -245,15 +298,15 @@ inline void MtBlock(const SpikeConvMtArgs& a, const float* signed_scale, int64_t
 }
 
 template <class Ops, int NV>
-inline void MtBlockLevels(const SpikeConvMtArgs& a, const float* signed_scale, int64_t sample, int64_t oy, int64_t ox, int64_t c0, int64_t* counts) {
+inline void MtBlockLevels(const SpikeConvMtArgs& a, const float* signed_scale, const SourceRows& rows, int64_t sample, int64_t oy, int64_t ox, int64_t c0, int64_t* counts) {
   switch (a.levels) {
-    case 1: MtBlock<Ops, NV, 1>(a, signed_scale, sample, oy, ox, c0, counts); break;
-    case 2: MtBlock<Ops, NV, 2>(a, signed_scale, sample, oy, ox, c0, counts); break;
-    case 3: MtBlock<Ops, NV, 3>(a, signed_scale, sample, oy, ox, c0, counts); break;
-    case 4: MtBlock<Ops, NV, 4>(a, signed_scale, sample, oy, ox, c0, counts); break;
-    case 5: MtBlock<Ops, NV, 5>(a, signed_scale, sample, oy, ox, c0, counts); break;
-    case 6: MtBlock<Ops, NV, 6>(a, signed_scale, sample, oy, ox, c0, counts); break;
-    default: MtBlock<Ops, NV, 7>(a, signed_scale, sample, oy, ox, c0, counts); break;
+    case 1: MtBlock<Ops, NV, 1>(a, signed_scale, rows, sample, oy, ox, c0, counts); break;
+    case 2: MtBlock<Ops, NV, 2>(a, signed_scale, rows, sample, oy, ox, c0, counts); break;
+    case 3: MtBlock<Ops, NV, 3>(a, signed_scale, rows, sample, oy, ox, c0, counts); break;
+    case 4: MtBlock<Ops, NV, 4>(a, signed_scale, rows, sample, oy, ox, c0, counts); break;
+    case 5: MtBlock<Ops, NV, 5>(a, signed_scale, rows, sample, oy, ox, c0, counts); break;
+    case 6: MtBlock<Ops, NV, 6>(a, signed_scale, rows, sample, oy, ox, c0, counts); break;
+    default: MtBlock<Ops, NV, 7>(a, signed_scale, rows, sample, oy, ox, c0, counts); break;
   }
 }
 
@@ -262,16 +315,18 @@ template <class Ops>
 inline void Run(const SpikeConvMtArgs& a, int64_t sample, int64_t row_begin, int64_t row_end, int64_t* counts) {
   float signed_scale[16];
   SignedScales(a.scale, a.levels, signed_scale);
+  SourceRows rows;
+  FormSourceRows(a, rows);
   const int64_t vectors = a.padded / 16;
   for (int64_t oy = row_begin; oy < row_end; ++oy) {
     for (int64_t ox = 0; ox < a.width; ++ox) {
       for (int64_t first = 0; first < vectors; first += 4) {
         const int64_t c0 = first * 16;
         switch (Min64(4, vectors - first)) {
-          case 1: MtBlockLevels<Ops, 1>(a, signed_scale, sample, oy, ox, c0, counts); break;
-          case 2: MtBlockLevels<Ops, 2>(a, signed_scale, sample, oy, ox, c0, counts); break;
-          case 3: MtBlockLevels<Ops, 3>(a, signed_scale, sample, oy, ox, c0, counts); break;
-          default: MtBlockLevels<Ops, 4>(a, signed_scale, sample, oy, ox, c0, counts); break;
+          case 1: MtBlockLevels<Ops, 1>(a, signed_scale, rows, sample, oy, ox, c0, counts); break;
+          case 2: MtBlockLevels<Ops, 2>(a, signed_scale, rows, sample, oy, ox, c0, counts); break;
+          case 3: MtBlockLevels<Ops, 3>(a, signed_scale, rows, sample, oy, ox, c0, counts); break;
+          default: MtBlockLevels<Ops, 4>(a, signed_scale, rows, sample, oy, ox, c0, counts); break;
         }
       }
     }

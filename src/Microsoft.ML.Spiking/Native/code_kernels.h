@@ -21,11 +21,14 @@ constexpr int kMaxCodeLevels = 7;
 // One convolution whose input is spike codes.
 struct CodeSource : ConvGeometry {
   const uint64_t* codes = nullptr;  // [K·B, height, width, words]
-  const float* table = nullptr;     // [kernel_h·kernel_w][channels][padded out channels]: W·θ_in
+  // Unscaled: [kernel_h·kernel_w][channels][padded out channels], W·θ_in. Scaled: [kernel_h·kernel_w][channels]
+  // [2·levels][padded], slot k (code 1 + k) W·θ_in·scale[k] and slot levels + k (code 9 + k) W·θ_in·(−scale[k]).
+  const float* table = nullptr;
   int64_t channels = 0;
 };
 
 // SpikeConvMt: x = bias + Σ sources + residual spikes; the differential multi-threshold neuron of MtScan on d = x − b_n.
+// The scales are powers of two, so a scaled table's rows are the unscaled kernel's products and both give the same sums.
 struct SpikeConvMtArgs {
   int64_t steps = 1, batch = 1;
   int64_t height = 0, width = 0, channels = 0, padded = 0, words = 0;  // padded = channels rounded up to 16
@@ -38,6 +41,7 @@ struct SpikeConvMtArgs {
   const float* theta = nullptr;           // [padded]; padding lanes hold +inf and never fire
   int levels = 1;
   bool gated = false;
+  bool scaled = false;  // the sources' tables are scaled (an event adds a row) or not (an event multiplies a row)
   const float* scale = nullptr;     // [levels]
   const float* fraction = nullptr;  // [levels]
   const float* inverse = nullptr;   // [K]: 1/t

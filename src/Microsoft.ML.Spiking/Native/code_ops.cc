@@ -5,8 +5,9 @@
 //   SpikeConvMt(codes_a, table_a, codes_b?, table_b?, residual?, residual_theta?, bias, neuron_bias?, theta, step_offset,
 //               m, c, C?, r_out?) -> (codes, counts, m_out, c_out, C_out?, r_out_out?)
 //     attributes: steps, channels, levels (1-7), gated, scales[levels], fractions[levels], geometry_a / geometry_b =
-//     [kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left], portable. Sources are codes [K·B, H_in, W_in, words_in];
-//     tables [kernel_h·kernel_w, C_in, padded] (W·θ_in); states [B, H, W, padded]; codes out [K·B, H, W, words].
+//     [kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left], scaled, portable. Sources are codes [K·B, H_in, W_in,
+//     words_in]; tables [kernel_h·kernel_w, C_in, padded] (W·θ_in), or with scaled = 1 [kernel_h·kernel_w, C_in,
+//     2·levels, padded] (W·θ_in·(±scale[k])); states [B, H, W, padded]; codes out [K·B, H, W, words].
 //   SpikeEncode(spikes, theta) -> codes: MtScan's float spikes [rows, C, spatial...] as codes [rows, spatial..., words]
 //     (attributes levels, scales); a value that is no spike level of its channel is an error.
 //   CodeUnpack(codes, theta) -> floats [rows, C, spatial...] (attributes channels, scales).
@@ -36,6 +37,7 @@ struct SpikeConvMtKernel {
     levels_ = static_cast<int>(ki.GetAttribute<int64_t>("levels"));
     gated_ = ki.GetAttribute<int64_t>("gated") != 0;
     portable_ = ki.GetAttribute<int64_t>("portable") != 0;
+    scaled_ = ki.GetAttribute<int64_t>("scaled") != 0;
     scales_ = ki.GetAttributes<float>("scales");
     fractions_ = ki.GetAttributes<float>("fractions");
     geometry_[0] = ki.GetAttributes<int64_t>("geometry_a");
@@ -61,6 +63,7 @@ struct SpikeConvMtKernel {
       a.words = CodeWords(channels_);
       a.levels = levels_;
       a.gated = gated_;
+      a.scaled = scaled_;
       a.scale = scales_.data();
       a.fraction = fractions_.data();
       Require(a.padded % 16 == 0 && a.padded >= channels_ && a.padded < channels_ + 16, "SpikeConvMt: the states' last dim must be the channels rounded up to 16");
@@ -79,7 +82,7 @@ struct SpikeConvMtKernel {
         src.codes = codes.GetTensorData<uint64_t>();
         src.table = table.GetTensorData<float>();
         SetGeometry(src, in, geometry_[s]);
-        const int64_t per_channel = src.kernel_h * src.kernel_w * a.padded;
+        const int64_t per_channel = src.kernel_h * src.kernel_w * a.padded * (scaled_ ? 2 * levels_ : 1);
         Require(per_channel > 0 && entries % per_channel == 0, "SpikeConvMt: a table's size does not match its kernel and channels");
         Require(src.kernel_h * src.kernel_w <= kMaxTaps, "SpikeConvMt: a kernel has more taps than the kernel supports");
         src.channels = entries / per_channel;
@@ -142,6 +145,7 @@ struct SpikeConvMtKernel {
   int levels_;
   bool gated_;
   bool portable_;
+  bool scaled_;
   std::vector<float> scales_;
   std::vector<float> fractions_;
   std::vector<int64_t> geometry_[2];

@@ -50,6 +50,19 @@ struct Avx512Ops {
     const __m128i pairs = _mm_and_si128(_mm_or_si128(bytes, _mm_srli_epi16(bytes, 4)), _mm_set1_epi16(0x00FF));
     return static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_packus_epi16(pairs, pairs)));
   }
+  // The non-zero nibbles of codes as table rows base + lane_rows[i] + code_rows[nibble i], compressed in registers and
+  // stored whole (16 slots); returns their number.
+  static int GatherRows(uint64_t codes, const int32_t* code_rows, int32_t base, const int32_t* lane_rows, int32_t* offset) {
+    const __m128i word = _mm_cvtsi64_si128(static_cast<long long>(codes));
+    const __m128i nibble = _mm_set1_epi8(0x0F);
+    const __m128i bytes = _mm_unpacklo_epi8(_mm_and_si128(word, nibble), _mm_and_si128(_mm_srli_epi64(word, 4), nibble));
+    const __m512i index = _mm512_maskz_cvtepu8_epi32(0xFFFF, bytes);
+    const __mmask16 mask = _mm512_test_epi32_mask(index, index);
+    const __m512i rows = _mm512_add_epi32(_mm512_add_epi32(_mm512_set1_epi32(base), _mm512_loadu_si512(lane_rows)),
+                                          _mm512_maskz_permutexvar_epi32(0xFFFF, index, _mm512_loadu_si512(code_rows)));
+    _mm512_storeu_si512(offset, _mm512_maskz_compress_epi32(mask, rows));
+    return __builtin_popcount(static_cast<uint32_t>(mask));
+  }
   static uint32_t AtLeast(V a, V b) { return static_cast<uint32_t>(_mm512_cmp_ps_mask(a, b, _CMP_GE_OQ)); }
   static uint32_t Equal(V a, V b) { return static_cast<uint32_t>(_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ)); }
   static uint32_t Less(V a, V b) { return static_cast<uint32_t>(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ)); }

@@ -97,6 +97,18 @@ struct PortableOps {
     for (int i = 0; i < 16; ++i) word |= static_cast<uint64_t>(codes.lane[i]) << (4 * i);
     return word;
   }
+  // The non-zero nibbles of codes as table rows base + lane_rows[i] + code_rows[nibble i], packed to the front of offset
+  // (which holds 16 slots); returns their number.
+  static int GatherRows(uint64_t codes, const int32_t* code_rows, int32_t base, const int32_t* lane_rows, int32_t* offset) {
+    int n = 0;
+    for (int i = 0; i < 16; ++i) {
+      const uint32_t code = static_cast<uint32_t>((codes >> (4 * i)) & 15);
+      if (code != 0) {
+        offset[n++] = base + lane_rows[i] + code_rows[code];
+      }
+    }
+    return n;
+  }
   // Bit i set where a[i] ≥ b[i] (false for NaN).
   static uint32_t AtLeast(const V& a, const V& b) {
     uint32_t mask = 0;

@@ -45,8 +45,11 @@ namespace Microsoft.ML.Spiking.Simulation
             return new PackedValue(codes, theta, shape, scales);
         }
 
-        /// <summary>SpikeConvIf or SpikeConvMt: the fused neuron's convolutions, residual and dynamics; its states are laid out [H, W, padded C].</summary>
-        public static PackedValue SpikeConv(ChunkContext ctx, BitPackedPlan.FusedNeuron fused, int[] shape, Func<string, PackedValue> packed, string countName, bool portable)
+        /// <summary>
+        /// SpikeConvIf or SpikeConvMt: the fused neuron's convolutions, residual and dynamics; its states are laid out [H, W,
+        /// padded C]. A SpikeConvMt node's tables are scaled where they total at most <paramref name="scaledTableBytes"/>.
+        /// </summary>
+        public static PackedValue SpikeConv(ChunkContext ctx, BitPackedPlan.FusedNeuron fused, int[] shape, Func<string, PackedValue> packed, string countName, bool portable, long scaledTableBytes)
         {
             OnnxGraphBuilder b = ctx.Builder;
             int channels = shape[0];
@@ -61,11 +64,18 @@ namespace Microsoft.ML.Spiking.Simulation
                 Attr("portable", portable ? 1L : 0L),
             };
             var bias = new float[padded];
+            // Codes: scaled rows (one added row per event) while the node's tables stay within the budget.
+            bool scaled = codes && fused.Convolutions.Sum(conv => BitPackedPlan.ScaledTableBytes(conv, ((MultiThresholdNeuronLayer)fused.Neuron).Levels)) <= scaledTableBytes;
+            if (codes)
+            {
+                attributes.Add(Attr("scaled", scaled ? 1L : 0L));
+            }
             for (int s = 0; s < fused.Convolutions.Count; s++)
             {
                 ConvLayer conv = fused.Convolutions[s];
                 PackedValue source = packed(conv.Inputs[0]);
-                float[] table = codes ? BitPackedPlan.RowTable(conv, source.Theta) : BitPackedPlan.NibbleTable(conv, source.Theta);
+                float[] table = !codes ? BitPackedPlan.NibbleTable(conv, source.Theta)
+                    : scaled ? BitPackedPlan.ScaledRowTable(conv, source.Theta, source.Scales!) : BitPackedPlan.RowTable(conv, source.Theta);
                 inputs[2 * s] = source.Tensor;
                 inputs[2 * s + 1] = b.Initializer("conv_table", new[] { table.Length }, table);
                 attributes.Add(Attr(s == 0 ? "geometry_a" : "geometry_b", new[] { conv.Weight.Shape[2], conv.Weight.Shape[3], conv.Strides[0], conv.Strides[1], conv.Pads[0], conv.Pads[1] }));

@@ -38,6 +38,13 @@ namespace Microsoft.ML.Spiking.Simulation
         /// <summary>Largest table one convolution may have (4 × the weights for bits, 1 × for codes, padded): beyond it the dense convolution is kept.</summary>
         public const long MaxTableBytes = 64L << 20;
 
+        /// <summary>
+        /// Largest total of a <c>SpikeConvMt</c> node's scaled row tables (<see cref="ScaledRowTable"/>, 2·levels rows per
+        /// input channel): up to it, an event of the kernel is one added row; beyond it (the table would leave the core's
+        /// second-level cache) the kernel multiplies one row per channel by the code's factor.
+        /// </summary>
+        public const long MaxScaledTableBytes = 128L << 10;
+
         /// <summary>Most taps (kernel height × width) of a fused convolution (<c>kMaxTaps</c> of the kernels).</summary>
         public const int MaxTaps = 64;
 
@@ -260,6 +267,38 @@ namespace Microsoft.ML.Spiking.Simulation
             }
             return table;
         }
+
+        /// <summary>
+        /// The scaled row table of a convolution whose input codes carry θ_in per channel and the factors ±2^−k:
+        /// [kh·kw, C_in, 2·levels, padded C_out], slot k (code 1 + k) the row of <see cref="RowTable"/> times scale[k] and
+        /// slot levels + k (code 9 + k) times −scale[k]. The factors are powers of two, so each entry is the product the
+        /// unscaled kernel forms exactly, and an added row gives its multiply-add's result.
+        /// </summary>
+        public static float[] ScaledRowTable(ConvLayer conv, float[] inputThresholds, float[] scales)
+        {
+            float[] rows = RowTable(conv, inputThresholds);
+            int padded = Padded(conv.OutChannels);
+            int levels = scales.Length;
+            long channelRows = rows.Length / padded;
+            var table = new float[channelRows * 2 * levels * padded];
+            for (long r = 0; r < channelRows; r++)
+            {
+                for (int slot = 0; slot < 2 * levels; slot++)
+                {
+                    float factor = slot < levels ? scales[slot] : -scales[slot - levels];
+                    long to = (r * 2 * levels + slot) * padded;
+                    for (int o = 0; o < padded; o++)
+                    {
+                        table[to + o] = rows[r * padded + o] * factor;
+                    }
+                }
+            }
+            return table;
+        }
+
+        /// <summary>Bytes of a convolution's scaled row table (<see cref="ScaledRowTable"/>).</summary>
+        public static long ScaledTableBytes(ConvLayer conv, int levels)
+            => (long)conv.Weight.Shape[2] * conv.Weight.Shape[3] * conv.Weight.Shape[1] * 2 * levels * Padded(conv.OutChannels) * sizeof(float);
 
         /// <summary>A per-channel vector padded to the kernels' lanes with <paramref name="fill"/>.</summary>
         public static float[] PadChannels(float[] values, float fill)

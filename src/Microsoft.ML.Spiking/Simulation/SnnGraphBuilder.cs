@@ -83,7 +83,8 @@ namespace Microsoft.ML.Spiking.Simulation
         /// (<see cref="BitPackedPlan"/>; sessions must register <see cref="NativeKernels"/>). Agrees with the standard lowering to
         /// float rounding (the convolutions sum in another order).
         /// </param>
-        public static SnnChunkGraph Build(SpikingNetwork snn, int steps, bool timeVaryingInput, IReadOnlyList<SynapticLayerPlan>? synapticLayers = null, bool fusedNeurons = false, bool fusedIfNeurons = true, BitPacking packing = BitPacking.None)
+        /// <param name="scaledTableBytes">With <paramref name="packing"/>: the budget of a differential node's scaled row tables (<see cref="BitPackedPlan.MaxScaledTableBytes"/>).</param>
+        public static SnnChunkGraph Build(SpikingNetwork snn, int steps, bool timeVaryingInput, IReadOnlyList<SynapticLayerPlan>? synapticLayers = null, bool fusedNeurons = false, bool fusedIfNeurons = true, BitPacking packing = BitPacking.None, long scaledTableBytes = BitPackedPlan.MaxScaledTableBytes)
         {
             if (steps < 1)
             {
@@ -209,7 +210,7 @@ namespace Microsoft.ML.Spiking.Simulation
                     int[] shape = network.GetShape(packedNeuron.Output);
                     if (bitPlan.Fused(packedNeuron) is BitPackedPlan.FusedNeuron fusedConv)
                     {
-                        packed[packedNeuron.Output] = BitPackedEmitters.SpikeConv(ctx, fusedConv, shape, ir => packed[ir], SpikeOutput(neuronIndex), packing == BitPacking.Portable);
+                        packed[packedNeuron.Output] = BitPackedEmitters.SpikeConv(ctx, fusedConv, shape, ir => packed[ir], SpikeOutput(neuronIndex), packing == BitPacking.Portable, scaledTableBytes);
                         neuronIndex++;
                         continue;
                     }

@@ -77,6 +77,9 @@ namespace Microsoft.ML.Spiking.Simulation
         /// <summary>With <see cref="PackSpikes"/>: run the portable fused-convolution kernel even where AVX-512 is available (tests compare the two).</summary>
         internal bool PortableBitKernels { get; set; }
 
+        /// <summary>With <see cref="PackSpikes"/>: the budget of a differential node's scaled row tables (<see cref="BitPackedPlan.MaxScaledTableBytes"/>; tests set 0 or more to run either form).</summary>
+        internal long ScaledTableBytes { get; set; } = BitPackedPlan.MaxScaledTableBytes;
+
         /// <summary>Count every layer with the generic indicator graph, as on a GPU (tests compare it with the CPU's MatMul counting).</summary>
         internal bool IndicatorCountingOnly { get; set; }
 
@@ -210,8 +213,8 @@ namespace Microsoft.ML.Spiking.Simulation
             if (_chunkNodes == null)
             {
                 IReadOnlyList<SynapticLayerPlan>? counted = _options.CountSynapticOperations ? _synapticLayers : null;
-                int one = SnnGraphBuilder.Build(_network, 1, _inputPerStep, counted, _fused, _options.FuseIfNeurons, _packing).NodeCount;
-                int two = SnnGraphBuilder.Build(_network, 2, _inputPerStep, counted, _fused, _options.FuseIfNeurons, _packing).NodeCount;
+                int one = SnnGraphBuilder.Build(_network, 1, _inputPerStep, counted, _fused, _options.FuseIfNeurons, _packing, _options.ScaledTableBytes).NodeCount;
+                int two = SnnGraphBuilder.Build(_network, 2, _inputPerStep, counted, _fused, _options.FuseIfNeurons, _packing, _options.ScaledTableBytes).NodeCount;
                 _chunkNodes = (Math.Max(0, 2 * one - two), Math.Max(1, two - one));
             }
             return _chunkNodes.Value;
@@ -430,7 +433,7 @@ namespace Microsoft.ML.Spiking.Simulation
         {
             if (!_sessions.TryGetValue((steps, varying, count), out var entry))
             {
-                SnnChunkGraph graph = SnnGraphBuilder.Build(_network, steps, varying, count ? _synapticLayers : null, _fused, _options.FuseIfNeurons, _packing);
+                SnnChunkGraph graph = SnnGraphBuilder.Build(_network, steps, varying, count ? _synapticLayers : null, _fused, _options.FuseIfNeurons, _packing, _options.ScaledTableBytes);
                 entry = (new OnnxSession(graph.Model, _options.Execution, _fused || _packing != BitPacking.None, spinning), graph);
                 _sessions[(steps, varying, count)] = entry;
             }

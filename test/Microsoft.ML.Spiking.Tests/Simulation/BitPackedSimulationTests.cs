@@ -175,19 +175,25 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
             AssertIdentical(standard.Run(inputs, batch), packed.Run(inputs, batch), steps, batch, requireEveryLayerToSpike: true);
         }
 
+        /// <summary>
+        /// <paramref name="scaledTableBytes"/>: 0 runs every node with unscaled tables (an event multiplies its row by the
+        /// code's factor), 16 MiB every node with scaled tables (an event adds its row), 200 KiB some of each.
+        /// </summary>
         [TestMethod]
-        [DataRow(8, 8, true, false)]
-        [DataRow(11, 4, true, true)]
-        [DataRow(6, 1, false, false)]
-        [DataRow(5, 2, false, true)]
-        public void ExactDifferentialNetworkMatchesTheStandardLoweringBitForBit(int steps, int chunk, bool gated, bool portable)
+        [DataRow(8, 8, true, false, 0L)]
+        [DataRow(8, 8, true, false, 16L << 20)]
+        [DataRow(11, 4, true, true, 0L)]
+        [DataRow(11, 4, true, true, 16L << 20)]
+        [DataRow(6, 1, false, false, 200L << 10)]
+        [DataRow(5, 2, false, true, 200L << 10)]
+        public void ExactDifferentialNetworkMatchesTheStandardLoweringBitForBit(int steps, int chunk, bool gated, bool portable, long scaledTableBytes)
         {
             RequireKernels();
             SpikingNetwork snn = ExactDifferentialNetwork(6, gated);
             Assert.AreEqual(4, BitPackedPlan.Create(snn.Network, differential: true)!.FusedCount);
             const int batch = 3;
             float[] inputs = DyadicInputs(batch * 192, 10);
-            using var packed = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk, PortableBitKernels = portable, KeepFinalMembranes = true });
+            using var packed = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk, PortableBitKernels = portable, KeepFinalMembranes = true, ScaledTableBytes = scaledTableBytes });
             using var standard = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk, UseNativeKernels = false, KeepFinalMembranes = true });
             Assert.IsTrue(packed.PacksSpikes, SpikingSimulator.NativeKernelStatus);
             AssertIdentical(standard.Run(inputs, batch), packed.Run(inputs, batch), steps, batch, requireEveryLayerToSpike: true);
