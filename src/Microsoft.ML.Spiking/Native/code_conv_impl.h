@@ -348,11 +348,14 @@ inline void EncodeRow(const float* spikes, const float* theta, const float* scal
     for (int64_t w = 0; w < words; ++w) {
       uint64_t word[16] = {};
       for (int64_t c = w * 16; c < channels && c < w * 16 + 16; ++c) {
+        // A whole block is loaded in place; a partial one through zero-filled lanes.
         float lanes[16] = {};
-        for (int l = 0; l < pixels; ++l) {
-          lanes[l] = in[c * spatial + p0 + l];
+        if (pixels < 16) {
+          for (int l = 0; l < pixels; ++l) {
+            lanes[l] = in[c * spatial + p0 + l];
+          }
         }
-        const V s = Ops::Load(lanes);
+        const V s = Ops::Load(pixels == 16 ? in + c * spatial + p0 : lanes);
         V code = zero;
         uint32_t known = 0;
         for (int k = 0; k < levels; ++k) {
@@ -366,12 +369,7 @@ inline void EncodeRow(const float* spikes, const float* theta, const float* scal
         if ((Ops::NonZero(s) & ~known) != 0) {
           *bad = c;
         }
-        float codes[16];
-        Ops::Store(codes, code);
-        const int shift = static_cast<int>(4 * (c % 16));
-        for (int l = 0; l < 16; ++l) {
-          word[l] |= static_cast<uint64_t>(codes[l]) << shift;
-        }
+        Ops::OrShifted(word, code, static_cast<int>(4 * (c % 16)));
       }
       for (int l = 0; l < pixels; ++l) {
         out[(p0 + l) * words + w] = word[l];

@@ -63,6 +63,17 @@ struct Avx512Ops {
     _mm512_storeu_si512(offset, _mm512_maskz_compress_epi32(mask, rows));
     return __builtin_popcount(static_cast<uint32_t>(mask));
   }
+  // words[i] |= lane i (a small non-negative integer as a float) << shift, for the 16 lanes.
+  static void OrShifted(uint64_t* words, V codes, int shift) {
+    // The two halves widened from memory (GCC's 512-to-256-bit cast reads an undefined register).
+    int32_t lanes[16];
+    _mm512_storeu_si512(lanes, _mm512_maskz_cvttps_epi32(0xFFFF, codes));
+    const __m128i count = _mm_cvtsi32_si128(shift);
+    for (int half = 0; half < 2; ++half) {
+      const __m512i wide = _mm512_maskz_cvtepu32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lanes + 8 * half)));
+      _mm512_storeu_si512(words + 8 * half, _mm512_or_si512(_mm512_loadu_si512(words + 8 * half), _mm512_maskz_sll_epi64(0xFF, wide, count)));
+    }
+  }
   static uint32_t AtLeast(V a, V b) { return static_cast<uint32_t>(_mm512_cmp_ps_mask(a, b, _CMP_GE_OQ)); }
   static uint32_t Equal(V a, V b) { return static_cast<uint32_t>(_mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ)); }
   static uint32_t Less(V a, V b) { return static_cast<uint32_t>(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ)); }

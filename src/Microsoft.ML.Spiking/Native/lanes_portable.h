@@ -109,6 +109,10 @@ struct PortableOps {
     }
     return n;
   }
+  // words[i] |= lane i (a small non-negative integer as a float) << shift, for the 16 lanes.
+  static void OrShifted(uint64_t* words, const V& codes, int shift) {
+    for (int i = 0; i < 16; ++i) words[i] |= static_cast<uint64_t>(codes.lane[i]) << shift;
+  }
   // Bit i set where a[i] ≥ b[i] (false for NaN).
   static uint32_t AtLeast(const V& a, const V& b) {
     uint32_t mask = 0;
