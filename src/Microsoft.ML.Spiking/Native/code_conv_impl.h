@@ -98,6 +98,8 @@ struct SourceRows {
   int32_t lane[16];
   int32_t code[16];
   int64_t per_channel;  // floats per input channel of a tap
+  // Scaled tables: the lanes in GatherRows' interleaved order (lane 2j channel j, lane 2j + 1 channel 8 + j).
+  int32_t interleaved[16];
 };
 
 inline void FormSourceRows(const SpikeConvMtArgs& a, SourceRows& r) {
@@ -105,8 +107,24 @@ inline void FormSourceRows(const SpikeConvMtArgs& a, SourceRows& r) {
   r.per_channel = rows * a.padded;
   for (int l = 0; l < 16; ++l) {
     r.lane[l] = static_cast<int32_t>(l * r.per_channel);
+    r.interleaved[l] = static_cast<int32_t>((l / 2 + 8 * (l % 2)) * r.per_channel);
     const int k = (l & 7) - 1;
     r.code[l] = k < 0 || k >= a.levels ? 0 : static_cast<int32_t>(((l >= 8 ? a.levels : 0) + k) * a.padded);
+  }
+}
+
+// Scaled tables: each tap's rows for the 16 lanes of a word (its base plus the interleaved lane rows), formed once per
+// pixel and read at every step.
+struct TapRows {
+  int32_t row[kMaxTaps][16];
+};
+
+inline void FormTapRows(const CodeSource& s, const PixelTaps& taps, const SourceRows& rows, TapRows& tap_rows) {
+  for (int i = 0; i < taps.count; ++i) {
+    const int32_t base = static_cast<int32_t>(taps.table[i] - s.table);
+    for (int l = 0; l < 16; ++l) {
+      tap_rows.row[i][l] = base + rows.interleaved[l];
+    }
   }
 }
 
@@ -114,23 +132,22 @@ inline void FormSourceRows(const SpikeConvMtArgs& a, SourceRows& r) {
 // weight row (θ folded in) times ±2^−k.
 // Always inlined: its accumulators stay in registers (as a call, they and the neuron's lanes went through memory).
 template <class Ops, int NV>
-__attribute__((always_inline)) inline void AddCodes(const CodeSource& s, const PixelTaps& taps, int64_t row, bool scaled, const float* signed_scale, const SourceRows& rows,
-                     Events& events, typename Ops::V (*acc)[NV]) {
+__attribute__((always_inline)) inline void AddCodes(const CodeSource& s, const PixelTaps& taps, const TapRows* tap_rows, int64_t row, const float* signed_scale,
+                                                   const SourceRows& rows, Events& events, typename Ops::V (*acc)[NV]) {
   const uint64_t* codes = s.codes + row * s.height * s.width * s.words;
   // The count in a local: the stores of the events may alias a member, which would keep it in memory.
   int count = 0;
   const int32_t word_rows = static_cast<int32_t>(16 * rows.per_channel);
-  if (scaled) {
+  if (tap_rows != nullptr) {
     for (int i = 0; i < taps.count; ++i) {
       const uint64_t* pixel = codes + taps.offset[i];
-      const int32_t base = static_cast<int32_t>(taps.table[i] - s.table);
       // Words without spikes are gathered too (no events): a test per word mispredicts where spikes are sparse.
       if (count > kMaxEvents - 16 * s.words) {
         AddRows<Ops, NV>(s.table, events.offset, count, acc);
         count = 0;
       }
       for (int64_t w = 0; w < s.words; ++w) {
-        count += Ops::GatherRows(pixel[w], rows.code, base + static_cast<int32_t>(w) * word_rows, rows.lane, events.offset + count);
+        count += Ops::GatherRows(pixel[w], rows.code, tap_rows->row[i], static_cast<int32_t>(w) * word_rows, events.offset + count);
       }
     }
     AddRows<Ops, NV>(s.table, events.offset, count, acc);
@@ -238,6 +255,12 @@ inline void MtBlock(const SpikeConvMtArgs& a, const float* signed_scale, const S
   for (int s = 0; s < a.sources; ++s) {
     FindTaps(a.source[s], oy, ox, a.source[s].table + c0, a.source[s].channels * rows.per_channel, taps[s]);
   }
+  TapRows tap_rows[2];
+  if (a.scaled) {
+    for (int s = 0; s < a.sources; ++s) {
+      FormTapRows(a.source[s], taps[s], rows, tap_rows[s]);
+    }
+  }
   Events events;
   Lanes lanes;
   LoadLanes(lanes.m, a.m_in, state, n);
@@ -270,7 +293,7 @@ inline void MtBlock(const SpikeConvMtArgs& a, const float* signed_scale, const S
       }
     }
     for (int s = 0; s < a.sources; ++s) {
-      AddCodes<Ops, NV>(a.source[s], taps[s], row, a.scaled, signed_scale, rows, events, acc);
+      AddCodes<Ops, NV>(a.source[s], taps[s], a.scaled ? &tap_rows[s] : nullptr, row, signed_scale, rows, events, acc);
     }
     float x[n];
     for (int j = 0; j < NV; ++j) {

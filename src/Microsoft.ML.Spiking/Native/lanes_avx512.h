@@ -50,17 +50,18 @@ struct Avx512Ops {
     const __m128i pairs = _mm_and_si128(_mm_or_si128(bytes, _mm_srli_epi16(bytes, 4)), _mm_set1_epi16(0x00FF));
     return static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_packus_epi16(pairs, pairs)));
   }
-  // The non-zero nibbles of codes as table rows base + lane_rows[i] + code_rows[nibble i], compressed in registers and
-  // stored whole (16 slots); returns their number.
-  static int GatherRows(uint64_t codes, const int32_t* code_rows, int32_t base, const int32_t* lane_rows, int32_t* offset) {
-    const __m128i word = _mm_cvtsi64_si128(static_cast<long long>(codes));
-    const __m128i nibble = _mm_set1_epi8(0x0F);
-    const __m128i bytes = _mm_unpacklo_epi8(_mm_and_si128(word, nibble), _mm_and_si128(_mm_srli_epi64(word, 4), nibble));
-    const __m512i index = _mm512_maskz_cvtepu8_epi32(0xFFFF, bytes);
+  // The non-zero nibbles of codes as table rows rows[i] + code_rows[nibble] + word_offset, compressed in registers and
+  // stored whole (16 slots); returns their number. Lanes are interleaved: lane 2j holds channel j, lane 2j + 1 channel
+  // 8 + j (each 64-bit lane of the broadcast word shifts its two halves alike), and rows[] follows that order.
+  static int GatherRows(uint64_t codes, const int32_t* code_rows, const int32_t* rows, int32_t word_offset, int32_t* offset) {
+    const __m512i shifts = _mm512_setr_epi32(0, 0, 4, 4, 8, 8, 12, 12, 16, 16, 20, 20, 24, 24, 28, 28);
+    const __m512i index = _mm512_and_si512(_mm512_maskz_srlv_epi32(0xFFFF, _mm512_set1_epi64(static_cast<long long>(codes)), shifts), _mm512_set1_epi32(15));
     const __mmask16 mask = _mm512_test_epi32_mask(index, index);
-    const __m512i rows = _mm512_add_epi32(_mm512_add_epi32(_mm512_set1_epi32(base), _mm512_loadu_si512(lane_rows)),
-                                          _mm512_maskz_permutexvar_epi32(0xFFFF, index, _mm512_loadu_si512(code_rows)));
-    _mm512_storeu_si512(offset, _mm512_maskz_compress_epi32(mask, rows));
+    __m512i selected = _mm512_add_epi32(_mm512_loadu_si512(rows), _mm512_maskz_permutexvar_epi32(0xFFFF, index, _mm512_loadu_si512(code_rows)));
+    if (word_offset != 0) {
+      selected = _mm512_add_epi32(selected, _mm512_set1_epi32(word_offset));
+    }
+    _mm512_storeu_si512(offset, _mm512_maskz_compress_epi32(mask, selected));
     return __builtin_popcount(static_cast<uint32_t>(mask));
   }
   // words[i] |= lane i (a small non-negative integer as a float) << shift, for the 16 lanes.

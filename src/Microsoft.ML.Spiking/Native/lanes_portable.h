@@ -97,14 +97,16 @@ struct PortableOps {
     for (int i = 0; i < 16; ++i) word |= static_cast<uint64_t>(codes.lane[i]) << (4 * i);
     return word;
   }
-  // The non-zero nibbles of codes as table rows base + lane_rows[i] + code_rows[nibble i], packed to the front of offset
-  // (which holds 16 slots); returns their number.
-  static int GatherRows(uint64_t codes, const int32_t* code_rows, int32_t base, const int32_t* lane_rows, int32_t* offset) {
+  // The non-zero nibbles of codes as table rows rows[lane] + code_rows[nibble] + word_offset, packed to the front of
+  // offset (which holds 16 slots); returns their number. Lanes are interleaved as Avx512Ops has them: lane 2j holds
+  // channel j, lane 2j + 1 channel 8 + j.
+  static int GatherRows(uint64_t codes, const int32_t* code_rows, const int32_t* rows, int32_t word_offset, int32_t* offset) {
     int n = 0;
-    for (int i = 0; i < 16; ++i) {
-      const uint32_t code = static_cast<uint32_t>((codes >> (4 * i)) & 15);
+    for (int lane = 0; lane < 16; ++lane) {
+      const int channel = lane / 2 + 8 * (lane % 2);
+      const uint32_t code = static_cast<uint32_t>((codes >> (4 * channel)) & 15);
       if (code != 0) {
-        offset[n++] = base + lane_rows[i] + code_rows[code];
+        offset[n++] = rows[lane] + code_rows[code] + word_offset;
       }
     }
     return n;
