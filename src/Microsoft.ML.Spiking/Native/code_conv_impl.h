@@ -1,9 +1,9 @@
 // Licensed under the MIT license. Part of Microsoft.ML.Spiking.
 //
 // The fused convolution of spike codes + differential multi-threshold neuron of code_kernels.h, written once over a
-// 16-lane vector type `Ops` (Load, Store, Set, Add, Sub, Mul, MulAdd, Abs, Neg, Select, Blend, Lookup, Gather and the
-// lane masks AtLeast, Less, NonZero) and included by code_kernels.cc (portable lanes)
-// and code_kernels_avx512.cc (AVX-512). Uses no standard library functions, so that nothing here is compiled for a
+// 16-lane vector type `Ops` (Load, Store, Set, Add, Sub, Mul, MulAdd, Abs, Neg, Select, Blend, Lookup, Gather,
+// GatherRows, PackNibbles, OrShifted and the lane masks AtLeast, Equal, Less, NonZero) and included by code_kernels.cc
+// (portable lanes) and code_kernels_avx512.cc (AVX-512). Uses no standard library functions, so that nothing here is compiled for a
 // wider instruction set than the file that includes it.
 
 #pragma once
@@ -91,30 +91,27 @@ inline void AddRows(const float* table, const int32_t* offset, int count, typena
   }
 }
 
-// The rows a source's lanes and codes select: lane l of a word is input channel 16·w + l, whose rows start at
-// l·rows_per_channel·padded; a scaled table's code c is its slot (0 … 2·levels − 1) times padded on. (Codes of levels
-// the neuron lacks never reach a kernel: SpikeEncode rejects such values and SpikeConvMt writes none.)
+// The rows a source's lanes and codes select: a word's lanes come in the Ops' interleaved order (lane 2j input channel
+// 16·w + j, lane 2j + 1 channel 16·w + 8 + j), whose rows start at channel·per_channel; a scaled table's code c is its
+// slot (0 … 2·levels − 1) times padded on. (Codes of levels the neuron lacks never reach a kernel: SpikeEncode rejects
+// such values and SpikeConvMt writes none.)
 struct SourceRows {
   int32_t lane[16];
   int32_t code[16];
   int64_t per_channel;  // floats per input channel of a tap
-  // Scaled tables: the lanes in GatherRows' interleaved order (lane 2j channel j, lane 2j + 1 channel 8 + j).
-  int32_t interleaved[16];
 };
 
 inline void FormSourceRows(const SpikeConvMtArgs& a, SourceRows& r) {
   const int64_t rows = a.scaled ? 2 * a.levels : 1;
   r.per_channel = rows * a.padded;
   for (int l = 0; l < 16; ++l) {
-    r.lane[l] = static_cast<int32_t>(l * r.per_channel);
-    r.interleaved[l] = static_cast<int32_t>((l / 2 + 8 * (l % 2)) * r.per_channel);
+    r.lane[l] = static_cast<int32_t>((l / 2 + 8 * (l % 2)) * r.per_channel);
     const int k = (l & 7) - 1;
     r.code[l] = k < 0 || k >= a.levels ? 0 : static_cast<int32_t>(((l >= 8 ? a.levels : 0) + k) * a.padded);
   }
 }
 
-// Scaled tables: each tap's rows for the 16 lanes of a word (its base plus the interleaved lane rows), formed once per
-// pixel and read at every step.
+// Each tap's rows for the 16 lanes of a word (its base plus the lane rows), formed once per pixel and read at every step.
 struct TapRows {
   int32_t row[kMaxTaps][16];
 };
@@ -123,7 +120,7 @@ inline void FormTapRows(const CodeSource& s, const PixelTaps& taps, const Source
   for (int i = 0; i < taps.count; ++i) {
     const int32_t base = static_cast<int32_t>(taps.table[i] - s.table);
     for (int l = 0; l < 16; ++l) {
-      tap_rows.row[i][l] = base + rows.interleaved[l];
+      tap_rows.row[i][l] = base + rows.lane[l];
     }
   }
 }
@@ -132,13 +129,13 @@ inline void FormTapRows(const CodeSource& s, const PixelTaps& taps, const Source
 // weight row (θ folded in) times ±2^−k.
 // Always inlined: its accumulators stay in registers (as a call, they and the neuron's lanes went through memory).
 template <class Ops, int NV>
-__attribute__((always_inline)) inline void AddCodes(const CodeSource& s, const PixelTaps& taps, const TapRows* tap_rows, int64_t row, const float* signed_scale,
-                                                   const SourceRows& rows, Events& events, typename Ops::V (*acc)[NV]) {
+__attribute__((always_inline)) inline void AddCodes(const CodeSource& s, const PixelTaps& taps, const TapRows& tap_rows, int64_t row, bool scaled,
+                                                   const float* signed_scale, const SourceRows& rows, Events& events, typename Ops::V (*acc)[NV]) {
   const uint64_t* codes = s.codes + row * s.height * s.width * s.words;
   // The count in a local: the stores of the events may alias a member, which would keep it in memory.
   int count = 0;
   const int32_t word_rows = static_cast<int32_t>(16 * rows.per_channel);
-  if (tap_rows != nullptr) {
+  if (scaled) {
     for (int i = 0; i < taps.count; ++i) {
       const uint64_t* pixel = codes + taps.offset[i];
       // Words without spikes are gathered too (no events): a test per word mispredicts where spikes are sparse.
@@ -147,7 +144,7 @@ __attribute__((always_inline)) inline void AddCodes(const CodeSource& s, const P
         count = 0;
       }
       for (int64_t w = 0; w < s.words; ++w) {
-        count += Ops::GatherRows(pixel[w], rows.code, tap_rows->row[i], static_cast<int32_t>(w) * word_rows, events.offset + count);
+        count += Ops::GatherRows(pixel[w], rows.code, tap_rows.row[i], static_cast<int32_t>(w) * word_rows, events.offset + count);
       }
     }
     AddRows<Ops, NV>(s.table, events.offset, count, acc);
@@ -155,13 +152,12 @@ __attribute__((always_inline)) inline void AddCodes(const CodeSource& s, const P
   }
   for (int i = 0; i < taps.count; ++i) {
     const uint64_t* pixel = codes + taps.offset[i];
-    const int32_t base = static_cast<int32_t>(taps.table[i] - s.table);
     if (count > kMaxEvents - 16 * s.words) {
       AddEvents<Ops, NV>(s.table, events, count, acc);
       count = 0;
     }
     for (int64_t w = 0; w < s.words; ++w) {
-      count += Ops::Gather(pixel[w], signed_scale, base + static_cast<int32_t>(w) * word_rows, rows.lane, events.offset + count, events.factor + count);
+      count += Ops::Gather(pixel[w], signed_scale, tap_rows.row[i], static_cast<int32_t>(w) * word_rows, events.offset + count, events.factor + count);
     }
   }
   AddEvents<Ops, NV>(s.table, events, count, acc);
@@ -256,10 +252,8 @@ inline void MtBlock(const SpikeConvMtArgs& a, const float* signed_scale, const S
     FindTaps(a.source[s], oy, ox, a.source[s].table + c0, a.source[s].channels * rows.per_channel, taps[s]);
   }
   TapRows tap_rows[2];
-  if (a.scaled) {
-    for (int s = 0; s < a.sources; ++s) {
-      FormTapRows(a.source[s], taps[s], rows, tap_rows[s]);
-    }
+  for (int s = 0; s < a.sources; ++s) {
+    FormTapRows(a.source[s], taps[s], rows, tap_rows[s]);
   }
   Events events;
   Lanes lanes;
@@ -293,7 +287,7 @@ inline void MtBlock(const SpikeConvMtArgs& a, const float* signed_scale, const S
       }
     }
     for (int s = 0; s < a.sources; ++s) {
-      AddCodes<Ops, NV>(a.source[s], taps[s], a.scaled ? &tap_rows[s] : nullptr, row, signed_scale, rows, events, acc);
+      AddCodes<Ops, NV>(a.source[s], taps[s], tap_rows[s], row, a.scaled, signed_scale, rows, events, acc);
     }
     float x[n];
     for (int j = 0; j < NV; ++j) {

@@ -34,14 +34,24 @@ struct Avx512Ops {
     const __m128i bytes = _mm_unpacklo_epi8(_mm_and_si128(word, nibble), _mm_and_si128(_mm_srli_epi64(word, 4), nibble));
     return _mm512_maskz_permutexvar_ps(0xFFFF, _mm512_maskz_cvtepu8_epi32(0xFFFF, bytes), _mm512_loadu_ps(table));
   }
-  // The non-zero nibbles of codes as events, compressed in registers and stored whole (16 slots; a compressing store
-  // to memory is slow on some CPUs); returns their number.
-  static int Gather(uint64_t codes, const float* table, int32_t base, const int32_t* lane_rows, int32_t* offset, float* factor) {
-    const __m512 factors = Lookup(codes, table);
+  // The 16 nibbles of codes as 32-bit lanes, interleaved: lane 2j holds nibble j, lane 2j + 1 nibble 8 + j (each 64-bit
+  // lane of the broadcast word shifts its two halves alike: one broadcast, one shift, one mask).
+  static __m512i NibbleLanes(uint64_t codes) {
+    const __m512i shifts = _mm512_setr_epi32(0, 0, 4, 4, 8, 8, 12, 12, 16, 16, 20, 20, 24, 24, 28, 28);
+    return _mm512_and_si512(_mm512_maskz_srlv_epi32(0xFFFF, _mm512_set1_epi64(static_cast<long long>(codes)), shifts), _mm512_set1_epi32(15));
+  }
+  // The non-zero nibbles of codes as events: row rows[lane] + word_offset and factor table[nibble], compressed in
+  // registers and stored whole (16 slots; a compressing store to memory is slow on some CPUs); returns their number.
+  // Lanes in NibbleLanes' order; rows[] follows it.
+  static int Gather(uint64_t codes, const float* table, const int32_t* rows, int32_t word_offset, int32_t* offset, float* factor) {
+    const __m512 factors = _mm512_maskz_permutexvar_ps(0xFFFF, NibbleLanes(codes), _mm512_loadu_ps(table));
     const __mmask16 mask = _mm512_cmp_ps_mask(factors, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-    const __m512i rows = _mm512_add_epi32(_mm512_set1_epi32(base), _mm512_loadu_si512(lane_rows));
+    __m512i selected = _mm512_loadu_si512(rows);
+    if (word_offset != 0) {
+      selected = _mm512_add_epi32(selected, _mm512_set1_epi32(word_offset));
+    }
     _mm512_storeu_ps(factor, _mm512_maskz_compress_ps(mask, factors));
-    _mm512_storeu_si512(offset, _mm512_maskz_compress_epi32(mask, rows));
+    _mm512_storeu_si512(offset, _mm512_maskz_compress_epi32(mask, selected));
     return __builtin_popcount(static_cast<uint32_t>(mask));
   }
   // The lanes (small non-negative integers 0 … 15 as floats) as nibbles: lane i in bits 4i … 4i + 3.
@@ -50,12 +60,10 @@ struct Avx512Ops {
     const __m128i pairs = _mm_and_si128(_mm_or_si128(bytes, _mm_srli_epi16(bytes, 4)), _mm_set1_epi16(0x00FF));
     return static_cast<uint64_t>(_mm_cvtsi128_si64(_mm_packus_epi16(pairs, pairs)));
   }
-  // The non-zero nibbles of codes as table rows rows[i] + code_rows[nibble] + word_offset, compressed in registers and
-  // stored whole (16 slots); returns their number. Lanes are interleaved: lane 2j holds channel j, lane 2j + 1 channel
-  // 8 + j (each 64-bit lane of the broadcast word shifts its two halves alike), and rows[] follows that order.
+  // The non-zero nibbles of codes as table rows rows[lane] + code_rows[nibble] + word_offset (scaled tables), stored as
+  // Gather stores them; returns their number.
   static int GatherRows(uint64_t codes, const int32_t* code_rows, const int32_t* rows, int32_t word_offset, int32_t* offset) {
-    const __m512i shifts = _mm512_setr_epi32(0, 0, 4, 4, 8, 8, 12, 12, 16, 16, 20, 20, 24, 24, 28, 28);
-    const __m512i index = _mm512_and_si512(_mm512_maskz_srlv_epi32(0xFFFF, _mm512_set1_epi64(static_cast<long long>(codes)), shifts), _mm512_set1_epi32(15));
+    const __m512i index = NibbleLanes(codes);
     const __mmask16 mask = _mm512_test_epi32_mask(index, index);
     __m512i selected = _mm512_add_epi32(_mm512_loadu_si512(rows), _mm512_maskz_permutexvar_epi32(0xFFFF, index, _mm512_loadu_si512(code_rows)));
     if (word_offset != 0) {

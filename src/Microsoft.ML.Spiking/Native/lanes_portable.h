@@ -77,14 +77,16 @@ struct PortableOps {
     for (int i = 0; i < 16; ++i) r.lane[i] = table[(codes >> (4 * i)) & 15];
     return r;
   }
-  // The non-zero nibbles of codes as events: offset base + lane_rows[i] and factor table[nibble i], packed to the front of
+  // Lane order of Gather and GatherRows, as Avx512Ops has it: lane 2j holds nibble (channel) j, lane 2j + 1 nibble 8 + j.
+  static int NibbleOfLane(int lane) { return lane / 2 + 8 * (lane % 2); }
+  // The non-zero nibbles of codes as events: row rows[lane] + word_offset and factor table[nibble], packed to the front of
   // offset and factor (which hold 16 slots); returns their number.
-  static int Gather(uint64_t codes, const float* table, int32_t base, const int32_t* lane_rows, int32_t* offset, float* factor) {
+  static int Gather(uint64_t codes, const float* table, const int32_t* rows, int32_t word_offset, int32_t* offset, float* factor) {
     int n = 0;
-    for (int i = 0; i < 16; ++i) {
-      const uint32_t code = static_cast<uint32_t>((codes >> (4 * i)) & 15);
+    for (int lane = 0; lane < 16; ++lane) {
+      const uint32_t code = static_cast<uint32_t>((codes >> (4 * NibbleOfLane(lane))) & 15);
       if (code != 0) {
-        offset[n] = base + lane_rows[i];
+        offset[n] = rows[lane] + word_offset;
         factor[n] = table[code];
         ++n;
       }
@@ -97,14 +99,12 @@ struct PortableOps {
     for (int i = 0; i < 16; ++i) word |= static_cast<uint64_t>(codes.lane[i]) << (4 * i);
     return word;
   }
-  // The non-zero nibbles of codes as table rows rows[lane] + code_rows[nibble] + word_offset, packed to the front of
-  // offset (which holds 16 slots); returns their number. Lanes are interleaved as Avx512Ops has them: lane 2j holds
-  // channel j, lane 2j + 1 channel 8 + j.
+  // The non-zero nibbles of codes as table rows rows[lane] + code_rows[nibble] + word_offset (scaled tables); returns
+  // their number.
   static int GatherRows(uint64_t codes, const int32_t* code_rows, const int32_t* rows, int32_t word_offset, int32_t* offset) {
     int n = 0;
     for (int lane = 0; lane < 16; ++lane) {
-      const int channel = lane / 2 + 8 * (lane % 2);
-      const uint32_t code = static_cast<uint32_t>((codes >> (4 * channel)) & 15);
+      const uint32_t code = static_cast<uint32_t>((codes >> (4 * NibbleOfLane(lane))) & 15);
       if (code != 0) {
         offset[n++] = rows[lane] + code_rows[code] + word_offset;
       }
