@@ -3,8 +3,8 @@
 // The fused convolution of spike codes + differential multi-threshold neuron of code_kernels.h, written once over a
 // 16-lane vector type `Ops` (Load, Store, Set, Add, Sub, Mul, MulAdd, Abs, Neg, Select, Blend, Lookup, Gather,
 // GatherRows, PackNibbles, OrShifted and the lane masks AtLeast, Equal, Less, NonZero) and included by code_kernels.cc
-// (portable lanes) and code_kernels_avx512.cc (AVX-512). Uses no standard library functions, so that nothing here is compiled for a
-// wider instruction set than the file that includes it.
+// (portable lanes) and code_kernels_avx512.cc (AVX-512). Uses no standard library functions, so that nothing here is
+// compiled for a wider instruction set than the file that includes it.
 
 #pragma once
 
