@@ -135,6 +135,22 @@ __attribute__((always_inline)) inline void AddCodes(const CodeSource& s, const P
   // The count in a local: the stores of the events may alias a member, which would keep it in memory.
   int count = 0;
   const int32_t word_rows = static_cast<int32_t>(16 * rows.per_channel);
+  // One word per pixel whose events all fit (16-channel sources): one gather per tap, no flush tests, no word loop.
+  const bool single = s.words == 1 && taps.count * 16 <= kMaxEvents;
+  if (scaled && single) {
+    for (int i = 0; i < taps.count; ++i) {
+      count += Ops::GatherRows(codes[taps.offset[i]], rows.code, tap_rows.row[i], 0, events.offset + count);
+    }
+    AddRows<Ops, NV>(s.table, events.offset, count, acc);
+    return;
+  }
+  if (single) {
+    for (int i = 0; i < taps.count; ++i) {
+      count += Ops::Gather(codes[taps.offset[i]], signed_scale, tap_rows.row[i], 0, events.offset + count, events.factor + count);
+    }
+    AddEvents<Ops, NV>(s.table, events, count, acc);
+    return;
+  }
   if (scaled) {
     for (int i = 0; i < taps.count; ++i) {
       const uint64_t* pixel = codes + taps.offset[i];
