@@ -66,15 +66,10 @@ struct IfPackKernel {
       float* counts = context.GetOutput(2, std::vector<int64_t>{steps_ * a.batch}).GetTensorMutableData<float>();
       const int64_t per_item = std::max<int64_t>(16, kPackGrain / std::max<int64_t>(1, a.channels) / 16 * 16);
       const int64_t parts = (a.spatial + per_item - 1) / per_item;
-      std::vector<int64_t> samples(static_cast<size_t>(a.batch * parts));
-      for (size_t i = 0; i < samples.size(); ++i) {
-        samples[i] = static_cast<int64_t>(i) / parts;
-      }
-      std::vector<int64_t> partial = ParallelPartials(context, samples.size(), static_cast<size_t>(steps_), [&](size_t index, int64_t* c) {
-        const int64_t begin = (static_cast<int64_t>(index) % parts) * per_item;
-        IfPack(a, samples[index], begin, std::min(a.spatial, begin + per_item), c);
+      CountPerSample(context, a.batch, parts, steps_, counts, [&](int64_t sample, int64_t part, int64_t* c) {
+        const int64_t begin = part * per_item;
+        IfPack(a, sample, begin, std::min(a.spatial, begin + per_item), c);
       });
-      SumPerSample(partial, samples, steps_, a.batch, counts);
       return nullptr;
     } catch (const std::exception& e) {
       return ToStatus(e);
@@ -164,15 +159,9 @@ struct SpikeConvIfKernel {
       a.output = context.GetOutput(0, std::vector<int64_t>{steps_ * a.batch, a.height, a.width, a.words}).GetTensorMutableData<uint64_t>();
       a.membrane_out = context.GetOutput(1, state).GetTensorMutableData<float>();
       float* counts = context.GetOutput(2, std::vector<int64_t>{steps_ * a.batch}).GetTensorMutableData<float>();
-      std::vector<int64_t> samples(static_cast<size_t>(a.batch * a.height));
-      for (size_t i = 0; i < samples.size(); ++i) {
-        samples[i] = static_cast<int64_t>(i) / a.height;
-      }
-      std::vector<int64_t> partial = ParallelPartials(context, samples.size(), static_cast<size_t>(steps_), [&](size_t index, int64_t* c) {
-        const int64_t row = static_cast<int64_t>(index) % a.height;
-        SpikeConvIf(a, samples[index], row, row + 1, c, portable_);
+      CountPerSample(context, a.batch, a.height, steps_, counts, [&](int64_t sample, int64_t row, int64_t* c) {
+        SpikeConvIf(a, sample, row, row + 1, c, portable_);
       });
-      SumPerSample(partial, samples, steps_, a.batch, counts);
       return nullptr;
     } catch (const std::exception& e) {
       return ToStatus(e);

@@ -124,15 +124,9 @@ struct SpikeConvMtKernel {
         a.cumulative_out = context.GetOutput(kCumulativeOut, state).GetTensorMutableData<float>();
         a.r_out_out = context.GetOutput(kROutOut, state).GetTensorMutableData<float>();
       }
-      std::vector<int64_t> samples(static_cast<size_t>(a.batch * a.height));
-      for (size_t i = 0; i < samples.size(); ++i) {
-        samples[i] = static_cast<int64_t>(i) / a.height;
-      }
-      std::vector<int64_t> partial = ParallelPartials(context, samples.size(), static_cast<size_t>(steps_), [&](size_t index, int64_t* c) {
-        const int64_t row = static_cast<int64_t>(index) % a.height;
-        SpikeConvMt(a, samples[index], row, row + 1, c, portable_);
+      CountPerSample(context, a.batch, a.height, steps_, counts, [&](int64_t sample, int64_t row, int64_t* c) {
+        SpikeConvMt(a, sample, row, row + 1, c, portable_);
       });
-      SumPerSample(partial, samples, steps_, a.batch, counts);
       return nullptr;
     } catch (const std::exception& e) {
       return ToStatus(e);

@@ -126,6 +126,20 @@ inline void SumPerSample(const std::vector<int64_t>& partial, const std::vector<
   }
 }
 
+// Runs body(sample, part, partial) for every sample of the batch and part in [0, parts) on ONNX Runtime's intra-op
+// threads, then writes each sample's spike counts per step to counts[t·B + b] (SumPerSample).
+template <typename Body>
+void CountPerSample(const Ort::KernelContext& context, int64_t batch, int64_t parts, int64_t steps, float* counts, const Body& body) {
+  std::vector<int64_t> samples(static_cast<size_t>(batch * parts));
+  for (size_t i = 0; i < samples.size(); ++i) {
+    samples[i] = static_cast<int64_t>(i) / parts;
+  }
+  std::vector<int64_t> partial = ParallelPartials(context, samples.size(), static_cast<size_t>(steps), [&](size_t index, int64_t* c) {
+    body(samples[index], static_cast<int64_t>(index) % parts, c);
+  });
+  SumPerSample(partial, samples, steps, batch, counts);
+}
+
 // Adds the bit-packed spike operators (bit_ops.cc) to the domain.
 void AddBitOps(Ort::CustomOpDomain& domain);
 
