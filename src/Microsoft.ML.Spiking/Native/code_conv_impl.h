@@ -48,46 +48,33 @@ struct Events {
 template <int NV>
 constexpr int kChains = NV == 1 ? 4 : 2;
 
-template <class Ops, int NV>
+// One event into the chain acc: a scaled table's row as it stands, an unscaled one times the event's factor.
+template <class Ops, int NV, bool Scaled>
+inline void AddEvent(const float* table, const Events& events, int e, typename Ops::V* acc) {
+  const float* row = table + events.offset[e];
+  if constexpr (Scaled) {
+    for (int j = 0; j < NV; ++j) {
+      acc[j] = Ops::Add(Ops::Load(row + 16 * j), acc[j]);
+    }
+  } else {
+    const typename Ops::V f = Ops::Set(events.factor[e]);
+    for (int j = 0; j < NV; ++j) {
+      acc[j] = Ops::MulAdd(Ops::Load(row + 16 * j), f, acc[j]);
+    }
+  }
+}
+
+template <class Ops, int NV, bool Scaled>
 inline void AddEvents(const float* table, const Events& events, int count, typename Ops::V (*acc)[NV]) {
   constexpr int E = kChains<NV>;
   int e = 0;
   for (; e + E <= count; e += E) {
     for (int i = 0; i < E; ++i) {
-      const float* row = table + events.offset[e + i];
-      const typename Ops::V f = Ops::Set(events.factor[e + i]);
-      for (int j = 0; j < NV; ++j) {
-        acc[i][j] = Ops::MulAdd(Ops::Load(row + 16 * j), f, acc[i][j]);
-      }
+      AddEvent<Ops, NV, Scaled>(table, events, e + i, acc[i]);
     }
   }
   for (int i = 0; e < count; ++e, ++i) {
-    const float* row = table + events.offset[e];
-    const typename Ops::V f = Ops::Set(events.factor[e]);
-    for (int j = 0; j < NV; ++j) {
-      acc[i][j] = Ops::MulAdd(Ops::Load(row + 16 * j), f, acc[i][j]);
-    }
-  }
-}
-
-// Scaled tables: each event's row already holds the weight row times its factor.
-template <class Ops, int NV>
-inline void AddRows(const float* table, const int32_t* offset, int count, typename Ops::V (*acc)[NV]) {
-  constexpr int E = kChains<NV>;
-  int e = 0;
-  for (; e + E <= count; e += E) {
-    for (int i = 0; i < E; ++i) {
-      const float* row = table + offset[e + i];
-      for (int j = 0; j < NV; ++j) {
-        acc[i][j] = Ops::Add(Ops::Load(row + 16 * j), acc[i][j]);
-      }
-    }
-  }
-  for (int i = 0; e < count; ++e, ++i) {
-    const float* row = table + offset[e];
-    for (int j = 0; j < NV; ++j) {
-      acc[i][j] = Ops::Add(Ops::Load(row + 16 * j), acc[i][j]);
-    }
+    AddEvent<Ops, NV, Scaled>(table, events, e, acc[i]);
   }
 }
 
@@ -125,58 +112,56 @@ inline void FormTapRows(const CodeSource& s, const PixelTaps& taps, const Source
   }
 }
 
+// One word's events, stored at events + count; returns their number. A scaled table's events are rows only.
+template <class Ops, bool Scaled>
+inline int GatherWord(uint64_t word, const float* signed_scale, const SourceRows& rows, const int32_t* tap_row, int32_t word_offset, Events& events,
+                      int count) {
+  if constexpr (Scaled) {
+    return Ops::GatherRows(word, rows.code, tap_row, word_offset, events.offset + count);
+  } else {
+    return Ops::Gather(word, signed_scale, tap_row, word_offset, events.offset + count, events.factor + count);
+  }
+}
+
 // Adds a source's contribution at one step: for every non-zero code of the pixels under the taps, the input channel's
 // weight row (θ folded in) times ±2^−k.
 // Always inlined: its accumulators stay in registers (as a call, they and the neuron's lanes went through memory).
-template <class Ops, int NV>
-__attribute__((always_inline)) inline void AddCodes(const CodeSource& s, const PixelTaps& taps, const TapRows& tap_rows, int64_t row, bool scaled,
-                                                   const float* signed_scale, const SourceRows& rows, Events& events, typename Ops::V (*acc)[NV]) {
+template <class Ops, int NV, bool Scaled>
+__attribute__((always_inline)) inline void AddCodesOf(const CodeSource& s, const PixelTaps& taps, const TapRows& tap_rows, int64_t row, const float* signed_scale,
+                                                     const SourceRows& rows, Events& events, typename Ops::V (*acc)[NV]) {
   const uint64_t* codes = s.codes + row * s.height * s.width * s.words;
   // The count in a local: the stores of the events may alias a member, which would keep it in memory.
   int count = 0;
-  const int32_t word_rows = static_cast<int32_t>(16 * rows.per_channel);
-  // One word per pixel whose events all fit (16-channel sources): one gather per tap, no flush tests, no word loop.
-  const bool single = s.words == 1 && taps.count * 16 <= kMaxEvents;
-  if (scaled && single) {
+  if (s.words == 1 && taps.count * 16 <= kMaxEvents) {
+    // One word per pixel whose events all fit (16-channel sources): one gather per tap, no flush tests, no word loop.
     for (int i = 0; i < taps.count; ++i) {
-      count += Ops::GatherRows(codes[taps.offset[i]], rows.code, tap_rows.row[i], 0, events.offset + count);
+      count += GatherWord<Ops, Scaled>(codes[taps.offset[i]], signed_scale, rows, tap_rows.row[i], 0, events, count);
     }
-    AddRows<Ops, NV>(s.table, events.offset, count, acc);
-    return;
-  }
-  if (single) {
-    for (int i = 0; i < taps.count; ++i) {
-      count += Ops::Gather(codes[taps.offset[i]], signed_scale, tap_rows.row[i], 0, events.offset + count, events.factor + count);
-    }
-    AddEvents<Ops, NV>(s.table, events, count, acc);
-    return;
-  }
-  if (scaled) {
+  } else {
+    const int32_t word_rows = static_cast<int32_t>(16 * rows.per_channel);
     for (int i = 0; i < taps.count; ++i) {
       const uint64_t* pixel = codes + taps.offset[i];
-      // Words without spikes are gathered too (no events): a test per word mispredicts where spikes are sparse.
       if (count > kMaxEvents - 16 * s.words) {
-        AddRows<Ops, NV>(s.table, events.offset, count, acc);
+        AddEvents<Ops, NV, Scaled>(s.table, events, count, acc);
         count = 0;
       }
+      // Words without spikes are gathered too (no events): a test per word mispredicts where spikes are sparse.
       for (int64_t w = 0; w < s.words; ++w) {
-        count += Ops::GatherRows(pixel[w], rows.code, tap_rows.row[i], static_cast<int32_t>(w) * word_rows, events.offset + count);
+        count += GatherWord<Ops, Scaled>(pixel[w], signed_scale, rows, tap_rows.row[i], static_cast<int32_t>(w) * word_rows, events, count);
       }
     }
-    AddRows<Ops, NV>(s.table, events.offset, count, acc);
-    return;
   }
-  for (int i = 0; i < taps.count; ++i) {
-    const uint64_t* pixel = codes + taps.offset[i];
-    if (count > kMaxEvents - 16 * s.words) {
-      AddEvents<Ops, NV>(s.table, events, count, acc);
-      count = 0;
-    }
-    for (int64_t w = 0; w < s.words; ++w) {
-      count += Ops::Gather(pixel[w], signed_scale, tap_rows.row[i], static_cast<int32_t>(w) * word_rows, events.offset + count, events.factor + count);
-    }
+  AddEvents<Ops, NV, Scaled>(s.table, events, count, acc);
+}
+
+template <class Ops, int NV>
+__attribute__((always_inline)) inline void AddCodes(const CodeSource& s, const PixelTaps& taps, const TapRows& tap_rows, int64_t row, bool scaled,
+                                                   const float* signed_scale, const SourceRows& rows, Events& events, typename Ops::V (*acc)[NV]) {
+  if (scaled) {
+    AddCodesOf<Ops, NV, true>(s, taps, tap_rows, row, signed_scale, rows, events, acc);
+  } else {
+    AddCodesOf<Ops, NV, false>(s, taps, tap_rows, row, signed_scale, rows, events, acc);
   }
-  AddEvents<Ops, NV>(s.table, events, count, acc);
 }
 
 // The state of up to 64 channels of one output pixel, and their thresholds as MtScan forms them.
@@ -184,6 +169,19 @@ struct Lanes {
   float m[64], c[64], cumulative[64], r_out[64];
   float value[kMaxCodeLevels][64], positive[kMaxCodeLevels][64];
 };
+
+// The largest value[k] (lanes o …) whose point[k] ≤ x, scanning k = Levels − 1 … 0 (both decrease with k), and its
+// level 1 + k; 0 and 0 where none.
+template <class Ops, int Levels>
+inline void SelectLevel(typename Ops::V x, const float (*point)[64], const float (*value)[64], int o, typename Ops::V& selected, typename Ops::V& level) {
+  selected = Ops::Set(0.0f);
+  level = Ops::Set(0.0f);
+  for (int k = Levels - 1; k >= 0; --k) {
+    const uint32_t qualifies = Ops::AtLeast(x, Ops::Load(point[k] + o));
+    selected = Ops::Blend(qualifies, Ops::Load(value[k] + o), selected);
+    level = Ops::Blend(qualifies, Ops::Set(static_cast<float>(k + 1)), level);
+  }
+}
 
 // One step of MtScan's differential neuron (StepFused) on the NV vectors of lanes, from the current x: d = x − b_n;
 // m += d; m += c; C += r_out; s = rule(m, C); m −= s; C += s; c += (d − s)/t; r_out += s/t. The same float operations
@@ -202,24 +200,13 @@ inline int64_t MtStep(Lanes& s, const float* x, const float* neuron_bias, float 
     V m = Ops::Add(Ops::Load(s.m + o), d);
     m = Ops::Add(m, Ops::Load(s.c + o));
     const V cumulative = Gated ? Ops::Add(Ops::Load(s.cumulative + o), Ops::Load(s.r_out + o)) : zero;
-    const V magnitude_of_m = Ops::Abs(m);
-    V magnitude = zero;
-    V k_magnitude = zero;
-    for (int k = Levels - 1; k >= 0; --k) {
-      const uint32_t qualifies = Ops::AtLeast(magnitude_of_m, Ops::Load(s.positive[k] + o));
-      magnitude = Ops::Blend(qualifies, Ops::Load(s.value[k] + o), magnitude);
-      k_magnitude = Ops::Blend(qualifies, Ops::Set(static_cast<float>(k + 1)), k_magnitude);
-    }
+    V magnitude, k_magnitude;
+    SelectLevel<Ops, Levels>(Ops::Abs(m), s.positive, s.value, o, magnitude, k_magnitude);
     V low = magnitude;
     V k_low = k_magnitude;
     if (Gated) {
-      V reached = zero;
-      V k_reached = zero;
-      for (int k = Levels - 1; k >= 0; --k) {
-        const uint32_t qualifies = Ops::AtLeast(cumulative, Ops::Load(s.value[k] + o));
-        reached = Ops::Blend(qualifies, Ops::Load(s.value[k] + o), reached);
-        k_reached = Ops::Blend(qualifies, Ops::Set(static_cast<float>(k + 1)), k_reached);
-      }
+      V reached, k_reached;
+      SelectLevel<Ops, Levels>(cumulative, s.value, s.value, o, reached, k_reached);
       const uint32_t gate = Ops::Less(reached, magnitude);
       low = Ops::Blend(gate, reached, magnitude);
       k_low = Ops::Blend(gate, k_reached, k_magnitude);
@@ -382,10 +369,10 @@ inline void EncodeRow(const float* spikes, const float* theta, const float* scal
       uint64_t word[16] = {};
       for (int64_t c = w * 16; c < channels && c < w * 16 + 16; ++c) {
         // A whole block is loaded in place; a partial one through zero-filled lanes.
-        float lanes[16] = {};
+        float lanes[16];
         if (pixels < 16) {
-          for (int l = 0; l < pixels; ++l) {
-            lanes[l] = in[c * spatial + p0 + l];
+          for (int l = 0; l < 16; ++l) {
+            lanes[l] = l < pixels ? in[c * spatial + p0 + l] : 0.0f;
           }
         }
         const V s = Ops::Load(pixels == 16 ? in + c * spatial + p0 : lanes);
