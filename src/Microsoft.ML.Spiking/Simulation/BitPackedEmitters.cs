@@ -55,7 +55,8 @@ namespace Microsoft.ML.Spiking.Simulation
             int channels = shape[0];
             int padded = BitPackedPlan.Padded(channels);
             float[] theta = BitPackedPlan.ChannelThresholds(fused.Neuron, channels);
-            bool codes = fused.Neuron is MultiThresholdNeuronLayer;
+            var multiThreshold = fused.Neuron as MultiThresholdNeuronLayer;
+            bool codes = multiThreshold != null;
             var inputs = new string[codes ? 14 : 9];
             var attributes = new List<AttributeProto>
             {
@@ -65,7 +66,7 @@ namespace Microsoft.ML.Spiking.Simulation
             };
             var bias = new float[padded];
             // Codes: scaled rows (one added row per event) while the node's tables stay within the budget.
-            bool scaled = codes && fused.Convolutions.Sum(conv => BitPackedPlan.ScaledTableBytes(conv, ((MultiThresholdNeuronLayer)fused.Neuron).Levels)) <= scaledTableBytes;
+            bool scaled = codes && fused.Convolutions.Sum(conv => BitPackedPlan.ScaledTableBytes(conv, multiThreshold!.Levels)) <= scaledTableBytes;
             if (codes)
             {
                 attributes.Add(Attr("scaled", scaled ? 1L : 0L));
