@@ -50,7 +50,7 @@ constexpr int kChains = NV == 1 ? 4 : 2;
 
 // One event into the chain acc: a scaled table's row as it stands, an unscaled one times the event's factor.
 template <class Ops, int NV, bool Scaled>
-inline void AddEvent(const float* table, const Events& events, int e, typename Ops::V* acc) {
+inline void AddEvent(const float* table, const Events& events, int64_t e, typename Ops::V* acc) {
   const float* row = table + events.offset[e];
   if constexpr (Scaled) {
     for (int j = 0; j < NV; ++j) {
@@ -65,9 +65,9 @@ inline void AddEvent(const float* table, const Events& events, int e, typename O
 }
 
 template <class Ops, int NV, bool Scaled>
-inline void AddEvents(const float* table, const Events& events, int count, typename Ops::V (*acc)[NV]) {
+inline void AddEvents(const float* table, const Events& events, int64_t count, typename Ops::V (*acc)[NV]) {
   constexpr int E = kChains<NV>;
-  int e = 0;
+  int64_t e = 0;
   for (; e + E <= count; e += E) {
     for (int i = 0; i < E; ++i) {
       AddEvent<Ops, NV, Scaled>(table, events, e + i, acc[i]);
@@ -103,19 +103,18 @@ struct TapRows {
   int32_t row[kMaxTaps][16];
 };
 
+// One vector per tap (left to itself, the compiler vectorized across taps, transposing).
+template <class Ops>
 inline void FormTapRows(const CodeSource& s, const PixelTaps& taps, const SourceRows& rows, TapRows& tap_rows) {
   for (int i = 0; i < taps.count; ++i) {
-    const int32_t base = static_cast<int32_t>(taps.table[i] - s.table);
-    for (int l = 0; l < 16; ++l) {
-      tap_rows.row[i][l] = base + rows.lane[l];
-    }
+    Ops::OffsetRows(tap_rows.row[i], rows.lane, static_cast<int32_t>(taps.table[i] - s.table));
   }
 }
 
 // One word's events, stored at events + count; returns their number. A scaled table's events are rows only.
 template <class Ops, bool Scaled>
 inline int GatherWord(uint64_t word, const float* signed_scale, const SourceRows& rows, const int32_t* tap_row, int32_t word_offset, Events& events,
-                      int count) {
+                      int64_t count) {
   if constexpr (Scaled) {
     return Ops::GatherRows(word, rows.code, tap_row, word_offset, events.offset + count);
   } else {
@@ -130,8 +129,9 @@ template <class Ops, int NV, bool Scaled>
 __attribute__((always_inline)) inline void AddCodesOf(const CodeSource& s, const PixelTaps& taps, const TapRows& tap_rows, int64_t row, const float* signed_scale,
                                                      const SourceRows& rows, Events& events, typename Ops::V (*acc)[NV]) {
   const uint64_t* codes = s.codes + row * s.height * s.width * s.words;
-  // The count in a local: the stores of the events may alias a member, which would keep it in memory.
-  int count = 0;
+  // The count in a local: the stores of the events may alias a member, which would keep it in memory. 64 bits wide, as
+  // it indexes the events (no sign extension per tap).
+  int64_t count = 0;
   if (s.words == 1 && taps.count * 16 <= kMaxEvents) {
     // One word per pixel whose events all fit (16-channel sources): one gather per tap, no flush tests, no word loop.
     for (int i = 0; i < taps.count; ++i) {
@@ -164,7 +164,8 @@ __attribute__((always_inline)) inline void AddCodes(const CodeSource& s, const P
   }
 }
 
-// The state of up to 64 channels of one output pixel, and their thresholds as MtScan forms them.
+// The state of up to 64 channels of one output pixel, and their thresholds (copies of SpikeConvMtArgs' value and
+// positive: in a local, stores elsewhere cannot alias them, so they stay in registers across the steps).
 struct Lanes {
   float m[64], c[64], cumulative[64], r_out[64];
   float value[kMaxCodeLevels][64], positive[kMaxCodeLevels][64];
@@ -256,7 +257,7 @@ inline void MtBlock(const SpikeConvMtArgs& a, const float* signed_scale, const S
   }
   TapRows tap_rows[2];
   for (int s = 0; s < a.sources; ++s) {
-    FormTapRows(a.source[s], taps[s], rows, tap_rows[s]);
+    FormTapRows<Ops>(a.source[s], taps[s], rows, tap_rows[s]);
   }
   Events events;
   Lanes lanes;
@@ -265,11 +266,9 @@ inline void MtBlock(const SpikeConvMtArgs& a, const float* signed_scale, const S
   LoadLanes(lanes.cumulative, a.cumulative_in, state, n);
   LoadLanes(lanes.r_out, a.r_out_in, state, n);
   for (int k = 0; k < Levels; ++k) {
-    // value[0] is θ itself; the others θ·scale[k] (MtScan's products, with the same float factors).
-    for (int i = 0; i < n; ++i) {
-      const float theta = a.theta[c0 + i];
-      lanes.value[k][i] = k == 0 ? theta : theta * a.scale[k];
-      lanes.positive[k][i] = theta * a.fraction[k];
+    for (int j = 0; j < NV; ++j) {
+      Ops::Store(lanes.value[k] + 16 * j, Ops::Load(a.value + k * a.padded + c0 + 16 * j));
+      Ops::Store(lanes.positive[k] + 16 * j, Ops::Load(a.positive + k * a.padded + c0 + 16 * j));
     }
   }
   // Without a neuron bias, d = x − 0 = x exactly (MtScan's drive is x then).

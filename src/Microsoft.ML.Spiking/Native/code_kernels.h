@@ -43,7 +43,8 @@ struct SpikeConvMtArgs {
   bool gated = false;
   bool scaled = false;  // the sources' tables are scaled (an event adds a row) or not (an event multiplies a row)
   const float* scale = nullptr;     // [levels]
-  const float* fraction = nullptr;  // [levels]
+  const float* value = nullptr;     // [levels][padded]: θ (level 0) and θ·scale[k] (MtScan's products)
+  const float* positive = nullptr;  // [levels][padded]: θ·fraction[k]
   const float* inverse = nullptr;   // [K]: 1/t
   const float* m_in = nullptr;      // states [B, height, width, padded]
   const float* c_in = nullptr;

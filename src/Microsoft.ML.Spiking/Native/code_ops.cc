@@ -65,7 +65,6 @@ struct SpikeConvMtKernel {
       a.gated = gated_;
       a.scaled = scaled_;
       a.scale = scales_.data();
-      a.fraction = fractions_.data();
       Require(a.padded % 16 == 0 && a.padded >= channels_ && a.padded < channels_ + 16, "SpikeConvMt: the states' last dim must be the channels rounded up to 16");
       a.sources = 0;
       for (int s = 0; s < 2; ++s) {
@@ -104,7 +103,21 @@ struct SpikeConvMtKernel {
                 "SpikeConvMt: neuron_bias must be [H, W, padded channels]");
         a.neuron_bias = neuron_bias.GetTensorData<float>();
       }
-      a.theta = context.GetInput(kTheta).GetTensorData<float>();
+      Ort::ConstValue theta = context.GetInput(kTheta);
+      Require(static_cast<int64_t>(theta.GetTensorTypeAndShapeInfo().GetElementCount()) == a.padded, "SpikeConvMt: theta must hold the padded channels");
+      a.theta = theta.GetTensorData<float>();
+      // Each level's spike value and rising threshold per channel, formed once per call (the same float products as
+      // MtScan: θ itself for level 0, θ·scale[k] and θ·fraction[k]).
+      std::vector<float> value(static_cast<size_t>(levels_ * a.padded)), positive(value.size());
+      for (int k = 0; k < levels_; ++k) {
+        for (int64_t c = 0; c < a.padded; ++c) {
+          const float theta = a.theta[c];
+          value[static_cast<size_t>(k * a.padded + c)] = k == 0 ? theta : theta * scales_[static_cast<size_t>(k)];
+          positive[static_cast<size_t>(k * a.padded + c)] = theta * fractions_[static_cast<size_t>(k)];
+        }
+      }
+      a.value = value.data();
+      a.positive = positive.data();
       // t = step_offset + k + 1 and 1/t, as ChunkContext forms them (Add, Reciprocal).
       const float offset = context.GetInput(kStepOffset).GetTensorData<float>()[0];
       std::vector<float> inverse(static_cast<size_t>(steps_));

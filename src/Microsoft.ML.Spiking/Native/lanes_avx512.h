@@ -34,12 +34,14 @@ struct Avx512Ops {
     const __m128i bytes = _mm_unpacklo_epi8(_mm_and_si128(word, nibble), _mm_and_si128(_mm_srli_epi64(word, 4), nibble));
     return _mm512_maskz_permutexvar_ps(0xFFFF, _mm512_maskz_cvtepu8_epi32(0xFFFF, bytes), _mm512_loadu_ps(table));
   }
-  // The 16 nibbles of codes as 32-bit lanes, interleaved: lane 2j holds nibble j, lane 2j + 1 nibble 8 + j (each 64-bit
-  // lane of the broadcast word shifts its two halves alike: one broadcast, one shift, one mask).
+  // The 16 nibbles of codes in the low four bits of 32-bit lanes (the bits above them are the word's higher nibbles),
+  // interleaved: lane 2j holds nibble j, lane 2j + 1 nibble 8 + j (each 64-bit lane of the broadcast word shifts its
+  // two halves alike: one broadcast, one shift). A permute reads only those four bits, so none are masked off.
   static __m512i NibbleLanes(uint64_t codes) {
     const __m512i shifts = _mm512_setr_epi32(0, 0, 4, 4, 8, 8, 12, 12, 16, 16, 20, 20, 24, 24, 28, 28);
-    return _mm512_and_si512(_mm512_maskz_srlv_epi32(0xFFFF, _mm512_set1_epi64(static_cast<long long>(codes)), shifts), _mm512_set1_epi32(15));
+    return _mm512_maskz_srlv_epi32(0xFFFF, _mm512_set1_epi64(static_cast<long long>(codes)), shifts);
   }
+  static int Count(__mmask16 mask) { return __builtin_popcount(_cvtmask16_u32(mask)); }
   // The non-zero nibbles of codes as events: row rows[lane] + word_offset and factor table[nibble], compressed in
   // registers and stored whole (16 slots; a compressing store to memory is slow on some CPUs); returns their number.
   // Lanes in NibbleLanes' order; rows[] follows it.
@@ -52,7 +54,7 @@ struct Avx512Ops {
     }
     _mm512_storeu_ps(factor, _mm512_maskz_compress_ps(mask, factors));
     _mm512_storeu_si512(offset, _mm512_maskz_compress_epi32(mask, selected));
-    return __builtin_popcount(static_cast<uint32_t>(mask));
+    return Count(mask);
   }
   // The lanes (small non-negative integers 0 … 15 as floats) as nibbles: lane i in bits 4i … 4i + 3.
   static uint64_t PackNibbles(V codes) {
@@ -64,13 +66,17 @@ struct Avx512Ops {
   // Gather stores them; returns their number.
   static int GatherRows(uint64_t codes, const int32_t* code_rows, const int32_t* rows, int32_t word_offset, int32_t* offset) {
     const __m512i index = NibbleLanes(codes);
-    const __mmask16 mask = _mm512_test_epi32_mask(index, index);
+    const __mmask16 mask = _mm512_test_epi32_mask(index, _mm512_set1_epi32(15));
     __m512i selected = _mm512_add_epi32(_mm512_loadu_si512(rows), _mm512_maskz_permutexvar_epi32(0xFFFF, index, _mm512_loadu_si512(code_rows)));
     if (word_offset != 0) {
       selected = _mm512_add_epi32(selected, _mm512_set1_epi32(word_offset));
     }
     _mm512_storeu_si512(offset, _mm512_maskz_compress_epi32(mask, selected));
-    return __builtin_popcount(static_cast<uint32_t>(mask));
+    return Count(mask);
+  }
+  // to[i] = from[i] + base for the 16 lanes.
+  static void OffsetRows(int32_t* to, const int32_t* from, int32_t base) {
+    _mm512_storeu_si512(to, _mm512_add_epi32(_mm512_loadu_si512(from), _mm512_set1_epi32(base)));
   }
   // words[i] |= lane i (a small non-negative integer as a float) << shift, for the 16 lanes.
   static void OrShifted(uint64_t* words, V codes, int shift) {

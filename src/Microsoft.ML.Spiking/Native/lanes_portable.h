@@ -111,6 +111,10 @@ struct PortableOps {
     }
     return n;
   }
+  // to[i] = from[i] + base for the 16 lanes.
+  static void OffsetRows(int32_t* to, const int32_t* from, int32_t base) {
+    for (int i = 0; i < 16; ++i) to[i] = from[i] + base;
+  }
   // words[i] |= lane i (a small non-negative integer as a float) << shift, for the 16 lanes.
   static void OrShifted(uint64_t* words, const V& codes, int shift) {
     for (int i = 0; i < 16; ++i) words[i] |= static_cast<uint64_t>(codes.lane[i]) << shift;
