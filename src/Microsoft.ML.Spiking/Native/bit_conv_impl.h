@@ -166,47 +166,50 @@ inline typename Ops::V LoadPartial(const float* p, int n, float fill) {
   return Ops::Load(lanes);
 }
 
-// IfPack over pixels [begin, end) of one sample: 16 pixels of a channel at a time (contiguous in the channel-major
-// input), their membranes in a register across the K steps, the same float operations as IfScan; each step's fire mask
-// is spread into the 16 pixels' words of a local block (words[t][l]), written out once per block of 64 channels.
-// `words` holds 16·K slots.
+// IfPack over pixels [begin, end) of one sample, in blocks of 16 pixels (contiguous in the channel-major input) and 64
+// channels (one word): step by step, every channel's 16 membranes from a local block and back (a channel's chain
+// over the steps is long, the channels' chains independent), the same float operations as IfScan; the fire masks
+// are OR-ed into the 16 pixels' words in registers, written out once per step.
 template <class Ops>
-inline void PackRange(const IfPackArgs& a, int64_t sample, int64_t begin, int64_t end, int64_t* counts, uint64_t* words) {
+inline void PackRange(const IfPackArgs& a, int64_t sample, int64_t begin, int64_t end, int64_t* counts) {
   using V = typename Ops::V;
   const int64_t size = a.channels * a.spatial;
+  float v[64 * 16];
+  float theta[64 * 16];
   for (int64_t p0 = begin; p0 < end; p0 += 16) {
     const int n = static_cast<int>(end - p0 < 16 ? end - p0 : 16);
     const uint32_t valid = n == 16 ? 0xFFFFu : (1u << n) - 1u;
     for (int64_t w = 0; w < a.words; ++w) {
-      for (int64_t i = 0; i < 16 * a.steps; ++i) {
-        words[i] = 0;
-      }
-      for (int64_t c = w * 64; c < a.channels && c < w * 64 + 64; ++c) {
-        const int64_t element = c * a.spatial + p0;
-        V v = LoadPartial<Ops>(a.membrane_in + sample * size + element, n, 0.0f);
-        const V theta = LoadPartial<Ops>(a.theta + element, n, 0.0f);
-        const int shift = static_cast<int>(c % 64);
-        for (int64_t t = 0; t < a.steps; ++t) {
-          const int64_t row = a.varying ? t * a.batch + sample : sample;
-          const V m = Ops::Add(v, LoadPartial<Ops>(a.input + row * size + element, n, 0.0f));
-          const uint32_t fire = Ops::AtLeast(m, theta) & valid;
-          const V out = Ops::Select(fire, theta);
-          v = a.reset_to_zero ? Ops::Select(~fire & 0xFFFFu, m) : Ops::Sub(m, out);
-          counts[t] += __builtin_popcount(fire);
-          uint64_t* step = words + 16 * t;
-          for (int l = 0; l < 16; ++l) {
-            step[l] |= static_cast<uint64_t>((fire >> l) & 1u) << shift;
-          }
-        }
-        float lanes[16];
-        Ops::Store(lanes, v);
-        for (int l = 0; l < n; ++l) {
-          a.membrane_out[sample * size + element + l] = lanes[l];
-        }
+      const int64_t first = w * 64 * a.spatial + p0;
+      const int channels = static_cast<int>(Min64(64, a.channels - w * 64));
+      for (int i = 0; i < channels; ++i) {
+        Ops::Store(v + 16 * i, LoadPartial<Ops>(a.membrane_in + sample * size + first + i * a.spatial, n, 0.0f));
+        Ops::Store(theta + 16 * i, LoadPartial<Ops>(a.theta + first + i * a.spatial, n, 0.0f));
       }
       for (int64_t t = 0; t < a.steps; ++t) {
+        const int64_t row = a.varying ? t * a.batch + sample : sample;
+        const float* x = a.input + row * size + first;
+        typename Ops::Words bits = Ops::NoWords();
+        int64_t count = 0;
+        for (int i = 0; i < channels; ++i) {
+          const V threshold = Ops::Load(theta + 16 * i);
+          const V m = Ops::Add(Ops::Load(v + 16 * i), LoadPartial<Ops>(x + i * a.spatial, n, 0.0f));
+          const uint32_t fire = Ops::AtLeast(m, threshold) & valid;
+          Ops::Store(v + 16 * i, a.reset_to_zero ? Ops::Select(~fire & 0xFFFFu, m) : Ops::Sub(m, Ops::Select(fire, threshold)));
+          count += __builtin_popcount(fire);
+          bits = Ops::OrBits(bits, fire, i);
+        }
+        counts[t] += count;
+        uint64_t words[16];
+        Ops::StoreWords(words, bits);
+        uint64_t* out = a.output + ((t * a.batch + sample) * a.spatial + p0) * a.words + w;
         for (int l = 0; l < n; ++l) {
-          a.output[((t * a.batch + sample) * a.spatial + p0 + l) * a.words + w] = words[16 * t + l];
+          out[l * a.words] = words[l];
+        }
+      }
+      for (int i = 0; i < channels; ++i) {
+        for (int l = 0; l < n; ++l) {
+          a.membrane_out[sample * size + first + i * a.spatial + l] = v[16 * i + l];
         }
       }
     }

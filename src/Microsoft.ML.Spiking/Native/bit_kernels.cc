@@ -1,7 +1,6 @@
 // Licensed under the MIT license. Part of Microsoft.ML.Spiking.
 
 #include <cstring>
-#include <vector>
 
 #include "bit_conv_impl.h"
 #include "fan_out_impl.h"
@@ -24,11 +23,10 @@ bool HasAvx512() {
 }
 
 void IfPack(const IfPackArgs& a, int64_t sample, int64_t begin, int64_t end, int64_t* counts) {
-  std::vector<uint64_t> words(static_cast<size_t>(16 * a.steps));
   if (HasAvx512()) {
-    IfPackAvx512(a, sample, begin, end, counts, words.data());
+    IfPackAvx512(a, sample, begin, end, counts);
   } else {
-    bitconv::PackRange<PortableOps>(a, sample, begin, end, counts, words.data());
+    bitconv::PackRange<PortableOps>(a, sample, begin, end, counts);
   }
 }
 

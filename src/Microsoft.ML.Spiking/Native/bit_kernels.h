@@ -66,7 +66,7 @@ struct IfPackArgs {
 
 // Pixels [begin, end) of sample `sample`; counts[t] += spikes of step t.
 void IfPack(const IfPackArgs& args, int64_t sample, int64_t begin, int64_t end, int64_t* counts);
-void IfPackAvx512(const IfPackArgs& args, int64_t sample, int64_t begin, int64_t end, int64_t* counts, uint64_t* words);
+void IfPackAvx512(const IfPackArgs& args, int64_t sample, int64_t begin, int64_t end, int64_t* counts);
 
 // SpikeUnpack: bits [rows, spatial, words] to floats [rows, C, spatial] holding θ_c where a spike is, else 0.
 void SpikeUnpack(const uint64_t* bits, const float* theta, int64_t channels, int64_t spatial, int64_t words, int64_t row, float* output);

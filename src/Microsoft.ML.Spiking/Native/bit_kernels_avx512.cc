@@ -21,8 +21,8 @@ void SpikeConvIfAvx512(const SpikeConvArgs& args, int64_t sample, int64_t row_be
   bitconv::Run<Avx512Ops>(args, sample, row_begin, row_end, counts);
 }
 
-void IfPackAvx512(const IfPackArgs& args, int64_t sample, int64_t begin, int64_t end, int64_t* counts, uint64_t* words) {
-  bitconv::PackRange<Avx512Ops>(args, sample, begin, end, counts, words);
+void IfPackAvx512(const IfPackArgs& args, int64_t sample, int64_t begin, int64_t end, int64_t* counts) {
+  bitconv::PackRange<Avx512Ops>(args, sample, begin, end, counts);
 }
 
 void SpikeFanOutAvx512(const uint64_t* bits, const float* fan_h, const float* fan_w, int64_t channels, int64_t height, int64_t width,

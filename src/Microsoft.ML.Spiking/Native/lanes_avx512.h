@@ -78,6 +78,21 @@ struct Avx512Ops {
   static void OffsetRows(int32_t* to, const int32_t* from, int32_t base) {
     _mm512_storeu_si512(to, _mm512_add_epi32(_mm512_loadu_si512(from), _mm512_set1_epi32(base)));
   }
+  // 16 words (one per lane, eight to a register) kept in registers while bits are OR-ed into them.
+  struct Words {
+    __m512i low, high;
+  };
+  static Words NoWords() { return Words{_mm512_setzero_si512(), _mm512_setzero_si512()}; }
+  // Word i | bit i of mask << shift, for the 16 lanes: the bit OR-ed into the words of the set lanes, eight at a time.
+  static Words OrBits(const Words& words, uint32_t mask, int shift) {
+    const __m512i bit = _mm512_set1_epi64(static_cast<long long>(1ull << shift));
+    return Words{_mm512_mask_or_epi64(words.low, static_cast<__mmask8>(mask), words.low, bit),
+                 _mm512_mask_or_epi64(words.high, static_cast<__mmask8>(mask >> 8), words.high, bit)};
+  }
+  static void StoreWords(uint64_t* p, const Words& words) {
+    _mm512_storeu_si512(p, words.low);
+    _mm512_storeu_si512(p + 8, words.high);
+  }
   // words[i] |= lane i (a small non-negative integer as a float) << shift, for the 16 lanes.
   static void OrShifted(uint64_t* words, V codes, int shift) {
     // The two halves widened from memory (GCC's 512-to-256-bit cast reads an undefined register).

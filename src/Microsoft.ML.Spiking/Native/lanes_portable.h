@@ -115,6 +115,18 @@ struct PortableOps {
   static void OffsetRows(int32_t* to, const int32_t* from, int32_t base) {
     for (int i = 0; i < 16; ++i) to[i] = from[i] + base;
   }
+  // 16 words (one per lane) kept while bits are OR-ed into them.
+  struct Words {
+    uint64_t lane[16];
+  };
+  static Words NoWords() { return Words{}; }
+  // Word i | bit i of mask << shift, for the 16 lanes.
+  static Words OrBits(const Words& words, uint32_t mask, int shift) {
+    Words result = words;
+    for (int i = 0; i < 16; ++i) result.lane[i] |= static_cast<uint64_t>((mask >> i) & 1u) << shift;
+    return result;
+  }
+  static void StoreWords(uint64_t* p, const Words& words) { std::memcpy(p, words.lane, sizeof(words.lane)); }
   // words[i] |= lane i (a small non-negative integer as a float) << shift, for the 16 lanes.
   static void OrShifted(uint64_t* words, const V& codes, int shift) {
     for (int i = 0; i < 16; ++i) words[i] |= static_cast<uint64_t>(codes.lane[i]) << shift;

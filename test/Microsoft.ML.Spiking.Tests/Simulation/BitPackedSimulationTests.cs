@@ -32,22 +32,23 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
         /// <summary>
         /// Every form the plan fuses: an entry neuron on the analog convolution (IfPack), a single 3×3 source, an identity
         /// residual, two sources (3×3 and 1×1, stride 2) onto 70 channels (two words, five vectors: a block of four and one),
-        /// and 6 channels (one padded vector); then an unpacked global average pool and a dense head.
+        /// and 6 channels (one padded vector); then an unpacked global average pool and a dense head. <paramref name="width"/>
+        /// is the first stage's channels (20: one word; 70: the entry neuron packs two words).
         /// </summary>
-        private static SpikingNetwork ExactNetwork(int seed, ResetMode reset, int size = 8)
+        private static SpikingNetwork ExactNetwork(int seed, ResetMode reset, int size = 8, int width = 20)
         {
             var r = new Random(seed);
             var layers = new Layer[]
             {
-                Conv("c1", "x", 20, 3, 3, 1, 1, r),
-                new IfNeuronLayer("n1", "Relu", "c1", "n1", Thresholds(r, 20), 0.5f, reset),
-                Conv("c2", "n1", 20, 20, 3, 1, 1, r),
-                new IfNeuronLayer("n2", "Relu", "c2", "n2", Thresholds(r, 20), 0.5f, reset),
-                Conv("c3", "n2", 20, 20, 3, 1, 1, r),
+                Conv("c1", "x", width, 3, 3, 1, 1, r),
+                new IfNeuronLayer("n1", "Relu", "c1", "n1", Thresholds(r, width), 0.5f, reset),
+                Conv("c2", "n1", width, width, 3, 1, 1, r),
+                new IfNeuronLayer("n2", "Relu", "c2", "n2", Thresholds(r, width), 0.5f, reset),
+                Conv("c3", "n2", width, width, 3, 1, 1, r),
                 new BinaryLayer("a3", "Add", "c3", "n1", "a3", BinaryOp.Add),
-                new IfNeuronLayer("n3", "Relu", "a3", "n3", Thresholds(r, 20), 0.5f, reset),
-                Conv("c4", "n3", 70, 20, 3, 2, 1, r),
-                Conv("c5", "n3", 70, 20, 1, 2, 0, r),
+                new IfNeuronLayer("n3", "Relu", "a3", "n3", Thresholds(r, width), 0.5f, reset),
+                Conv("c4", "n3", 70, width, 3, 2, 1, r),
+                Conv("c5", "n3", 70, width, 1, 2, 0, r),
                 new BinaryLayer("a4", "Add", "c4", "c5", "a4", BinaryOp.Add),
                 new IfNeuronLayer("n4", "Relu", "a4", "n4", new[] { 1f }, 0.5f, reset),
                 Conv("c6", "n4", 6, 70, 3, 1, 1, r),
@@ -164,10 +165,12 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
         [DataRow(7, 3, ResetMode.Zero, true, 8)]
         [DataRow(6, 4, ResetMode.Subtract, false, 6)]
         [DataRow(6, 4, ResetMode.Subtract, true, 6)]
-        public void ExactNetworkMatchesTheStandardLoweringBitForBit(int steps, int chunk, ResetMode reset, bool portable, int size)
+        [DataRow(6, 4, ResetMode.Zero, false, 6, 70)]
+        [DataRow(5, 2, ResetMode.Subtract, true, 6, 70)]
+        public void ExactNetworkMatchesTheStandardLoweringBitForBit(int steps, int chunk, ResetMode reset, bool portable, int size, int width = 20)
         {
             RequireKernels();
-            SpikingNetwork snn = ExactNetwork(5, reset, size);
+            SpikingNetwork snn = ExactNetwork(5, reset, size, width);
             const int batch = 3;
             float[] inputs = DyadicInputs(batch * 3 * size * size, 9);
             using var packed = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk, PortableBitKernels = portable, KeepFinalMembranes = true });
