@@ -47,23 +47,28 @@ namespace Microsoft.ML.Spiking.Simulation
             string count = b.Node("Clip", new[] { b.Node("Floor", new[] { u }), b.Scalar(0f), b.Scalar(steps) });
             string value = b.Node("Mul", new[] { b.Node("Div", new[] { count, b.Scalar(steps) }), amplitude });
             string? planes = null;
-            string Planes() => planes ??= Trains(b, count, steps, neuron.Order);
+            string Planes() => planes ??= Trains(b, count, shape, steps, neuron.Order);
             return new BlockNeuronOutput(value, Planes, () => b.Node("Mul", new[] { Planes(), amplitude }), count);
         }
 
         /// <summary>Max over sorted trains: the train of the largest count, which is the max-pool of the trains.</summary>
         public string PooledPlanes(OnnxGraphBuilder b, string pooledLevel, Func<string> pooledInputPlanes, int steps) => pooledInputPlanes();
 
-        /// <summary>The spike trains [T·B, ...] of counts N: step t (1-based) fires iff N ≥ t (first steps) or N ≥ T − t + 1 (last steps).</summary>
-        private static string Trains(OnnxGraphBuilder b, string count, int steps, SpikeOrder order)
+        /// <summary>
+        /// The spike trains [T·B, ...] of counts N [B, ...]: step t (1-based) fires iff N ≥ t (first steps) or N ≥ T − t + 1
+        /// (last steps). One comparison of the counts with the steps' thresholds [T, 1, …] broadcast to [T, B, ...], then a
+        /// reshape: no node per step and no concatenation copy.
+        /// </summary>
+        private static string Trains(OnnxGraphBuilder b, string count, int[] shape, int steps, SpikeOrder order)
         {
-            var trains = new string[steps];
-            for (int t = 1; t <= steps; t++)
+            float[] needed = Enumerable.Range(1, steps).Select(t => (float)(order == SpikeOrder.FirstSteps ? t : steps - t + 1)).ToArray();
+            if (steps == 1)
             {
-                float needed = order == SpikeOrder.FirstSteps ? t : steps - t + 1;
-                trains[t - 1] = b.Node("Cast", new[] { b.Node("GreaterOrEqual", new[] { count, b.Scalar(needed) }) }, null, Attr("to", 1L));
+                return b.Node("Cast", new[] { b.Node("GreaterOrEqual", new[] { count, b.Scalar(needed[0]) }) }, null, Attr("to", 1L));
             }
-            return steps == 1 ? trains[0] : b.Node("Concat", trains, null, Attr("axis", 0L));
+            string thresholds = b.Initializer("train_steps", new[] { steps }.Concat(Enumerable.Repeat(1, shape.Length + 1)).ToArray(), needed);
+            string trains = b.Node("Cast", new[] { b.Node("GreaterOrEqual", new[] { count, thresholds }) }, null, Attr("to", 1L));
+            return b.Node("Reshape", new[] { trains, b.Ints(new long[] { -1 }.Concat(shape.Select(d => (long)d)).ToArray()) });
         }
     }
 }
