@@ -10,6 +10,7 @@
 //     attributes: steps, varying, levels, gated, differential, scales[levels], fractions[levels]
 //   IfPack, SpikeConvIf, SpikeUnpack, SpikeFanOut: the bit-packed spike operators of bit_ops.cc
 //   SpikeConvMt, SpikeEncode, CodeUnpack, CodeFanOut: the spike-code operators of code_ops.cc
+//   TrainCounts: the counts of a parallel neuron's spike trains from its spike counts (train_ops.cc)
 //
 // theta holds one value, one per channel (axis 1) or one per element of a sample; counts [K·B] holds the number
 // of non-zero outputs of every step and sample, as float like the standard lowering's spike outputs.
@@ -289,6 +290,7 @@ Ort::CustomOpDomain& Domain() {
     d.Add(&mt_scan);
     AddBitOps(d);
     AddCodeOps(d);
+    AddTrainOps(d);
     return d;
   }();
   return domain;

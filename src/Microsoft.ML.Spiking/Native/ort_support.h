@@ -146,4 +146,7 @@ void AddBitOps(Ort::CustomOpDomain& domain);
 // Adds the spike-code operators (code_ops.cc) to the domain.
 void AddCodeOps(Ort::CustomOpDomain& domain);
 
+// Adds the spike-train counting operator (train_ops.cc) to the domain.
+void AddTrainOps(Ort::CustomOpDomain& domain);
+
 }  // namespace spiking

@@ -66,6 +66,11 @@ namespace Microsoft.ML.Spiking.Simulation
         /// <summary>MSB first, the larger of two levels is found bit by bit: the pooled stream is the larger level's bits.</summary>
         public string PooledPlanes(OnnxGraphBuilder b, string pooledLevel, Func<string> pooledInputPlanes, int steps) => BitPlanes(b, pooledLevel, steps);
 
+        public bool CountsFromLevels => false;
+
+        /// <summary>Bit planes are counted as planes (no form from the level).</summary>
+        public string? TrainCounts(OnnxGraphBuilder b, SpikingNeuronLayer neuron, string level, int steps, float[]? rowFanOut, float[]? columnFanOut, string? output) => null;
+
         /// <summary>The T bits of exact integer levels k ∈ [0, 2^T − 1], MSB first, as planes [T·B, ...].</summary>
         private static string BitPlanes(OnnxGraphBuilder b, string level, int bits)
         {

@@ -32,6 +32,16 @@ namespace Microsoft.ML.Spiking.Simulation
 
         /// <summary>The spike planes of a max-pool over neuron outputs, given the pooled level and the max-pool of the input planes.</summary>
         string PooledPlanes(OnnxGraphBuilder b, string pooledLevel, Func<string> pooledInputPlanes, int steps);
+
+        /// <summary>True when <see cref="TrainCounts"/> gives counts (then a neuron's spikes are counted without planes unless something else builds them).</summary>
+        bool CountsFromLevels { get; }
+
+        /// <summary>
+        /// Counts of the spike trains of a neuron's level (or of a max-pool of one: <paramref name="neuron"/> is the pooled neuron) without their planes: [T·B, C], per step
+        /// and channel Σ f_h·f_w over the elements that fire (1 each when <paramref name="rowFanOut"/> is null), written to
+        /// <paramref name="output"/> or a fresh name; null where the emitter has no such form (the planes are counted then).
+        /// </summary>
+        string? TrainCounts(OnnxGraphBuilder b, SpikingNeuronLayer neuron, string level, int steps, float[]? rowFanOut, float[]? columnFanOut, string? output);
     }
 
     /// <summary>
@@ -61,6 +71,9 @@ namespace Microsoft.ML.Spiking.Simulation
             }
             var readouts = new Dictionary<string, Lazy<string>>(StringComparer.Ordinal);
             var levels = new Dictionary<string, string>(StringComparer.Ordinal);
+            // The neuron whose trains a level counts (a max-pool's: its input's).
+            var levelNeurons = new Dictionary<string, SpikingNeuronLayer>(StringComparer.Ordinal);
+            var spikeCounts = new List<(string Output, SpikingNeuronLayer Neuron, string Level, Lazy<string> Planes)>();
             HashSet<string> tail = OutputTail(network);
             int neuronIndex = 0;
             int synapticIndex = 0;
@@ -75,9 +88,26 @@ namespace Microsoft.ML.Spiking.Simulation
                     levels[neuron.Output] = o.Level;
                     planes[neuron.Output] = new Lazy<string>(o.Planes);
                     readouts[neuron.Output] = new Lazy<string>(o.Readout);
-                    string axes = b.Ints(Enumerable.Range(1, shape.Length).Select(a => (long)a).ToArray());
-                    b.Node("ReduceSum", new[] { planes[neuron.Output].Value, axes }, SnnGraphBuilder.SpikeOutput(neuronIndex), Attr("keepdims", 0L));
-                    b.AddOutput(SnnGraphBuilder.SpikeOutput(neuronIndex), new[] { "KB" });
+                    levelNeurons[neuron.Output] = neuron;
+                    string spikeOutput = SnnGraphBuilder.SpikeOutput(neuronIndex);
+                    long[] countAxes = Enumerable.Range(1, shape.Length).Select(a => (long)a).ToArray();
+                    if (neurons.CountsFromLevels)
+                    {
+                        // Counted from the planes right where something else builds them (so that they need not live on),
+                        // else from the level once the graph is built (then no planes at all).
+                        Lazy<string> built = planes[neuron.Output];
+                        planes[neuron.Output] = new Lazy<string>(() =>
+                        {
+                            b.Node("ReduceSum", new[] { built.Value, b.Ints(countAxes) }, spikeOutput, Attr("keepdims", 0L));
+                            return built.Value;
+                        });
+                        spikeCounts.Add((spikeOutput, neuron, o.Level, planes[neuron.Output]));
+                    }
+                    else
+                    {
+                        b.Node("ReduceSum", new[] { planes[neuron.Output].Value, b.Ints(countAxes) }, spikeOutput, Attr("keepdims", 0L));
+                    }
+                    b.AddOutput(spikeOutput, new[] { "KB" });
                     neuronIndex++;
                     continue;
                 }
@@ -92,8 +122,15 @@ namespace Microsoft.ML.Spiking.Simulation
                     if (planes.TryGetValue(layer.Inputs[0], out Lazy<string>? input))
                     {
                         // Spike planes hold 0 or 1: convolutions reading them straight from a neuron (or a max-pool
-                        // of one) are planned with the MatMul forms (θ = 1), the others with the indicator form.
-                        SnnGraphBuilder.EmitCount(b, plan, input.Value, output);
+                        // of one) are planned with the MatMul forms (θ = 1), the others with the indicator form. The
+                        // per-channel form is counted from the neuron's level where the emitter can (no planes).
+                        bool fromLevel = plan.Mode == SynapticCountMode.SpikeChannels && plan.Thresholds!.All(t => t == 1f)
+                            && levels.TryGetValue(layer.Inputs[0], out string? level)
+                            && neurons.TrainCounts(b, levelNeurons[layer.Inputs[0]], level, steps, plan.RowFanOut, plan.ColumnFanOut, output) != null;
+                        if (!fromLevel)
+                        {
+                            SnnGraphBuilder.EmitCount(b, plan, input.Value, output);
+                        }
                     }
                     else
                     {
@@ -110,6 +147,7 @@ namespace Microsoft.ML.Spiking.Simulation
                 {
                     string level = LayerEmitter.Emit(b, network, layer, new[] { inputLevel });
                     levels[layer.Output] = level;
+                    levelNeurons[layer.Output] = levelNeurons[layer.Inputs[0]];
                     Lazy<string> inputPlanes = planes[layer.Inputs[0]];
                     Layer pool = layer;
                     planes[layer.Output] = new Lazy<string>(() => neurons.PooledPlanes(b, level, () => LayerEmitter.Emit(b, network, pool, new[] { inputPlanes.Value }), steps));
@@ -128,6 +166,12 @@ namespace Microsoft.ML.Spiking.Simulation
                 }
             }
             string readout = readouts.TryGetValue(network.OutputName, out Lazy<string>? perStep) ? perStep.Value : Repeat(b, values[network.OutputName], steps);
+            foreach ((string output, SpikingNeuronLayer neuron, string level, Lazy<string> neuronPlanes) in spikeCounts.Where(c => !c.Planes.IsValueCreated))
+            {
+                string trains = neurons.TrainCounts(b, neuron, level, steps, null, null, null)
+                    ?? throw new InvalidOperationException($"Neuron '{neuron.Name}': the emitter counts from levels but gave no counts.");
+                b.Node("ReduceSum", new[] { trains, b.Ints(1L) }, output, Attr("keepdims", 0L));
+            }
             b.Node("Identity", new[] { readout }, SnnGraphBuilder.OutputName);
             b.AddOutput(SnnGraphBuilder.OutputName, Batched("KB", network.OutputShape));
             return new SnnChunkGraph(b.ToModelBytes("Microsoft.ML.Spiking"), Array.Empty<StateSpec>(), Differential: false, OutputsAreEstimates: neurons.ReadoutIsCumulative);

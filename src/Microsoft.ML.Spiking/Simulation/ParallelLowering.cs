@@ -20,16 +20,27 @@ namespace Microsoft.ML.Spiking.Simulation
     /// </summary>
     internal sealed class ParallelLowering : IBlockNeuronEmitter
     {
-        private ParallelLowering()
+        private readonly bool _nativeCounts;
+
+        private ParallelLowering(bool nativeCounts)
         {
+            _nativeCounts = nativeCounts;
         }
 
         public bool AnalogInputEveryStep => true;
 
         public bool ReadoutIsCumulative => false;
 
-        public static SnnChunkGraph Build(SpikingNetwork snn, int steps, IReadOnlyList<SynapticLayerPlan>? synapticLayers, bool timeVaryingInput) =>
-            BlockLowering.Build(snn, steps, synapticLayers, new ParallelLowering(), timeVaryingInput);
+        public bool CountsFromLevels => _nativeCounts;
+
+        /// <summary>The graph of a parallel network's T steps (<see cref="BlockLowering"/>).</summary>
+        /// <param name="snn">The network.</param>
+        /// <param name="steps">T.</param>
+        /// <param name="synapticLayers">The synaptic-operation plans, or null to count none.</param>
+        /// <param name="timeVaryingInput">The input is [T·B, ...], a different one at every step.</param>
+        /// <param name="nativeCounts">Count spikes and synaptic operations from the counts N with the native <c>TrainCounts</c> operator (registered in the session) instead of building T spike planes.</param>
+        public static SnnChunkGraph Build(SpikingNetwork snn, int steps, IReadOnlyList<SynapticLayerPlan>? synapticLayers, bool timeVaryingInput, bool nativeCounts = false) =>
+            BlockLowering.Build(snn, steps, synapticLayers, new ParallelLowering(nativeCounts), timeVaryingInput);
 
         public bool Handles(Layer layer) => layer is ParallelNeuronLayer;
 
@@ -53,6 +64,27 @@ namespace Microsoft.ML.Spiking.Simulation
 
         /// <summary>Max over sorted trains: the train of the largest count, which is the max-pool of the trains.</summary>
         public string PooledPlanes(OnnxGraphBuilder b, string pooledLevel, Func<string> pooledInputPlanes, int steps) => pooledInputPlanes();
+
+        /// <summary>
+        /// With native counts: <c>TrainCounts</c> over the counts N [B, C, ...] (one pass per sample and channel, a histogram
+        /// of N weighted by f_h·f_w). A max-pool's level is the count of the pooled trains (the train of the largest N).
+        /// </summary>
+        public string? TrainCounts(OnnxGraphBuilder b, SpikingNeuronLayer neuron, string level, int steps, float[]? rowFanOut, float[]? columnFanOut, string? output)
+        {
+            if (!_nativeCounts || neuron is not ParallelNeuronLayer parallel)
+            {
+                return null;
+            }
+            string result = output ?? b.Fresh("train_counts");
+            var inputs = new List<string> { level };
+            if (rowFanOut != null && columnFanOut != null)
+            {
+                inputs.Add(b.Initializer("fan_h", new[] { rowFanOut.Length }, rowFanOut));
+                inputs.Add(b.Initializer("fan_w", new[] { columnFanOut.Length }, columnFanOut));
+            }
+            b.CustomNode(NativeKernels.Domain, "TrainCounts", inputs, new[] { result }, Attr("steps", (long)steps), Attr("last", parallel.Order == SpikeOrder.LastSteps ? 1L : 0L));
+            return result;
+        }
 
         /// <summary>
         /// The spike trains [T·B, ...] of counts N [B, ...]: step t (1-based) fires iff N ≥ t (first steps) or N ≥ T − t + 1

@@ -84,7 +84,8 @@ namespace Microsoft.ML.Spiking.Simulation
         /// float rounding (the convolutions sum in another order).
         /// </param>
         /// <param name="scaledTableBytes">With <paramref name="packing"/>: the budget of a differential node's scaled row tables (<see cref="BitPackedPlan.MaxScaledTableBytes"/>).</param>
-        public static SnnChunkGraph Build(SpikingNetwork snn, int steps, bool timeVaryingInput, IReadOnlyList<SynapticLayerPlan>? synapticLayers = null, bool fusedNeurons = false, bool fusedIfNeurons = true, BitPacking packing = BitPacking.None, long scaledTableBytes = BitPackedPlan.MaxScaledTableBytes)
+        /// <param name="nativeTrainCounts">A parallel network counts its spikes and synaptic operations with the native <c>TrainCounts</c> operator.</param>
+        public static SnnChunkGraph Build(SpikingNetwork snn, int steps, bool timeVaryingInput, IReadOnlyList<SynapticLayerPlan>? synapticLayers = null, bool fusedNeurons = false, bool fusedIfNeurons = true, BitPacking packing = BitPacking.None, long scaledTableBytes = BitPackedPlan.MaxScaledTableBytes, bool nativeTrainCounts = false)
         {
             if (steps < 1)
             {
@@ -92,7 +93,7 @@ namespace Microsoft.ML.Spiking.Simulation
             }
             if (snn.Method == ConversionMethod.Parallel)
             {
-                return ParallelLowering.Build(snn, steps, synapticLayers, timeVaryingInput);
+                return ParallelLowering.Build(snn, steps, synapticLayers, timeVaryingInput, nativeTrainCounts);
             }
             if (snn.Method == ConversionMethod.BitSerial)
             {

@@ -124,6 +124,7 @@ namespace Microsoft.ML.Spiking.Simulation
         private readonly int _outputSize;
         private readonly bool _fused;
         private readonly BitPacking _packing;
+        private readonly bool _trainCounts;
         private (int Fixed, int PerStep)? _chunkNodes;
         private (int BatchSize, StateBuffers Buffers)? _stateBuffers;
         private readonly bool _allocatedOutputs;
@@ -160,6 +161,10 @@ namespace Microsoft.ML.Spiking.Simulation
             bool packs = options.UseNativeKernels && options.PackSpikes && options.Execution?.GpuDeviceId == null && !network.SimulatesWholeBlock
                 && !options.IndicatorCountingOnly && NativeKernels.IsAvailable && BitPackedPlan.Create(network.Network, network.IsDifferential) != null;
             _packing = !packs ? BitPacking.None : options.PortableBitKernels ? BitPacking.Portable : BitPacking.Native;
+            // A parallel network counts its spikes and synaptic operations from its neurons' counts N (TrainCounts), not
+            // from T spike planes per layer.
+            _trainCounts = options.UseNativeKernels && options.Execution?.GpuDeviceId == null && network.Method == ConversionMethod.Parallel
+                && !options.IndicatorCountingOnly && NativeKernels.IsAvailable;
             _allocatedOutputs = network.Network.Layers.Any(l => l is PoolLayer { CeilMode: true });
         }
 
@@ -433,8 +438,8 @@ namespace Microsoft.ML.Spiking.Simulation
         {
             if (!_sessions.TryGetValue((steps, varying, count), out var entry))
             {
-                SnnChunkGraph graph = SnnGraphBuilder.Build(_network, steps, varying, count ? _synapticLayers : null, _fused, _options.FuseIfNeurons, _packing, _options.ScaledTableBytes);
-                entry = (new OnnxSession(graph.Model, _options.Execution, _fused || _packing != BitPacking.None, spinning), graph);
+                SnnChunkGraph graph = SnnGraphBuilder.Build(_network, steps, varying, count ? _synapticLayers : null, _fused, _options.FuseIfNeurons, _packing, _options.ScaledTableBytes, _trainCounts);
+                entry = (new OnnxSession(graph.Model, _options.Execution, _fused || _packing != BitPacking.None || _trainCounts, spinning), graph);
                 _sessions[(steps, varying, count)] = entry;
             }
             return entry;

@@ -223,6 +223,58 @@ namespace Microsoft.ML.Spiking.Tests.Conversion
             Assert.IsTrue(total > 0);
         }
 
+        /// <summary>
+        /// With the native kernels a parallel network counts its spikes and synaptic operations from its neurons' counts N
+        /// (TrainCounts: a histogram of N per sample and channel) instead of T spike planes; the counts must be the planes'
+        /// exactly, per layer, step and sample, for either spike order and through a max-pool.
+        /// </summary>
+        [TestMethod]
+        [DataRow(SpikeOrder.FirstSteps, false)]
+        [DataRow(SpikeOrder.FirstSteps, true)]
+        [DataRow(SpikeOrder.LastSteps, true)]
+        public void CountsFromSpikeCountsEqualPlaneCounts(SpikeOrder order, bool maxPool)
+        {
+            if (!NativeKernels.IsAvailable)
+            {
+                Assert.Inconclusive(NativeKernels.Status);
+            }
+            Network ann = BitSerialOracleTests.QcfsFixture(7);
+            if (maxPool)
+            {
+                ann = ann.WithLayers(ann.Layers.Select(l => l is PoolLayer p
+                    ? new PoolLayer(p.Name, "MaxPool", p.Inputs[0], p.Output, PoolKind.Max, new[] { 2, 2 }, new[] { 2, 2 }, new[] { 0, 0, 0, 0 }, false, false)
+                    : l).ToList());
+            }
+            SpikingNetwork snn = ParallelConverter.Convert(ann, null, new ParallelOptions { Order = order });
+            const int steps = 7;
+            const int batch = 9;
+            float[] inputs = Enumerable.Range(0, batch * 72).Select(i => (float)new Random(i + 11).NextDouble()).ToArray();
+            using var counted = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps });
+            using var planes = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, UseNativeKernels = false });
+            SimulationResult a = counted.Run(inputs, batch);
+            SimulationResult b = planes.Run(inputs, batch);
+            long spikes = 0;
+            long operations = 0;
+            for (int t = 1; t <= steps; t++)
+            {
+                for (int s = 0; s < batch; s++)
+                {
+                    for (int layer = 0; layer < snn.NeuronLayers.Count; layer++)
+                    {
+                        Assert.AreEqual(b.GetSpikeCount(layer, t, s), a.GetSpikeCount(layer, t, s), $"spikes of neuron layer {layer}, t {t}, sample {s}");
+                        spikes += a.GetSpikeCount(layer, t, s);
+                    }
+                    for (int layer = 0; layer < a.SynapticLayers.Count; layer++)
+                    {
+                        Assert.AreEqual(b.GetSynapticOperations(layer, t, s), a.GetSynapticOperations(layer, t, s), $"layer {a.SynapticLayers[layer]}, t {t}, sample {s}");
+                        operations += a.GetSynapticOperations(layer, t, s);
+                    }
+                    CollectionAssert.AreEqual(b.GetStepOutput(t, s).ToArray(), a.GetStepOutput(t, s).ToArray(), $"output at t {t}, sample {s}");
+                }
+            }
+            Assert.IsTrue(spikes > 0 && operations > 0);
+        }
+
         /// <summary>A block that does not fit the memory budget is simulated in parts of the batch, with results identical to one call.</summary>
         [TestMethod]
         [DataRow(ConversionMethod.Parallel, false)]
