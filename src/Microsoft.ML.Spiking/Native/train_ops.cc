@@ -96,8 +96,13 @@ struct TrainCountsKernel {
         }
       });
       for (size_t sample = 0; sample < bad.size(); ++sample) {
-        Require(bad[sample] == 0, "TrainCounts: sample " + std::to_string(sample) + ", channel " + std::to_string((bad[sample] - 1) / spatial) + ", element " +
-                                      std::to_string((bad[sample] - 1) % spatial) + ": a spike count must be an integer in [0, " + std::to_string(steps) + "]");
+        if (bad[sample] != 0) {
+          const int64_t element = bad[sample] - 1;
+          const float value = n[static_cast<int64_t>(sample) * channels * spatial + element];
+          Require(false, "TrainCounts: sample " + std::to_string(sample) + ", channel " + std::to_string(element / spatial) + ", element " +
+                             std::to_string(element % spatial) + ": the spike count is " + std::to_string(value) + ", not an integer in [0, " +
+                             std::to_string(steps) + "] (a NaN or infinite input or weight gives NaN)");
+        }
       }
       return nullptr;
     } catch (const std::exception& e) {

@@ -275,6 +275,23 @@ namespace Microsoft.ML.Spiking.Tests.Conversion
             Assert.IsTrue(spikes > 0 && operations > 0);
         }
 
+        /// <summary>A NaN input reaches the counting as a NaN spike count: an error that names the sample, channel and element and the value.</summary>
+        [TestMethod]
+        public void NanInputIsReportedByTheCounting()
+        {
+            if (!NativeKernels.IsAvailable)
+            {
+                Assert.Inconclusive(NativeKernels.Status);
+            }
+            SpikingNetwork snn = ParallelConverter.Convert(BitSerialOracleTests.QcfsFixture(7), null);
+            float[] inputs = Enumerable.Range(0, 2 * 72).Select(i => (float)new Random(i).NextDouble()).ToArray();
+            inputs[72 + 5] = float.NaN;
+            using var simulator = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = 4 });
+            Exception error = Assert.ThrowsExactly<Microsoft.ML.OnnxRuntime.OnnxRuntimeException>(() => simulator.Run(inputs, 2));
+            StringAssert.Contains(error.Message, "TrainCounts: sample 1");
+            StringAssert.Contains(error.Message, "nan, not an integer in [0, 4]");
+        }
+
         /// <summary>A block that does not fit the memory budget is simulated in parts of the batch, with results identical to one call.</summary>
         [TestMethod]
         [DataRow(ConversionMethod.Parallel, false)]
