@@ -71,8 +71,9 @@ struct TrainCountsKernel {
           const float* values = n + (b * channels + c) * spatial;
           for (int64_t s = 0; s < spatial; ++s) {
             const float v = values[s];
-            const int64_t k = static_cast<int64_t>(v);
-            if (!(v >= 0.0f && v <= static_cast<float>(steps)) || static_cast<float>(k) != v) {
+            // In range before the conversion (a NaN or infinite float has no integer value).
+            const int64_t k = v >= 0.0f && v <= static_cast<float>(steps) ? static_cast<int64_t>(v) : -1;
+            if (k < 0 || static_cast<float>(k) != v) {
               if (*first_bad == 0) {
                 *first_bad = c * spatial + s + 1;
               }
