@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "code_kernels.h"
+#include "neuron_kernels.h"
 #include "packed_ops.h"
 #include "ort_support.h"
 
@@ -106,16 +107,9 @@ struct SpikeConvMtKernel {
       Ort::ConstValue theta = context.GetInput(kTheta);
       Require(static_cast<int64_t>(theta.GetTensorTypeAndShapeInfo().GetElementCount()) == a.padded, "SpikeConvMt: theta must hold the padded channels");
       a.theta = theta.GetTensorData<float>();
-      // Each level's spike value and rising threshold per channel, formed once per call (the same float products as
-      // MtScan: θ itself for level 0, θ·scale[k] and θ·fraction[k]).
+      // Each level's spike value and rising threshold per channel, formed once per call as MtScan forms them.
       std::vector<float> value(static_cast<size_t>(levels_ * a.padded)), positive(value.size());
-      for (int k = 0; k < levels_; ++k) {
-        for (int64_t c = 0; c < a.padded; ++c) {
-          const float theta = a.theta[c];
-          value[static_cast<size_t>(k * a.padded + c)] = k == 0 ? theta : theta * scales_[static_cast<size_t>(k)];
-          positive[static_cast<size_t>(k * a.padded + c)] = theta * fractions_[static_cast<size_t>(k)];
-        }
-      }
+      FormLevels(a.theta, a.padded, scales_.data(), fractions_.data(), levels_, a.padded, value.data(), positive.data());
       a.value = value.data();
       a.positive = positive.data();
       // t = step_offset + k + 1 and 1/t, as ChunkContext forms them (Add, Reciprocal).

@@ -146,15 +146,7 @@ void MtScan(const MtArgs& a, const WorkItem& item, int64_t* counts) {
     const int64_t n = std::min(kTile, item.end - tile);
     const int64_t state = item.sample * l.size + tile;
     const float* theta = a.theta + tile;
-    for (int k = 0; k < a.levels; ++k) {
-      // value[0] is θ itself (the standard lowering multiplies only for k > 0; θ·1 is θ anyway).
-      const float scale = a.scale[k];
-      const float fraction = a.fraction[k];
-      for (int64_t i = 0; i < n; ++i) {
-        s.value[k][i] = k == 0 ? theta[i] : theta[i] * scale;
-        s.positive[k][i] = theta[i] * fraction;
-      }
-    }
+    FormLevels(theta, n, a.scale, a.fraction, a.levels, kTile, &s.value[0][0], &s.positive[0][0]);
     Load(s.m, a.m_in, state, n);
     Load(s.c, a.c_in, state, n);
     Load(s.cumulative, a.cumulative_in, state, n);

@@ -76,4 +76,16 @@ struct MtArgs {
 
 void MtScan(const MtArgs& args, const WorkItem& item, int64_t* counts);
 
+// Each level's spike value and rising threshold for n elements of θ, level k's row `stride` floats after level 0's:
+// value = θ (level 0; the standard lowering multiplies only for k > 0) or θ·scale[k], positive = θ·fraction[k]. The
+// products the standard lowering forms, shared by MtScan and SpikeConvMt so that their neurons compare alike.
+inline void FormLevels(const float* theta, int64_t n, const float* scale, const float* fraction, int levels, int64_t stride, float* value, float* positive) {
+  for (int k = 0; k < levels; ++k) {
+    for (int64_t i = 0; i < n; ++i) {
+      value[k * stride + i] = k == 0 ? theta[i] : theta[i] * scale[k];
+      positive[k * stride + i] = theta[i] * fraction[k];
+    }
+  }
+}
+
 }  // namespace spiking
