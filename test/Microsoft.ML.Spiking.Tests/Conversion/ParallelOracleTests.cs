@@ -186,6 +186,23 @@ namespace Microsoft.ML.Spiking.Tests.Conversion
     [TestClass]
     public sealed class BlockSynapticCountTests
     {
+        /// <summary>The QCFS fixture (L = 7), its pooling a 2×2 max-pool when <paramref name="maxPool"/>.</summary>
+        private static Network QcfsFixture(bool maxPool)
+        {
+            Network ann = BitSerialOracleTests.QcfsFixture(7);
+            return !maxPool ? ann : ann.WithLayers(ann.Layers.Select(l => l is PoolLayer p
+                ? new PoolLayer(p.Name, "MaxPool", p.Inputs[0], p.Output, PoolKind.Max, new[] { 2, 2 }, new[] { 2, 2 }, new[] { 0, 0, 0, 0 }, false, false)
+                : l).ToList());
+        }
+
+        private static void RequireKernels()
+        {
+            if (!NativeKernels.IsAvailable)
+            {
+                Assert.Inconclusive(NativeKernels.Status);
+            }
+        }
+
         [TestMethod]
         [DataRow(ConversionMethod.Parallel, false)]
         [DataRow(ConversionMethod.Parallel, true)]
@@ -193,13 +210,7 @@ namespace Microsoft.ML.Spiking.Tests.Conversion
         [DataRow(ConversionMethod.BitSerial, true)]
         public void MatMulCountsEqualIndicatorCounts(ConversionMethod method, bool maxPool)
         {
-            Network ann = BitSerialOracleTests.QcfsFixture(7);
-            if (maxPool)
-            {
-                ann = ann.WithLayers(ann.Layers.Select(l => l is PoolLayer p
-                    ? new PoolLayer(p.Name, "MaxPool", p.Inputs[0], p.Output, PoolKind.Max, new[] { 2, 2 }, new[] { 2, 2 }, new[] { 0, 0, 0, 0 }, false, false)
-                    : l).ToList());
-            }
+            Network ann = QcfsFixture(maxPool);
             SpikingNetwork snn = method == ConversionMethod.Parallel ? ParallelConverter.Convert(ann, null) : BitSerialConverter.Convert(ann, null);
             int steps = method == ConversionMethod.Parallel ? 5 : 3;
             const int batch = 12;
@@ -234,17 +245,8 @@ namespace Microsoft.ML.Spiking.Tests.Conversion
         [DataRow(SpikeOrder.LastSteps, true)]
         public void CountsFromSpikeCountsEqualPlaneCounts(SpikeOrder order, bool maxPool)
         {
-            if (!NativeKernels.IsAvailable)
-            {
-                Assert.Inconclusive(NativeKernels.Status);
-            }
-            Network ann = BitSerialOracleTests.QcfsFixture(7);
-            if (maxPool)
-            {
-                ann = ann.WithLayers(ann.Layers.Select(l => l is PoolLayer p
-                    ? new PoolLayer(p.Name, "MaxPool", p.Inputs[0], p.Output, PoolKind.Max, new[] { 2, 2 }, new[] { 2, 2 }, new[] { 0, 0, 0, 0 }, false, false)
-                    : l).ToList());
-            }
+            RequireKernels();
+            Network ann = QcfsFixture(maxPool);
             SpikingNetwork snn = ParallelConverter.Convert(ann, null, new ParallelOptions { Order = order });
             const int steps = 7;
             const int batch = 9;
@@ -279,11 +281,8 @@ namespace Microsoft.ML.Spiking.Tests.Conversion
         [TestMethod]
         public void NanInputIsReportedByTheCounting()
         {
-            if (!NativeKernels.IsAvailable)
-            {
-                Assert.Inconclusive(NativeKernels.Status);
-            }
-            SpikingNetwork snn = ParallelConverter.Convert(BitSerialOracleTests.QcfsFixture(7), null);
+            RequireKernels();
+            SpikingNetwork snn = ParallelConverter.Convert(QcfsFixture(maxPool: false), null);
             float[] inputs = Enumerable.Range(0, 2 * 72).Select(i => (float)new Random(i).NextDouble()).ToArray();
             inputs[72 + 5] = float.NaN;
             using var simulator = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = 4 });
