@@ -91,6 +91,7 @@ namespace Microsoft.ML.Spiking.Simulation
                     levelNeurons[neuron.Output] = neuron;
                     string spikeOutput = SnnGraphBuilder.SpikeOutput(neuronIndex);
                     long[] countAxes = Enumerable.Range(1, shape.Length).Select(a => (long)a).ToArray();
+                    string CountPlanes(string p) => b.Node("ReduceSum", new[] { p, b.Ints(countAxes) }, spikeOutput, Attr("keepdims", 0L));
                     if (neurons.CountsFromLevels)
                     {
                         // Counted from the planes right where something else builds them (so that they need not live on),
@@ -98,14 +99,14 @@ namespace Microsoft.ML.Spiking.Simulation
                         Lazy<string> built = planes[neuron.Output];
                         planes[neuron.Output] = new Lazy<string>(() =>
                         {
-                            b.Node("ReduceSum", new[] { built.Value, b.Ints(countAxes) }, spikeOutput, Attr("keepdims", 0L));
+                            CountPlanes(built.Value);
                             return built.Value;
                         });
                         spikeCounts.Add((spikeOutput, neuron, o.Level, planes[neuron.Output]));
                     }
                     else
                     {
-                        b.Node("ReduceSum", new[] { planes[neuron.Output].Value, b.Ints(countAxes) }, spikeOutput, Attr("keepdims", 0L));
+                        CountPlanes(planes[neuron.Output].Value);
                     }
                     b.AddOutput(spikeOutput, new[] { "KB" });
                     neuronIndex++;
