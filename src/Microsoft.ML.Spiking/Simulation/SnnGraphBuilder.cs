@@ -255,8 +255,16 @@ namespace Microsoft.ML.Spiking.Simulation
                 if (synapticLayers != null && layer is ConvLayer or DenseLayer)
                 {
                     SynapticLayerPlan plan = NextPlan(layer);
-                    (string name, bool varying) = Value(layer.Inputs[0]);
-                    EmitSynapticCount(ctx, plan, name, varying, synapticIndex);
+                    if (packed.TryGetValue(layer.Inputs[0], out BitPackedEmitters.PackedValue? spikes) && BitPackedEmitters.CountsPacked(plan, spikes))
+                    {
+                        // Counted on the packed spikes (one read of the codes or bits) rather than on their unpacked floats.
+                        BitPackedEmitters.FanOut(b, plan, spikes, SynapticOutput(synapticIndex));
+                    }
+                    else
+                    {
+                        (string name, bool varying) = Value(layer.Inputs[0]);
+                        EmitSynapticCount(ctx, plan, name, varying, synapticIndex);
+                    }
                     synapticIndex++;
                 }
                 bool anyVarying = layer.Inputs.Any(i => Value(i).Varying);
