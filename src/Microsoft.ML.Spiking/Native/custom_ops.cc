@@ -7,7 +7,9 @@
 //   IfScan(x, theta, v) -> (out, v_out, counts)
 //     attributes: steps (K), varying (x is [K·B, ...] rather than [B, ...]), reset_to_zero
 //   MtScan(x, theta, bias?, step_offset?, m, c?, C?, r_out?) -> (out, counts, m_out, c_out?, C_out?, r_out_out?)
-//     attributes: steps, varying, levels, gated, differential, scales[levels], fractions[levels]
+//     attributes: steps, varying, levels, gated, differential, scales[levels], fractions[levels], portable? (the
+//     baseline build even where the CPU has AVX-512)
+//   MtEncode: MtScan with its spikes as codes [K·B, spatial..., words] (SpikeEncode's), for a fused neuron to read
 //   IfPack, SpikeConvIf, SpikeUnpack, SpikeFanOut: the bit-packed spike operators of bit_ops.cc
 //   SpikeConvMt, SpikeEncode, CodeUnpack, CodeFanOut: the spike-code operators of code_ops.cc
 //   TrainCounts: the counts of a parallel neuron's spike trains from its spike counts (train_ops.cc)
@@ -20,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "code_kernels.h"
 #include "neuron_kernels.h"
 #include "ort_support.h"
 
@@ -57,8 +60,8 @@ std::vector<int64_t> OutputShape(const Ort::ConstValue& input, const ScanLayout&
 // Runs kernel(item, counts) over every work item on ONNX Runtime's intra-op threads, then sums the per-item
 // counts into counts[t·B + b].
 template <typename Kernel>
-void RunItems(const Ort::KernelContext& context, const ScanLayout& l, const Kernel& kernel, float* counts) {
-  std::vector<WorkItem> items = SplitWork(l.batch, l.size, kGrain);
+void RunItems(const Ort::KernelContext& context, const ScanLayout& l, const Kernel& kernel, float* counts, int64_t grain = kGrain) {
+  std::vector<WorkItem> items = SplitWork(l.batch, l.size, grain);
   std::vector<int64_t> partial = ParallelPartials(context, items.size(), static_cast<size_t>(l.steps),
       [&](size_t index, int64_t* c) { kernel(items[index], c); });
   std::vector<int64_t> samples(items.size());
@@ -84,7 +87,7 @@ bool Complete(const Ort::ShapeInferContext::Shape& shape) {
   return true;
 }
 
-OrtStatusPtr InferScanShapes(Ort::ShapeInferContext& ctx, size_t state_input, size_t state_output, size_t count_output, size_t states) {
+OrtStatusPtr InferScanShapes(Ort::ShapeInferContext& ctx, size_t state_input, size_t state_output, size_t count_output, size_t states, bool like_input = true) {
   try {
     const int64_t steps = ctx.GetAttrInt("steps");
     const bool varying = ctx.GetAttrInt("varying") != 0;
@@ -92,7 +95,7 @@ OrtStatusPtr InferScanShapes(Ort::ShapeInferContext& ctx, size_t state_input, si
     const bool known_rows = !out.empty() && !(out[0].IsInt() && out[0].AsInt() < 0);
     const Ort::ShapeInferContext::SymbolicInteger rows = known_rows && (varying || steps == 1)
         ? out[0] : Ort::ShapeInferContext::SymbolicInteger("KB");
-    if (Complete(out)) {
+    if (like_input && Complete(out)) {
       out[0] = rows;
       ctx.SetOutputShape(0, out);
     }
@@ -175,22 +178,26 @@ struct IfScanOp : Ort::CustomOpBase<IfScanOp, IfScanKernel, true> {
   static OrtStatusPtr InferOutputShape(Ort::ShapeInferContext& ctx) { return InferScanShapes(ctx, 2, 1, 2, 1); }
 };
 
-// MtScan inputs and outputs, in order.
+// MtScan and MtEncode inputs and outputs, in order.
 enum MtInput : size_t { kX, kTheta, kBias, kStepOffset, kM, kC, kCumulative, kROut, kMtInputs };
 enum MtOutput : size_t { kOut, kCounts, kMOut, kCOut, kCumulativeOut, kROutOut, kMtOutputs };
 
-struct MtScanKernel {
-  MtScanKernel(const OrtKernelInfo* info) {
+// MtScan (float spikes out) or, with Codes, MtEncode (the spikes as codes [K·B, spatial..., words], as SpikeEncode
+// writes them; the per-sample items then span whole samples).
+template <bool Codes>
+struct MtKernel {
+  MtKernel(const OrtKernelInfo* info) {
     Ort::ConstKernelInfo ki(info);
     steps_ = ki.GetAttribute<int64_t>("steps");
     varying_ = ki.GetAttribute<int64_t>("varying") != 0;
     levels_ = static_cast<int>(ki.GetAttribute<int64_t>("levels"));
     gated_ = ki.GetAttribute<int64_t>("gated") != 0;
     differential_ = ki.GetAttribute<int64_t>("differential") != 0;
+    portable_ = OptionalInt(ki, "portable", 0) != 0;
     scales_ = ki.GetAttributes<float>("scales");
     fractions_ = ki.GetAttributes<float>("fractions");
-    if (levels_ < 1 || levels_ > 24 || scales_.size() != static_cast<size_t>(levels_) || fractions_.size() != static_cast<size_t>(levels_)) {
-      throw Ort::Exception("MtScan needs 1 to 24 levels with one scale and one fraction each", ORT_INVALID_ARGUMENT);
+    if (levels_ < 1 || levels_ > (Codes ? kMaxCodeLevels : 24) || scales_.size() != static_cast<size_t>(levels_) || fractions_.size() != static_cast<size_t>(levels_)) {
+      throw Ort::Exception(Codes ? "MtEncode needs 1 to 7 levels with one scale and one fraction each" : "MtScan needs 1 to 24 levels with one scale and one fraction each", ORT_INVALID_ARGUMENT);
     }
   }
 
@@ -212,7 +219,21 @@ struct MtScanKernel {
       a.input = x.GetTensorData<float>();
       a.theta = theta.data();
       a.m_in = m.GetTensorData<float>();
-      a.output = context.GetOutput(kOut, OutputShape(x, l)).GetTensorMutableData<float>();
+      CodeLayout codes;
+      if (Codes) {
+        std::vector<int64_t> in = x.GetTensorTypeAndShapeInfo().GetShape();
+        if (in.size() < 2 || in[1] < 1) {
+          throw Ort::Exception("MtEncode: x must be [rows, C, ...]", ORT_INVALID_ARGUMENT);
+        }
+        codes.spatial = l.size / in[1];
+        codes.words = (in[1] + 15) / 16;
+        std::vector<int64_t> shape{l.steps * l.batch};
+        shape.insert(shape.end(), in.begin() + 2, in.end());
+        shape.push_back(codes.words);
+        codes.output = context.GetOutput(kOut, shape).GetTensorMutableData<uint64_t>();
+      } else {
+        a.output = context.GetOutput(kOut, OutputShape(x, l)).GetTensorMutableData<float>();
+      }
       float* counts = context.GetOutput(kCounts, std::vector<int64_t>{l.steps * l.batch}).GetTensorMutableData<float>();
       a.m_out = context.GetOutput(kMOut, state_shape).GetTensorMutableData<float>();
       std::vector<float> inverse(static_cast<size_t>(l.steps));
@@ -245,7 +266,12 @@ struct MtScanKernel {
           a.r_out_out = context.GetOutput(kROutOut, state_shape).GetTensorMutableData<float>();
         }
       }
-      RunItems(context, l, [&a](const WorkItem& item, int64_t* c) { MtScan(a, item, c); }, counts);
+      const bool portable = portable_;
+      if (Codes) {
+        RunItems(context, l, [&a, &codes, portable](const WorkItem& item, int64_t* c) { MtScanCodes(a, codes, item, c, portable); }, counts, l.size);
+      } else {
+        RunItems(context, l, [&a, portable](const WorkItem& item, int64_t* c) { MtScan(a, item, c, portable); }, counts);
+      }
       return nullptr;
     } catch (const std::exception& e) {
       return ToStatus(e);
@@ -258,36 +284,46 @@ struct MtScanKernel {
   int levels_;
   bool gated_;
   bool differential_;
+  bool portable_;
   std::vector<float> scales_;
   std::vector<float> fractions_;
 };
 
-struct MtScanOp : Ort::CustomOpBase<MtScanOp, MtScanKernel, true> {
-  MtScanOp() { AllowInputZeroInPlace(*this); }
-  OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const { return NewKernel<MtScanKernel>(info, kernel); }
-  const char* GetName() const { return "MtScan"; }
+template <bool Codes>
+struct MtOp : Ort::CustomOpBase<MtOp<Codes>, MtKernel<Codes>, true> {
+  MtOp() {
+    if (!Codes) {
+      AllowInputZeroInPlace(*this);
+    }
+  }
+  OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const { return NewKernel<MtKernel<Codes>>(info, kernel); }
+  const char* GetName() const { return Codes ? "MtEncode" : "MtScan"; }
   size_t GetInputTypeCount() const { return kMtInputs; }
   ONNXTensorElementDataType GetInputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
   OrtCustomOpInputOutputCharacteristic GetInputCharacteristic(size_t index) const {
     return index == kX || index == kTheta || index == kM ? INPUT_OUTPUT_REQUIRED : INPUT_OUTPUT_OPTIONAL;
   }
   size_t GetOutputTypeCount() const { return kMtOutputs; }
-  ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
+  ONNXTensorElementDataType GetOutputType(size_t index) const {
+    return Codes && index == kOut ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+  }
   OrtCustomOpInputOutputCharacteristic GetOutputCharacteristic(size_t index) const {
     return index <= kMOut ? INPUT_OUTPUT_REQUIRED : INPUT_OUTPUT_OPTIONAL;
   }
-  static OrtStatusPtr InferOutputShape(Ort::ShapeInferContext& ctx) { return InferScanShapes(ctx, kM, kMOut, kCounts, 4); }
+  static OrtStatusPtr InferOutputShape(Ort::ShapeInferContext& ctx) { return InferScanShapes(ctx, kM, kMOut, kCounts, 4, !Codes); }
 };
 
 // The operators and their domain, created once per load of the library and added to every session options
 // that registers it; ONNX Runtime keeps the library loaded while any session made with them exists.
 Ort::CustomOpDomain& Domain() {
   static const IfScanOp if_scan;
-  static const MtScanOp mt_scan;
+  static const MtOp<false> mt_scan;
+  static const MtOp<true> mt_encode;
   static Ort::CustomOpDomain domain = [] {
     Ort::CustomOpDomain d(kDomain);
     d.Add(&if_scan);
     d.Add(&mt_scan);
+    d.Add(&mt_encode);
     AddBitOps(d);
     AddCodeOps(d);
     AddTrainOps(d);

@@ -1,165 +1,26 @@
 // Licensed under the MIT license. Part of Microsoft.ML.Spiking.
+//
+// MtScan and MtScanCodes: the AVX-512 build of mt_scan_impl.h where the CPU has it (four times the lanes of the
+// baseline build's vectors), else the baseline build.
 
-#include <algorithm>
-#include <cmath>
-#include <cstring>
-
-#include "neuron_kernels.h"
+#include "bit_kernels.h"
+#include "mt_scan_impl.h"
 
 namespace spiking {
 
-namespace {
-
-// Elements processed together: the tile's state and thresholds (2·levels rows, formed once per tile) stay in L1
-// across the K steps while the inputs and outputs stream.
-constexpr int64_t kTile = 256;
-constexpr int kMaxLevels = 24;
-
-struct Tile {
-  float m[kTile];
-  float c[kTile];
-  float cumulative[kTile];
-  float r_out[kTile];
-  float drive[kTile];
-  float value[kMaxLevels][kTile];
-  float positive[kMaxLevels][kTile];
-};
-
-void Load(float* to, const float* from, int64_t offset, int64_t n) {
-  if (from != nullptr) {
-    std::memcpy(to, from + offset, static_cast<size_t>(n) * sizeof(float));
-  }
-}
-
-void Store(float* to, const float* from, int64_t offset, int64_t n) {
-  if (to != nullptr) {
-    std::memcpy(to + offset, from, static_cast<size_t>(n) * sizeof(float));
-  }
-}
-
-// The drive of step t: the input (rate form), x − bias, or (x − bias)·first[t] for a constant input.
-void Drive(const MtArgs& a, const WorkItem& item, int64_t tile, int64_t t, int64_t n, float* drive) {
-  const ScanLayout& l = a.layout;
-  const int64_t row = l.varying ? t * l.batch + item.sample : item.sample;
-  const float* x = a.input + row * l.size + tile;
-  const float* bias = a.bias != nullptr ? a.bias + tile : nullptr;
-  if (!a.differential || l.varying) {
-    if (bias != nullptr && a.differential) {
-      for (int64_t i = 0; i < n; ++i) {
-        drive[i] = x[i] - bias[i];
-      }
-    } else {
-      std::memcpy(drive, x, static_cast<size_t>(n) * sizeof(float));
-    }
-    return;
-  }
-  const float first = a.first[t];
-  if (bias != nullptr) {
-    for (int64_t i = 0; i < n; ++i) {
-      const float once = x[i] - bias[i];
-      drive[i] = once * first;
-    }
+void MtScan(const MtArgs& args, const WorkItem& item, int64_t* counts, bool portable) {
+  if (!portable && HasAvx512()) {
+    MtScanAvx512(args, item, counts);
   } else {
-    for (int64_t i = 0; i < n; ++i) {
-      drive[i] = x[i] * first;
-    }
+    mtscan::Scan(args, item, counts);
   }
 }
 
-// One step over a tile, every operation of an element in one loop body so that its values stay in registers:
-// the levels loop is unrolled (Levels is a template argument) and the compiler vectorizes across elements. Per
-// element the operations and their order are those of the standard lowering (NeuronEmitters.MultiThresholdNeuron).
-template <int Levels, bool Gated, bool Differential>
-int64_t StepFused(Tile& s, int64_t n, const float* drive, float inverse, float* out) {
-  int32_t count = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const float d = drive[i];
-    float m = s.m[i] + d;
-    float cumulative = 0.0f;
-    if (Differential) {
-      m = m + s.c[i];
-    }
-    if (Gated) {
-      cumulative = Differential ? s.cumulative[i] + s.r_out[i] : s.cumulative[i];
-    }
-    // |m| selects the magnitude: the largest value[k] whose positive[k] ≤ |m|, scanning k = n−1 … 0.
-    const float magnitude_of_m = std::fabs(m);
-    float magnitude = 0.0f;
-    for (int k = Levels - 1; k >= 0; --k) {
-      magnitude = magnitude_of_m >= s.positive[k][i] ? s.value[k][i] : magnitude;
-    }
-    float low = magnitude;
-    if (Gated) {
-      // The gate caps a negative spike at the threshold C has reached (Min of the two selections).
-      float reached = 0.0f;
-      for (int k = Levels - 1; k >= 0; --k) {
-        reached = cumulative >= s.value[k][i] ? s.value[k][i] : reached;
-      }
-      low = reached < magnitude ? reached : magnitude;
-    }
-    const float fall = -low;
-    const float spike = m >= 0.0f ? magnitude : fall;
-    out[i] = spike;
-    s.m[i] = m - spike;
-    count += spike != 0.0f ? 1 : 0;
-    if (Gated) {
-      s.cumulative[i] = cumulative + spike;
-    }
-    if (Differential) {
-      const float difference = d - spike;
-      s.c[i] = s.c[i] + difference * inverse;
-      if (Gated) {
-        s.r_out[i] = s.r_out[i] + spike * inverse;
-      }
-    }
-  }
-  return count;
-}
-
-using StepFunction = int64_t (*)(Tile&, int64_t, const float*, float, float*);
-
-template <int Levels>
-StepFunction Pick(int levels, bool gated, bool differential) {
-  if constexpr (Levels > kMaxLevels) {
-    return nullptr;
+void MtScanCodes(const MtArgs& args, const CodeLayout& codes, const WorkItem& item, int64_t* counts, bool portable) {
+  if (!portable && HasAvx512()) {
+    MtScanCodesAvx512(args, codes, item, counts);
   } else {
-    if (levels != Levels) {
-      return Pick<Levels + 1>(levels, gated, differential);
-    }
-    if (gated) {
-      return differential ? &StepFused<Levels, true, true> : &StepFused<Levels, true, false>;
-    }
-    return differential ? &StepFused<Levels, false, true> : &StepFused<Levels, false, false>;
-  }
-}
-
-}  // namespace
-
-void MtScan(const MtArgs& a, const WorkItem& item, int64_t* counts) {
-  const ScanLayout& l = a.layout;
-  const StepFunction step = Pick<1>(a.levels, a.gated, a.differential);
-  if (step == nullptr) {
-    return;  // The operator checks 1 ≤ levels ≤ 24 when it is created.
-  }
-  Tile s;
-  for (int64_t tile = item.begin; tile < item.end; tile += kTile) {
-    const int64_t n = std::min(kTile, item.end - tile);
-    const int64_t state = item.sample * l.size + tile;
-    const float* theta = a.theta + tile;
-    FormLevels(theta, n, a.scale, a.fraction, a.levels, kTile, &s.value[0][0], &s.positive[0][0]);
-    Load(s.m, a.m_in, state, n);
-    Load(s.c, a.c_in, state, n);
-    Load(s.cumulative, a.cumulative_in, state, n);
-    Load(s.r_out, a.r_out_in, state, n);
-    for (int64_t t = 0; t < l.steps; ++t) {
-      Drive(a, item, tile, t, n, s.drive);
-      float* out = a.output + (t * l.batch + item.sample) * l.size + tile;
-      counts[t] += step(s, n, s.drive, a.differential ? a.inverse[t] : 0.0f, out);
-    }
-    Store(a.m_out, s.m, state, n);
-    Store(a.c_out, s.c, state, n);
-    Store(a.cumulative_out, s.cumulative, state, n);
-    Store(a.r_out_out, s.r_out, state, n);
+    mtscan::ScanCodes(args, codes, item, counts);
   }
 }
 

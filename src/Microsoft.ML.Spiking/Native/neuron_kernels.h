@@ -74,7 +74,22 @@ struct MtArgs {
   float* r_out_out = nullptr;
 };
 
-void MtScan(const MtArgs& args, const WorkItem& item, int64_t* counts);
+// portable: the baseline build even where the CPU has AVX-512 (the tests compare the two builds).
+void MtScan(const MtArgs& args, const WorkItem& item, int64_t* counts, bool portable = false);
+void MtScanAvx512(const MtArgs& args, const WorkItem& item, int64_t* counts);
+
+// Where MtScanCodes writes: codes [K·B, spatial, words] of a [B, C, spatial] neuron (SpikeEncode's layout: channel c in
+// nibble c mod 16 of word c / 16 of its pixel).
+struct CodeLayout {
+  int64_t spatial = 1;
+  int64_t words = 1;
+  uint64_t* output = nullptr;
+};
+
+// MtScan whose spikes go out as codes (args.output unused), the codes SpikeEncode would give its float spikes. The item
+// must span its whole sample: it clears the sample's code rows and ORs every channel into them.
+void MtScanCodes(const MtArgs& args, const CodeLayout& codes, const WorkItem& item, int64_t* counts, bool portable = false);
+void MtScanCodesAvx512(const MtArgs& args, const CodeLayout& codes, const WorkItem& item, int64_t* counts);
 
 // Each level's spike value and rising threshold for n elements of θ, level k's row `stride` floats after level 0's:
 // value = θ (level 0; the standard lowering multiplies only for k > 0) or θ·scale[k], positive = θ·fraction[k]. The

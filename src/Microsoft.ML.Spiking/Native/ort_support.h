@@ -65,6 +65,15 @@ inline std::vector<int64_t> OptionalInts(const Ort::ConstKernelInfo& ki, const c
   }
 }
 
+// An optional int attribute: its value, or fallback when the node does not have it.
+inline int64_t OptionalInt(const Ort::ConstKernelInfo& ki, const char* name, int64_t fallback) {
+  try {
+    return ki.GetAttribute<int64_t>(name);
+  } catch (const Ort::Exception&) {
+    return fallback;
+  }
+}
+
 // A fused convolution's source: the map of its packed spikes from their shape [K·B, H, W, words] and the kernel from the
 // node's geometry attribute [kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left] (checked by the caller).
 inline void SetGeometry(ConvGeometry& g, const std::vector<int64_t>& shape, const std::vector<int64_t>& attribute) {

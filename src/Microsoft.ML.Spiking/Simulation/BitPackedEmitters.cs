@@ -35,6 +35,13 @@ namespace Microsoft.ML.Spiking.Simulation
             return new PackedValue(bits, BitPackedPlan.ChannelThresholds(neuron, shape[0]), shape, null);
         }
 
+        /// <summary>MtEncode: a multi-threshold neuron on an analog input simulated by its fused kernel, its spikes written as codes.</summary>
+        public static PackedValue EncodingNeuron(ChunkContext ctx, MultiThresholdNeuronLayer neuron, int[] shape, string input, bool varying, string countName, bool portable)
+        {
+            string codes = FusedNeuronEmitters.EmitCodes(ctx, neuron, shape, input, varying, countName, portable);
+            return new PackedValue(codes, BitPackedPlan.ChannelThresholds(neuron, shape[0]), shape, NeuronEmitters.ThresholdFactors(neuron).Scales);
+        }
+
         /// <summary>SpikeEncode: a multi-threshold neuron's float spikes [K·B, C, H, W] (from its usual kernel) as codes.</summary>
         public static PackedValue Encode(OnnxGraphBuilder b, MultiThresholdNeuronLayer neuron, int[] shape, string spikes)
         {

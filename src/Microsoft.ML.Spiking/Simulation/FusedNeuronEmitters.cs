@@ -26,16 +26,35 @@ namespace Microsoft.ML.Spiking.Simulation
         };
 
         /// <summary>Emits the neuron; returns its output [K·B, ...] and writes its spike counts [K·B] to <paramref name="countName"/>.</summary>
-        public static string Emit(ChunkContext ctx, SpikingNeuronLayer neuron, int[] shape, string input, bool varying, string countName)
+        /// <param name="ctx">The chunk being built.</param>
+        /// <param name="neuron">The neuron.</param>
+        /// <param name="shape">Its per-sample shape.</param>
+        /// <param name="input">Its input.</param>
+        /// <param name="varying">True when the input is [K·B, ...].</param>
+        /// <param name="countName">The graph output of its spike counts.</param>
+        /// <param name="portable">A multi-threshold neuron runs the baseline build of its kernel even where the CPU has AVX-512.</param>
+        public static string Emit(ChunkContext ctx, SpikingNeuronLayer neuron, int[] shape, string input, bool varying, string countName, bool portable = false)
         {
             string output = neuron switch
             {
                 IfNeuronLayer n => IfNeuron(ctx, n, shape, input, varying, countName),
-                MultiThresholdNeuronLayer n => MultiThresholdNeuron(ctx, n, shape, input, varying, countName),
+                MultiThresholdNeuronLayer n => MultiThresholdNeuron(ctx, n, shape, input, varying, countName, "MtScan", portable),
                 _ => throw new InvalidOperationException($"Layer '{neuron.Name}' ({neuron.GetType().Name}) has no fused kernel."),
             };
             ctx.Builder.AddOutput(countName, new[] { "KB" });
             return output;
+        }
+
+        /// <summary>
+        /// MtEncode: the multi-threshold neuron of <see cref="MultiThresholdNeuron"/> writing its spikes as codes [K·B, H, W,
+        /// words] (those SpikeEncode would make of its float spikes) for the fused neurons that read it; its spike counts go to
+        /// <paramref name="countName"/>.
+        /// </summary>
+        public static string EmitCodes(ChunkContext ctx, MultiThresholdNeuronLayer neuron, int[] shape, string input, bool varying, string countName, bool portable)
+        {
+            string codes = MultiThresholdNeuron(ctx, neuron, shape, input, varying, countName, "MtEncode", portable);
+            ctx.Builder.AddOutput(countName, new[] { "KB" });
+            return codes;
         }
 
         /// <summary>IfScan: the IF neuron of <see cref="NeuronEmitters.IfNeuron"/> with its spike count.</summary>
@@ -50,8 +69,8 @@ namespace Microsoft.ML.Spiking.Simulation
             return output;
         }
 
-        /// <summary>MtScan: the neuron of <see cref="NeuronEmitters.MultiThresholdNeuron"/>, its state in the same order (m, c, C, r_out).</summary>
-        private static string MultiThresholdNeuron(ChunkContext ctx, MultiThresholdNeuronLayer neuron, int[] shape, string input, bool varying, string countName)
+        /// <summary>MtScan (or MtEncode): the neuron of <see cref="NeuronEmitters.MultiThresholdNeuron"/>, its state in the same order (m, c, C, r_out).</summary>
+        private static string MultiThresholdNeuron(ChunkContext ctx, MultiThresholdNeuronLayer neuron, int[] shape, string input, bool varying, string countName, string op, bool portable)
         {
             OnnxGraphBuilder b = ctx.Builder;
             int size = ShapeUtil.Size(shape);
@@ -62,14 +81,14 @@ namespace Microsoft.ML.Spiking.Simulation
             string c = differential ? ctx.BeginState("c", shape, neuron.Bias != null ? (float[])neuron.Bias.Clone() : new float[size]) : string.Empty;
             string cumulative = neuron.Gated ? ctx.BeginState("C", shape, new float[size]) : string.Empty;
             string rOut = neuron.Gated && differential ? ctx.BeginState("r_out", shape, new float[size]) : string.Empty;
-            string output = b.Fresh("mt_out");
+            string output = b.Fresh(op == "MtScan" ? "mt_out" : "mt_codes");
             string[] inputs = { input, theta, bias, differential ? ChunkContext.StepOffsetName : string.Empty, m, c, cumulative, rOut };
             string[] outputs = new[] { output, countName }.Concat(new[] { m, c, cumulative, rOut }.Select(s => s.Length == 0 ? s : ctx.StateOutput(s))).ToArray();
             (float[] scales, float[] fractions) = NeuronEmitters.ThresholdFactors(neuron);
-            b.CustomNode(NativeKernels.Domain, "MtScan", inputs, outputs,
+            b.CustomNode(NativeKernels.Domain, op, inputs, outputs,
                 Attr("steps", (long)ctx.Steps), Attr("varying", varying ? 1L : 0L), Attr("levels", (long)neuron.Levels),
                 Attr("gated", neuron.Gated ? 1L : 0L), Attr("differential", differential ? 1L : 0L),
-                Attr("scales", scales), Attr("fractions", fractions));
+                Attr("scales", scales), Attr("fractions", fractions), Attr("portable", portable ? 1L : 0L));
             return output;
         }
     }

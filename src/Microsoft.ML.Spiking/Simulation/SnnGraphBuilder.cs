@@ -222,14 +222,22 @@ namespace Microsoft.ML.Spiking.Simulation
                         neuronIndex++;
                         continue;
                     }
-                    // A multi-threshold neuron on an analog input runs its usual kernel below; its spikes are then encoded.
+                    if (fusedNeurons && packedNeuron is MultiThresholdNeuronLayer encoding && FusedNeuronEmitters.Supports(encoding, differential))
+                    {
+                        // A multi-threshold neuron on an analog input: its fused kernel writes codes (floats only if a reader asks).
+                        (string current, bool currentVarying) = Value(encoding.Inputs[0]);
+                        packed[encoding.Output] = BitPackedEmitters.EncodingNeuron(ctx, encoding, shape, current, currentVarying, SpikeOutput(neuronIndex), packing == BitPacking.Portable);
+                        neuronIndex++;
+                        continue;
+                    }
+                    // Otherwise it runs its usual lowering below; its spikes are then encoded.
                 }
                 if (IsStateful(layer))
                 {
                     (string name, bool varying) = Value(layer.Inputs[0]);
                     if (fusedNeurons && layer is SpikingNeuronLayer fused && FusedNeuronEmitters.Supports(fused, differential, fusedIfNeurons))
                     {
-                        values[layer.Output] = (FusedNeuronEmitters.Emit(ctx, fused, network.GetShape(fused.Output), name, varying, SpikeOutput(neuronIndex)), true);
+                        values[layer.Output] = (FusedNeuronEmitters.Emit(ctx, fused, network.GetShape(fused.Output), name, varying, SpikeOutput(neuronIndex), packing == BitPacking.Portable), true);
                         neuronIndex++;
                         EncodeIfPacked(layer);
                         continue;

@@ -74,7 +74,7 @@ namespace Microsoft.ML.Spiking.Simulation
         /// <summary>Keep a copy of the final membranes in every result (<see cref="SimulationResult.FinalMembranes"/>; tests read them).</summary>
         internal bool KeepFinalMembranes { get; set; }
 
-        /// <summary>With <see cref="PackSpikes"/>: run the portable fused-convolution kernel even where AVX-512 is available (tests compare the two).</summary>
+        /// <summary>With <see cref="PackSpikes"/>: run the portable builds of the fused-convolution and multi-threshold neuron kernels even where AVX-512 is available (tests compare the two).</summary>
         internal bool PortableBitKernels { get; set; }
 
         /// <summary>With <see cref="PackSpikes"/>: the budget of a differential node's scaled row tables (<see cref="BitPackedPlan.MaxScaledTableBytes"/>; tests set 0 or more to run either form).</summary>

@@ -183,8 +183,9 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
         /// <summary>
         /// <paramref name="scaledTableBytes"/>: 0 runs every node with unscaled tables (an event multiplies its row by the
         /// code's factor), 16 MiB every node with scaled tables (an event adds its row), 200 KiB some of each. Maps of 6 × 6
-        /// (36 pixels) leave the entry neuron's encoding a partial block of pixels. <paramref name="width"/> is the first
-        /// stage's channels: 20 (sources of two words) or 12 and 16 (one word: the kernel's single-word gather).
+        /// (36 pixels) leave the entry neuron's encoding a partial block of pixels; maps of 18 × 18 (324 pixels) split each
+        /// channel of the entry neuron, which writes codes itself, into a tile of 256 pixels and one of 68. <paramref name="width"/>
+        /// is the first stage's channels: 20 (sources of two words) or 12 and 16 (one word: the kernel's single-word gather).
         /// </summary>
         [TestMethod]
         [DataRow(8, 8, true, false, 0L, 8, 20)]
@@ -199,6 +200,8 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
         [DataRow(8, 4, true, false, 16L << 20, 8, 16)]
         [DataRow(6, 3, false, true, 0L, 6, 12)]
         [DataRow(6, 6, true, true, 16L << 20, 6, 12)]
+        [DataRow(4, 4, true, false, 0L, 18, 20)]
+        [DataRow(4, 4, true, true, 0L, 18, 12)]
         public void ExactDifferentialNetworkMatchesTheStandardLoweringBitForBit(int steps, int chunk, bool gated, bool portable, long scaledTableBytes, int size, int width)
         {
             RequireKernels();
