@@ -13,6 +13,7 @@
 //   IfPack, SpikeConvIf, SpikeUnpack, SpikeFanOut: the bit-packed spike operators of bit_ops.cc
 //   SpikeConvMt, SpikeEncode, CodeUnpack, CodeFanOut: the spike-code operators of code_ops.cc
 //   TrainCounts: the counts of a parallel neuron's spike trains from its spike counts (train_ops.cc)
+//   MaxPoolScan: the differential max-pool neuron over a chunk (pool_ops.cc)
 //
 // theta holds one value, one per channel (axis 1) or one per element of a sample; counts [K·B] holds the number
 // of non-zero outputs of every step and sample, as float like the standard lowering's spike outputs.
@@ -327,6 +328,7 @@ Ort::CustomOpDomain& Domain() {
     AddBitOps(d);
     AddCodeOps(d);
     AddTrainOps(d);
+    AddPoolOps(d);
     return d;
   }();
   return domain;

@@ -91,6 +91,39 @@ struct CodeLayout {
 void MtScanCodes(const MtArgs& args, const CodeLayout& codes, const WorkItem& item, int64_t* counts, bool portable = false);
 void MtScanCodesAvx512(const MtArgs& args, const CodeLayout& codes, const WorkItem& item, int64_t* counts);
 
+// Max-pool neuron (NeuronEmitters.MaxPoolNeuron; kernel = stride, no padding, floor mode): per step d = x[t] − bias
+// (or (x − bias)·first[t] for an input presented once); v = (v + d) + r_in; r_in += d·inverse[t]; O = maxpool(v);
+// v −= O over each window; s = O − r_out; r_out += s·inverse[t]; out = s. Maps [rows, C, H, W] in, [K·B, C, out_h,
+// out_w] out; states v, r_in [B, C, H, W] and r_out [B, C, out_h, out_w]. The rows and columns past the last whole
+// window belong to none: they integrate only.
+struct PoolNeuronArgs {
+  int64_t steps = 1;
+  int64_t batch = 1;
+  int64_t channels = 1;
+  int64_t height = 1;
+  int64_t width = 1;
+  int64_t kernel_h = 1;
+  int64_t kernel_w = 1;
+  int64_t out_h = 1;
+  int64_t out_w = 1;
+  bool varying = true;
+  const float* input = nullptr;
+  const float* bias = nullptr;      // [C, H, W] or null
+  const float* inverse = nullptr;   // [K]: 1/t
+  const float* first = nullptr;     // [K]: 1 at step 1 of the simulation, else 0
+  const float* v_in = nullptr;
+  const float* r_in_in = nullptr;
+  const float* r_out_in = nullptr;
+  float* output = nullptr;
+  float* v_out = nullptr;
+  float* r_in_out = nullptr;
+  float* r_out_out = nullptr;
+};
+
+// The K steps of one channel of one sample (its state copied to the state outputs and updated there).
+void PoolNeuronPlane(const PoolNeuronArgs& args, int64_t sample, int64_t channel, bool portable = false);
+void PoolNeuronPlaneAvx512(const PoolNeuronArgs& args, int64_t sample, int64_t channel);
+
 // Each level's spike value and rising threshold for n elements of θ, level k's row `stride` floats after level 0's:
 // value = θ (level 0; the standard lowering multiplies only for k > 0) or θ·scale[k], positive = θ·fraction[k]. The
 // products the standard lowering forms, shared by MtScan and SpikeConvMt so that their neurons compare alike.

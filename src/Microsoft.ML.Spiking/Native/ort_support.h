@@ -158,4 +158,7 @@ void AddCodeOps(Ort::CustomOpDomain& domain);
 // Adds the spike-train counting operator (train_ops.cc) to the domain.
 void AddTrainOps(Ort::CustomOpDomain& domain);
 
+// Adds the max-pool neuron operator (pool_ops.cc) to the domain.
+void AddPoolOps(Ort::CustomOpDomain& domain);
+
 }  // namespace spiking

@@ -235,6 +235,11 @@ namespace Microsoft.ML.Spiking.Simulation
                 if (IsStateful(layer))
                 {
                     (string name, bool varying) = Value(layer.Inputs[0]);
+                    if (fusedNeurons && differential && layer is MaxPoolNeuronLayer pool)
+                    {
+                        values[layer.Output] = (FusedNeuronEmitters.MaxPoolNeuron(ctx, pool, name, varying, packing == BitPacking.Portable), true);
+                        continue;
+                    }
                     if (fusedNeurons && layer is SpikingNeuronLayer fused && FusedNeuronEmitters.Supports(fused, differential, fusedIfNeurons))
                     {
                         values[layer.Output] = (FusedNeuronEmitters.Emit(ctx, fused, network.GetShape(fused.Output), name, varying, SpikeOutput(neuronIndex), packing == BitPacking.Portable), true);

@@ -215,6 +215,48 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
             AssertIdentical(standard.Run(inputs, batch), packed.Run(inputs, batch), steps, batch, requireEveryLayerToSpike: true);
         }
 
+        /// <summary>
+        /// Max-pool neurons (the fused <c>MaxPoolScan</c>) between packed layers, as in a network whose ReLU and max-pooling
+        /// were swapped: one on the constant input (2 × 2, a bias, a column left over) and one after a convolution that reads
+        /// codes without being fused (3 × 3, no bias, rows and a column left over). The standard lowering against the neuron
+        /// kernels alone and the packed simulation with either build of the kernels, over chunks (the states carried on).
+        /// </summary>
+        [TestMethod]
+        [DataRow(false, false)]
+        [DataRow(true, false)]
+        [DataRow(true, true)]
+        public void MaxPoolNeuronsMatchTheStandardLoweringBitForBit(bool pack, bool portable)
+        {
+            RequireKernels();
+            var r = new Random(31);
+            MultiThresholdNeuronLayer Neuron(string name, string input, int channels, int size) =>
+                new MultiThresholdNeuronLayer(name, "Relu", input, name, Thresholds(r, channels), 4, true, FiringRule.Midpoint, true,
+                    Enumerable.Range(0, channels * size).Select(_ => r.Next(-4, 5) / 16f).ToArray());
+            PoolLayer Pool(string name, string input, int kernel) => new PoolLayer(name, "MaxPool", input, name, PoolKind.Max, new[] { kernel, kernel }, new[] { kernel, kernel }, new int[4], false, false);
+            var layers = new Layer[]
+            {
+                new MaxPoolNeuronLayer(Pool("p0", "x", 2), Dyadic(r, 2 * 10 * 9)),
+                Conv("c1", "p0", 4, 2, 3, 1, 1, r),
+                Neuron("n1", "c1", 4, 20),
+                Conv("c2", "n1", 6, 4, 3, 1, 1, r),
+                Neuron("n2", "c2", 6, 20),
+                Conv("c3", "n2", 5, 6, 3, 1, 1, r),
+                new MaxPoolNeuronLayer(Pool("p1", "c3", 3), null),
+                Neuron("n3", "p1", 5, 1),
+                new ReshapeLayer("f", "Flatten", "n3", "f", new[] { 5 }),
+                new DenseLayer("d", "Gemm", "f", "y", new FloatTensor(new[] { 3, 5 }, Dyadic(r, 15)), Dyadic(r, 3)),
+            };
+            var snn = new SpikingNetwork(new Network("x", new[] { 2, 10, 9 }, layers, "y", "fixture"), ConversionMethod.DifferentialCoding, Array.Empty<string>(), Dyadic(r, 3));
+            const int batch = 3;
+            const int steps = 7;
+            float[] inputs = DyadicInputs(batch * 2 * 10 * 9, 12);
+            using var kernels = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = 3, PackSpikes = pack, PortableBitKernels = portable, KeepFinalMembranes = true });
+            using var standard = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = 3, UseNativeKernels = false, KeepFinalMembranes = true });
+            Assert.IsTrue(kernels.UsesNativeKernels, SpikingSimulator.NativeKernelStatus);
+            Assert.AreEqual(pack, kernels.PacksSpikes);
+            AssertIdentical(standard.Run(inputs, batch), kernels.Run(inputs, batch), steps, batch, requireEveryLayerToSpike: true);
+        }
+
         [TestMethod]
         public void TimeVaryingInputsMatchBitForBit()
         {
