@@ -125,13 +125,15 @@ inline int GatherWord(uint64_t word, const float* signed_scale, const SourceRows
 // Adds a source's contribution at one step: for every non-zero code of the pixels under the taps, the input channel's
 // weight row (θ folded in) times ±2^−k.
 // Always inlined: its accumulators stay in registers (as a call, they and the neuron's lanes went through memory).
+// Returns the number of events.
 template <class Ops, int NV, bool Scaled>
-__attribute__((always_inline)) inline void AddCodesOf(const CodeSource& s, const PixelTaps& taps, const TapRows& tap_rows, int64_t row, const float* signed_scale,
+__attribute__((always_inline)) inline int64_t AddCodesOf(const CodeSource& s, const PixelTaps& taps, const TapRows& tap_rows, int64_t row, const float* signed_scale,
                                                      const SourceRows& rows, Events& events, typename Ops::V (*acc)[NV]) {
   const uint64_t* codes = s.codes + row * s.height * s.width * s.words;
   // The count in a local: the stores of the events may alias a member, which would keep it in memory. 64 bits wide, as
   // it indexes the events (no sign extension per tap).
   int64_t count = 0;
+  int64_t flushed = 0;
   if (s.words == 1 && taps.count * 16 <= kMaxEvents) {
     // One word per pixel whose events all fit (16-channel sources): one gather per tap, no flush tests, no word loop.
     for (int i = 0; i < taps.count; ++i) {
@@ -143,6 +145,7 @@ __attribute__((always_inline)) inline void AddCodesOf(const CodeSource& s, const
       const uint64_t* pixel = codes + taps.offset[i];
       if (count > kMaxEvents - 16 * s.words) {
         AddEvents<Ops, NV, Scaled>(s.table, events, count, acc);
+        flushed += count;
         count = 0;
       }
       // Words without spikes are gathered too (no events): a test per word mispredicts where spikes are sparse.
@@ -152,16 +155,16 @@ __attribute__((always_inline)) inline void AddCodesOf(const CodeSource& s, const
     }
   }
   AddEvents<Ops, NV, Scaled>(s.table, events, count, acc);
+  return flushed + count;
 }
 
 template <class Ops, int NV>
-__attribute__((always_inline)) inline void AddCodes(const CodeSource& s, const PixelTaps& taps, const TapRows& tap_rows, int64_t row, bool scaled,
+__attribute__((always_inline)) inline int64_t AddCodes(const CodeSource& s, const PixelTaps& taps, const TapRows& tap_rows, int64_t row, bool scaled,
                                                    const float* signed_scale, const SourceRows& rows, Events& events, typename Ops::V (*acc)[NV]) {
   if (scaled) {
-    AddCodesOf<Ops, NV, true>(s, taps, tap_rows, row, signed_scale, rows, events, acc);
-  } else {
-    AddCodesOf<Ops, NV, false>(s, taps, tap_rows, row, signed_scale, rows, events, acc);
+    return AddCodesOf<Ops, NV, true>(s, taps, tap_rows, row, signed_scale, rows, events, acc);
   }
+  return AddCodesOf<Ops, NV, false>(s, taps, tap_rows, row, signed_scale, rows, events, acc);
 }
 
 // The state of up to 64 channels of one output pixel, and their thresholds (copies of SpikeConvMtArgs' value and
@@ -278,6 +281,8 @@ inline void MtBlock(const SpikeConvMtArgs& a, const float* signed_scale, const S
   for (int j = 0; j < NV; ++j) {
     bias[j] = Ops::Load(a.bias + c0 + 16 * j);
   }
+  // Every block of channels gathers the same events: the first counts them.
+  const bool count_events = a.count_events && c0 == 0;
   for (int64_t t = 0; t < a.steps; ++t) {
     const int64_t row = t * a.batch + sample;
     constexpr int E = kChains<NV>;
@@ -289,7 +294,10 @@ inline void MtBlock(const SpikeConvMtArgs& a, const float* signed_scale, const S
       }
     }
     for (int s = 0; s < a.sources; ++s) {
-      AddCodes<Ops, NV>(a.source[s], taps[s], tap_rows[s], row, a.scaled, signed_scale, rows, events, acc);
+      const int64_t gathered = AddCodes<Ops, NV>(a.source[s], taps[s], tap_rows[s], row, a.scaled, signed_scale, rows, events, acc);
+      if (count_events) {
+        counts[a.steps * (1 + s) + t] += gathered;
+      }
     }
     float x[n];
     for (int j = 0; j < NV; ++j) {

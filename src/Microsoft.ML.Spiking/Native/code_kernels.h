@@ -55,8 +55,12 @@ struct SpikeConvMtArgs {
   float* cumulative_out = nullptr;
   float* r_out_out = nullptr;
   uint64_t* output = nullptr;  // [K·B, height, width, words]
+  // Count each source's events (its non-zero codes under the taps of every output pixel: Σ f_h·f_w over its spikes) per
+  // step, after the spike counts: counts[K·(1 + s) + t] (the synaptic operations, divided by the output channels).
+  bool count_events = false;
 };
 
+// counts: the item's spike counts per step [K], followed with count_events by each source's events per step [K].
 void SpikeConvMt(const SpikeConvMtArgs& args, int64_t sample, int64_t row_begin, int64_t row_end, int64_t* counts, bool portable);
 void SpikeConvMtAvx512(const SpikeConvMtArgs& args, int64_t sample, int64_t row_begin, int64_t row_end, int64_t* counts);
 

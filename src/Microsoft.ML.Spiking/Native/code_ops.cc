@@ -3,11 +3,13 @@
 // ONNX Runtime bindings of the spike-code kernels (code_kernels.h), in the domain of custom_ops.cc:
 //
 //   SpikeConvMt(codes_a, table_a, codes_b?, table_b?, residual?, residual_theta?, bias, neuron_bias?, theta, step_offset,
-//               m, c, C?, r_out?) -> (codes, counts, m_out, c_out, C_out?, r_out_out?)
+//               m, c, C?, r_out?) -> (codes, counts, m_out, c_out, C_out?, r_out_out?, events_a?, events_b?)
 //     attributes: steps, channels, levels (1-7), gated, scales[levels], fractions[levels], geometry_a / geometry_b =
 //     [kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left], scaled, portable. Sources are codes [K·B, H_in, W_in,
 //     words_in]; tables [kernel_h·kernel_w, C_in, padded] (W·θ_in), or with scaled = 1 [kernel_h·kernel_w, C_in,
-//     2·levels, padded] (W·θ_in·(±scale[k])); states [B, H, W, padded]; codes out [K·B, H, W, words].
+//     2·levels, padded] (W·θ_in·(±scale[k])); states [B, H, W, padded]; codes out [K·B, H, W, words]. With
+//     count_events = 1, events_a? / events_b? [K·B]: each source's non-zero codes under every output pixel's taps per
+//     step and sample (Σ f_h·f_w over its spikes: the convolution's synaptic operations over its output channels).
 //   SpikeEncode(spikes, theta) -> codes: MtScan's float spikes [rows, C, spatial...] as codes [rows, spatial..., words]
 //     (attributes levels, scales); a value that is no spike level of its channel is an error.
 //   CodeUnpack(codes, theta) -> floats [rows, C, spatial...] (attributes channels, scales).
@@ -28,7 +30,7 @@ namespace {
 int64_t CodeWords(int64_t channels) { return (channels + 15) / 16; }
 
 enum MtConvInput : size_t { kCodesA, kTableA, kCodesB, kTableB, kResidual, kResidualTheta, kBias, kNeuronBias, kTheta, kStepOffset, kM, kC, kCumulative, kROut, kMtConvInputs };
-enum MtConvOutput : size_t { kCodesOut, kCounts, kMOut, kCOut, kCumulativeOut, kROutOut, kMtConvOutputs };
+enum MtConvOutput : size_t { kCodesOut, kCounts, kMOut, kCOut, kCumulativeOut, kROutOut, kEventsA, kEventsB, kMtConvOutputs };
 
 struct SpikeConvMtKernel {
   SpikeConvMtKernel(const OrtKernelInfo* info) {
@@ -39,6 +41,7 @@ struct SpikeConvMtKernel {
     gated_ = ki.GetAttribute<int64_t>("gated") != 0;
     portable_ = ki.GetAttribute<int64_t>("portable") != 0;
     scaled_ = ki.GetAttribute<int64_t>("scaled") != 0;
+    count_events_ = OptionalInt(ki, "count_events", 0) != 0;
     scales_ = ki.GetAttributes<float>("scales");
     fractions_ = ki.GetAttributes<float>("fractions");
     geometry_[0] = ki.GetAttributes<int64_t>("geometry_a");
@@ -131,7 +134,12 @@ struct SpikeConvMtKernel {
         a.cumulative_out = context.GetOutput(kCumulativeOut, state).GetTensorMutableData<float>();
         a.r_out_out = context.GetOutput(kROutOut, state).GetTensorMutableData<float>();
       }
-      CountPerSample(context, a.batch, a.height, steps_, counts, [&](int64_t sample, int64_t row, int64_t* c) {
+      a.count_events = count_events_;
+      std::vector<float*> totals{counts};
+      for (int s = 0; count_events_ && s < a.sources; ++s) {
+        totals.push_back(context.GetOutput(s == 0 ? kEventsA : kEventsB, std::vector<int64_t>{steps_ * a.batch}).GetTensorMutableData<float>());
+      }
+      CountGroupsPerSample(context, a.batch, a.height, steps_, totals, [&](int64_t sample, int64_t row, int64_t* c) {
         SpikeConvMt(a, sample, row, row + 1, c, portable_);
       });
       return nullptr;
@@ -147,6 +155,7 @@ struct SpikeConvMtKernel {
   bool gated_;
   bool portable_;
   bool scaled_;
+  bool count_events_;
   std::vector<float> scales_;
   std::vector<float> fractions_;
   std::vector<int64_t> geometry_[2];

@@ -135,18 +135,33 @@ inline void SumPerSample(const std::vector<int64_t>& partial, const std::vector<
   }
 }
 
+// CountPerSample with `groups` counts per step: the body's partial holds group g's count of step t at g·K + t, and
+// totals[g][t·B + b] receives them.
+template <typename Body>
+void CountGroupsPerSample(const Ort::KernelContext& context, int64_t batch, int64_t parts, int64_t steps, const std::vector<float*>& totals, const Body& body) {
+  const size_t items = static_cast<size_t>(batch * parts);
+  const size_t width = static_cast<size_t>(steps) * totals.size();
+  std::vector<int64_t> samples(items);
+  for (size_t i = 0; i < items; ++i) {
+    samples[i] = static_cast<int64_t>(i) / parts;
+  }
+  std::vector<int64_t> partial = ParallelPartials(context, items, width, [&](size_t index, int64_t* c) {
+    body(samples[index], static_cast<int64_t>(index) % parts, c);
+  });
+  std::vector<int64_t> group(items * static_cast<size_t>(steps));
+  for (size_t g = 0; g < totals.size(); ++g) {
+    for (size_t i = 0; i < items; ++i) {
+      std::copy_n(partial.begin() + static_cast<std::ptrdiff_t>(i * width + g * static_cast<size_t>(steps)), steps, group.begin() + static_cast<std::ptrdiff_t>(i * static_cast<size_t>(steps)));
+    }
+    SumPerSample(group, samples, steps, batch, totals[g]);
+  }
+}
+
 // Runs body(sample, part, partial) for every sample of the batch and part in [0, parts) on ONNX Runtime's intra-op
 // threads, then writes each sample's spike counts per step to counts[t·B + b] (SumPerSample).
 template <typename Body>
 void CountPerSample(const Ort::KernelContext& context, int64_t batch, int64_t parts, int64_t steps, float* counts, const Body& body) {
-  std::vector<int64_t> samples(static_cast<size_t>(batch * parts));
-  for (size_t i = 0; i < samples.size(); ++i) {
-    samples[i] = static_cast<int64_t>(i) / parts;
-  }
-  std::vector<int64_t> partial = ParallelPartials(context, samples.size(), static_cast<size_t>(steps), [&](size_t index, int64_t* c) {
-    body(samples[index], static_cast<int64_t>(index) % parts, c);
-  });
-  SumPerSample(partial, samples, steps, batch, counts);
+  CountGroupsPerSample(context, batch, parts, steps, std::vector<float*>{counts}, body);
 }
 
 // Adds the bit-packed spike operators (bit_ops.cc) to the domain.

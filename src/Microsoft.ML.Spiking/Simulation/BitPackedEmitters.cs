@@ -56,7 +56,19 @@ namespace Microsoft.ML.Spiking.Simulation
         /// SpikeConvIf or SpikeConvMt: the fused neuron's convolutions, residual and dynamics; its states are laid out [H, W,
         /// padded C]. A SpikeConvMt node's tables are scaled where they total at most <paramref name="scaledTableBytes"/>.
         /// </summary>
-        public static PackedValue SpikeConv(ChunkContext ctx, BitPackedPlan.FusedNeuron fused, int[] shape, Func<string, PackedValue> packed, string countName, bool portable, long scaledTableBytes)
+        /// <param name="ctx">The chunk being built.</param>
+        /// <param name="fused">The neuron and the convolutions (and residual) it absorbs.</param>
+        /// <param name="shape">The neuron's per-sample shape [C, H, W].</param>
+        /// <param name="packed">The packed value of a layer output the node reads.</param>
+        /// <param name="countName">The graph output of its spike counts.</param>
+        /// <param name="portable">Run the portable build of the kernel even where the CPU has AVX-512.</param>
+        /// <param name="scaledTableBytes">The budget of a differential node's scaled row tables.</param>
+        /// <param name="eventCounts">
+        /// Convolutions (by name) whose synaptic operations a SpikeConvMt node counts itself (<see cref="CountsInKernel"/>): the
+        /// graph output each goes to and its plan.
+        /// </param>
+        public static PackedValue SpikeConv(ChunkContext ctx, BitPackedPlan.FusedNeuron fused, int[] shape, Func<string, PackedValue> packed, string countName, bool portable, long scaledTableBytes,
+            IReadOnlyDictionary<string, (string Output, SynapticLayerPlan Plan)>? eventCounts = null)
         {
             OnnxGraphBuilder b = ctx.Builder;
             int channels = shape[0];
@@ -117,9 +129,25 @@ namespace Microsoft.ML.Spiking.Simulation
                 attributes.Add(Attr("gated", neuron.Gated ? 1L : 0L));
                 attributes.Add(Attr("scales", scales));
                 attributes.Add(Attr("fractions", fractions));
-                string[] outputs = new[] { output, countName }.Concat(new[] { m, c, cumulative, rOut }.Select(s => s.Length == 0 ? s : ctx.StateOutput(s))).ToArray();
+                var outputs = new[] { output, countName }.Concat(new[] { m, c, cumulative, rOut }.Select(s => s.Length == 0 ? s : ctx.StateOutput(s))).ToList();
+                // Synaptic operations counted by the node: each source's events per step and sample times its output channels.
+                var counted = fused.Convolutions.Select(conv => eventCounts != null && eventCounts.TryGetValue(conv.Name, out var target) ? target : ((string Output, SynapticLayerPlan Plan)?)null).ToArray();
+                string[] events = counted.Select(target => b.Fresh("events")).ToArray();
+                if (counted.Any(target => target != null))
+                {
+                    attributes.Add(Attr("count_events", 1L));
+                    outputs.AddRange(events);
+                }
                 b.CustomNode(NativeKernels.Domain, "SpikeConvMt", inputs.Select(i => i ?? string.Empty), outputs, attributes.ToArray());
                 b.AddOutput(countName, new[] { "KB" });
+                for (int s = 0; s < counted.Length; s++)
+                {
+                    if (counted[s] is (string target, SynapticLayerPlan plan))
+                    {
+                        b.Node("Mul", new[] { events[s], b.Scalar((float)plan.ChannelFanOut) }, target);
+                        b.AddOutput(target, Batched("KB", plan.KeptShape));
+                    }
+                }
                 return new PackedValue(output, theta, shape, scales);
             }
             var ifNeuron = (IfNeuronLayer)fused.Neuron;
@@ -158,6 +186,13 @@ namespace Microsoft.ML.Spiking.Simulation
         public static bool CountsPacked(SynapticLayerPlan plan, PackedValue value) => value.IsCodes
             ? plan.Mode == SynapticCountMode.Indicator && plan.RowFanOut != null && plan.ColumnFanOut != null && plan.KeptShape.Length <= 1 && plan.HostScale == 1
             : plan.Mode is SynapticCountMode.SpikeChannels or SynapticCountMode.SpikeRows;
+
+        /// <summary>
+        /// True when the SpikeConvMt node that fuses a convolution reading <paramref name="value"/> can count its synaptic
+        /// operations while it gathers them: codes counted per sample over everything (the events under every output pixel's
+        /// taps are Σ f_h·f_w over the input's spikes; times the output channels, the plan's count).
+        /// </summary>
+        public static bool CountsInKernel(SynapticLayerPlan plan, PackedValue value) => value.IsCodes && CountsPacked(plan, value) && plan.KeptShape.Length == 0;
 
         /// <summary>SpikeFanOut or CodeFanOut: the synaptic operations of a convolution reading a packed value (<see cref="CountsPacked"/>).</summary>
         public static void FanOut(OnnxGraphBuilder b, SynapticLayerPlan plan, PackedValue value, string output)

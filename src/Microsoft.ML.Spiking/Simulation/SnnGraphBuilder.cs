@@ -118,6 +118,7 @@ namespace Microsoft.ML.Spiking.Simulation
             int synapticIndex = 0;
             BitPackedPlan? bitPlan = packing != BitPacking.None ? BitPackedPlan.Create(network, differential) : null;
             var packed = new Dictionary<string, BitPackedEmitters.PackedValue>(StringComparer.Ordinal);
+            var kernelCounts = new Dictionary<string, (string Output, SynapticLayerPlan Plan)>(StringComparer.Ordinal);
 
             // A value as floats: packed spikes are unpacked once, for the first reader that needs floats.
             (string Name, bool Varying) Value(string irValue)
@@ -190,11 +191,15 @@ namespace Microsoft.ML.Spiking.Simulation
             {
                 if (bitPlan != null && bitPlan.IsAbsorbed(layer))
                 {
-                    // Computed by the fused neuron it feeds; a convolution's synaptic operations are counted on its input bits.
+                    // Computed by the fused neuron it feeds; its synaptic operations are counted by that node or on its packed input.
                     if (synapticLayers != null && layer is ConvLayer absorbed)
                     {
                         SynapticLayerPlan plan = NextPlan(layer);
-                        if (BitPackedEmitters.CountsPacked(plan, packed[absorbed.Inputs[0]]))
+                        if (BitPackedEmitters.CountsInKernel(plan, packed[absorbed.Inputs[0]]))
+                        {
+                            kernelCounts[absorbed.Name] = (SynapticOutput(synapticIndex), plan);
+                        }
+                        else if (BitPackedEmitters.CountsPacked(plan, packed[absorbed.Inputs[0]]))
                         {
                             BitPackedEmitters.FanOut(b, plan, packed[absorbed.Inputs[0]], SynapticOutput(synapticIndex));
                         }
@@ -211,7 +216,7 @@ namespace Microsoft.ML.Spiking.Simulation
                     int[] shape = network.GetShape(packedNeuron.Output);
                     if (bitPlan.Fused(packedNeuron) is BitPackedPlan.FusedNeuron fusedConv)
                     {
-                        packed[packedNeuron.Output] = BitPackedEmitters.SpikeConv(ctx, fusedConv, shape, ir => packed[ir], SpikeOutput(neuronIndex), packing == BitPacking.Portable, scaledTableBytes);
+                        packed[packedNeuron.Output] = BitPackedEmitters.SpikeConv(ctx, fusedConv, shape, ir => packed[ir], SpikeOutput(neuronIndex), packing == BitPacking.Portable, scaledTableBytes, kernelCounts);
                         neuronIndex++;
                         continue;
                     }
