@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "code_conv_impl.h"
+#include "code_pool_impl.h"
 #include "fan_out_impl.h"
 #include "code_kernels.h"
 #include "lanes_portable.h"
@@ -14,6 +15,14 @@ void SpikeConvMt(const SpikeConvMtArgs& args, int64_t sample, int64_t row_begin,
     SpikeConvMtAvx512(args, sample, row_begin, row_end, counts);
   } else {
     codeconv::Run<PortableOps>(args, sample, row_begin, row_end, counts);
+  }
+}
+
+void SpikeConvPool(const SpikeConvPoolArgs& args, int64_t sample, int64_t band, int64_t* counts, bool portable) {
+  if (!portable && HasAvx512()) {
+    SpikeConvPoolAvx512(args, sample, band, counts);
+  } else {
+    codeconv::RunPool<PortableOps>(args, sample, band, counts);
   }
 }
 

@@ -64,6 +64,33 @@ struct SpikeConvMtArgs {
 void SpikeConvMt(const SpikeConvMtArgs& args, int64_t sample, int64_t row_begin, int64_t row_end, int64_t* counts, bool portable);
 void SpikeConvMtAvx512(const SpikeConvMtArgs& args, int64_t sample, int64_t row_begin, int64_t row_end, int64_t* counts);
 
+// SpikeConvPool: a convolution of codes (conv: its source, input levels and scales, bias, scaled tables, event counting;
+// its height/width/channels/padded are the convolution's output map) feeding the differential max-pool neuron of
+// MaxPoolScan (neuron_kernels.h; windows kernel_h × kernel_w = strides, floor mode), whose outputs s are written as floats
+// [K·B, C, out_h, out_w]. Per element the pool neuron's float operations are MaxPoolScan's; the convolution's sums are
+// SpikeConvMt's. States v, r_in [B, height, width, padded] and r_out [B, out_h, out_w, padded]; the map's pixels past
+// the last whole window integrate only.
+constexpr int kMaxPoolWindow = 9;
+
+struct SpikeConvPoolArgs {
+  SpikeConvMtArgs conv;
+  int64_t kernel_h = 1, kernel_w = 1, out_h = 0, out_w = 0;
+  const float* pool_bias = nullptr;  // [height·width·padded] or null: the pool neuron's step-0 input
+  const float* v_in = nullptr;
+  const float* r_in_in = nullptr;
+  const float* r_out_in = nullptr;
+  float* v_out = nullptr;
+  float* r_in_out = nullptr;
+  float* r_out_out = nullptr;
+  float* output = nullptr;  // [K·B, channels, out_h, out_w]
+};
+
+// One work item: band < out_h is the band of windows py = band (kernel_h rows of the map, and the columns past the last
+// window in them); band ≥ out_h is the leftover map row out_h·kernel_h + band − out_h. counts: the item's events per step
+// [K] when conv.count_events.
+void SpikeConvPool(const SpikeConvPoolArgs& args, int64_t sample, int64_t band, int64_t* counts, bool portable);
+void SpikeConvPoolAvx512(const SpikeConvPoolArgs& args, int64_t sample, int64_t band, int64_t* counts);
+
 // Code → its factor ±2^−k (0 for code 0, +scale[k] for 1 + k, −scale[k] for 9 + k, 0 for levels the neuron lacks):
 // the spike a code stands for is θ·table[code], which is MtScan's value (θ·1 = θ for k = 0, and a product takes the
 // sign of its factor). Defined before any target pragma, so the AVX-512 file inlines the portable definition.

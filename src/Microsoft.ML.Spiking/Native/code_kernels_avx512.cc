@@ -12,6 +12,7 @@
 #pragma GCC target("avx512f")
 
 #include "code_conv_impl.h"
+#include "code_pool_impl.h"
 #include "fan_out_impl.h"
 #include "lanes_avx512.h"
 
@@ -19,6 +20,10 @@ namespace spiking {
 
 void SpikeConvMtAvx512(const SpikeConvMtArgs& args, int64_t sample, int64_t row_begin, int64_t row_end, int64_t* counts) {
   codeconv::Run<Avx512Ops>(args, sample, row_begin, row_end, counts);
+}
+
+void SpikeConvPoolAvx512(const SpikeConvPoolArgs& args, int64_t sample, int64_t band, int64_t* counts) {
+  codeconv::RunPool<Avx512Ops>(args, sample, band, counts);
 }
 
 void SpikeEncodeAvx512(const float* spikes, const float* theta, const float* scale, int levels, int64_t channels, int64_t spatial, int64_t words,

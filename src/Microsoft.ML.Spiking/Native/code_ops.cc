@@ -10,6 +10,10 @@
 //     2·levels, padded] (W·θ_in·(±scale[k])); states [B, H, W, padded]; codes out [K·B, H, W, words]. With
 //     count_events = 1, events_a? / events_b? [K·B]: each source's non-zero codes under every output pixel's taps per
 //     step and sample (Σ f_h·f_w over its spikes: the convolution's synaptic operations over its output channels).
+//   SpikeConvPool(codes, table, bias, neuron_bias?, step_offset, v, r_in, r_out) -> (out, v_out, r_in_out, r_out_out, events?)
+//     attributes: steps, channels, levels and scales (the input's codes), scaled, geometry_a, kernel_shape [kh, kw],
+//     portable, count_events: a convolution of codes (as SpikeConvMt's) feeding the differential max-pool neuron of
+//     MaxPoolScan; states [B, H, W, padded] (r_out [B, H / kh, W / kw, padded]); out [K·B, C, H / kh, W / kw].
 //   SpikeEncode(spikes, theta) -> codes: MtScan's float spikes [rows, C, spatial...] as codes [rows, spatial..., words]
 //     (attributes levels, scales); a value that is no spike level of its channel is an error.
 //   CodeUnpack(codes, theta) -> floats [rows, C, spatial...] (attributes channels, scales).
@@ -181,6 +185,138 @@ struct SpikeConvMtOp : Ort::CustomOpBase<SpikeConvMtOp, SpikeConvMtKernel, true>
   }
 };
 
+enum PoolConvInput : size_t { kPoolCodes, kPoolTable, kPoolBias, kPoolNeuronBias, kPoolStepOffset, kPoolV, kPoolRIn, kPoolROut, kPoolConvInputs };
+enum PoolConvOutput : size_t { kPoolOut, kPoolVOut, kPoolRInOut, kPoolROutOut, kPoolEvents, kPoolConvOutputs };
+
+struct SpikeConvPoolKernel {
+  SpikeConvPoolKernel(const OrtKernelInfo* info) {
+    Ort::ConstKernelInfo ki(info);
+    steps_ = ki.GetAttribute<int64_t>("steps");
+    channels_ = ki.GetAttribute<int64_t>("channels");
+    levels_ = static_cast<int>(ki.GetAttribute<int64_t>("levels"));
+    portable_ = ki.GetAttribute<int64_t>("portable") != 0;
+    scaled_ = ki.GetAttribute<int64_t>("scaled") != 0;
+    count_events_ = OptionalInt(ki, "count_events", 0) != 0;
+    scales_ = ki.GetAttributes<float>("scales");
+    geometry_ = ki.GetAttributes<int64_t>("geometry_a");
+    kernel_ = ki.GetAttributes<int64_t>("kernel_shape");
+    Require(steps_ >= 1 && channels_ >= 1 && geometry_.size() == 6, "SpikeConvPool needs steps, channels and geometry_a [kh, kw, sh, sw, pad_top, pad_left]");
+    Require(levels_ >= 1 && levels_ <= kMaxCodeLevels && scales_.size() == static_cast<size_t>(levels_), "SpikeConvPool needs the input's 1 to 7 levels with one scale each");
+    Require(kernel_.size() == 2 && kernel_[0] >= 1 && kernel_[1] >= 1 && kernel_[0] * kernel_[1] <= kMaxPoolWindow,
+            "SpikeConvPool needs kernel_shape [kh, kw] of at most " + std::to_string(kMaxPoolWindow) + " pixels");
+  }
+
+  OrtStatusPtr ComputeV2(OrtKernelContext* raw) {
+    try {
+      Ort::KernelContext context(raw);
+      Ort::ConstValue v = context.GetInput(kPoolV);
+      std::vector<int64_t> state = v.GetTensorTypeAndShapeInfo().GetShape();
+      Require(state.size() == 4, "SpikeConvPool: v must be [B, H, W, padded channels]");
+      SpikeConvPoolArgs p;
+      SpikeConvMtArgs& a = p.conv;
+      a.steps = steps_;
+      a.batch = state[0];
+      a.height = state[1];
+      a.width = state[2];
+      a.padded = state[3];
+      a.channels = channels_;
+      a.words = CodeWords(channels_);
+      a.levels = levels_;
+      a.scaled = scaled_;
+      a.scale = scales_.data();
+      a.count_events = count_events_;
+      Require(a.padded % 16 == 0 && a.padded >= channels_ && a.padded < channels_ + 16, "SpikeConvPool: the states' last dim must be the channels rounded up to 16");
+      Ort::ConstValue codes = context.GetInput(kPoolCodes);
+      std::vector<int64_t> in = codes.GetTensorTypeAndShapeInfo().GetShape();
+      Require(in.size() == 4 && in[0] == steps_ * a.batch, "SpikeConvPool: the source must be codes [K·B, H, W, words] with K·B rows");
+      Ort::ConstValue table = context.GetInput(kPoolTable);
+      const int64_t entries = static_cast<int64_t>(table.GetTensorTypeAndShapeInfo().GetElementCount());
+      a.sources = 1;
+      CodeSource& src = a.source[0];
+      src.codes = codes.GetTensorData<uint64_t>();
+      src.table = table.GetTensorData<float>();
+      SetGeometry(src, in, geometry_);
+      const int64_t per_channel = src.kernel_h * src.kernel_w * a.padded * (scaled_ ? 2 * levels_ : 1);
+      Require(per_channel > 0 && entries % per_channel == 0, "SpikeConvPool: the table's size does not match its kernel and channels");
+      Require(src.kernel_h * src.kernel_w <= kMaxTaps, "SpikeConvPool: the kernel has more taps than the kernel supports");
+      src.channels = entries / per_channel;
+      Require(src.channels <= src.words * 16, "SpikeConvPool: the table has more input channels than its source's words hold");
+      Ort::ConstValue bias = context.GetInput(kPoolBias);
+      Require(static_cast<int64_t>(bias.GetTensorTypeAndShapeInfo().GetElementCount()) == a.padded, "SpikeConvPool: bias must hold the padded channels");
+      a.bias = bias.GetTensorData<float>();
+      Ort::ConstValue neuron_bias = context.GetInput(kPoolNeuronBias);
+      if (neuron_bias != nullptr) {
+        Require(static_cast<int64_t>(neuron_bias.GetTensorTypeAndShapeInfo().GetElementCount()) == a.height * a.width * a.padded,
+                "SpikeConvPool: neuron_bias must be [H, W, padded channels]");
+        p.pool_bias = neuron_bias.GetTensorData<float>();
+      }
+      p.kernel_h = kernel_[0];
+      p.kernel_w = kernel_[1];
+      p.out_h = a.height / p.kernel_h;
+      p.out_w = a.width / p.kernel_w;
+      std::vector<int64_t> pooled{a.batch, p.out_h, p.out_w, a.padded};
+      Ort::ConstValue r_in = context.GetInput(kPoolRIn);
+      Ort::ConstValue r_out = context.GetInput(kPoolROut);
+      Require(r_in.GetTensorTypeAndShapeInfo().GetShape() == state && r_out.GetTensorTypeAndShapeInfo().GetShape() == pooled,
+              "SpikeConvPool: r_in must be shaped like v and r_out [B, H / kh, W / kw, padded channels]");
+      // t = step_offset + k + 1 and 1/t, as ChunkContext forms them (Add, Reciprocal).
+      const float offset = context.GetInput(kPoolStepOffset).GetTensorData<float>()[0];
+      std::vector<float> inverse(static_cast<size_t>(steps_));
+      for (int64_t k = 0; k < steps_; ++k) {
+        inverse[static_cast<size_t>(k)] = 1.0f / (offset + static_cast<float>(k + 1));
+      }
+      a.inverse = inverse.data();
+      p.v_in = v.GetTensorData<float>();
+      p.r_in_in = r_in.GetTensorData<float>();
+      p.r_out_in = r_out.GetTensorData<float>();
+      p.output = context.GetOutput(kPoolOut, std::vector<int64_t>{steps_ * a.batch, channels_, p.out_h, p.out_w}).GetTensorMutableData<float>();
+      p.v_out = context.GetOutput(kPoolVOut, state).GetTensorMutableData<float>();
+      p.r_in_out = context.GetOutput(kPoolRInOut, state).GetTensorMutableData<float>();
+      p.r_out_out = context.GetOutput(kPoolROutOut, pooled).GetTensorMutableData<float>();
+      const int64_t bands = p.out_h + (a.height - p.out_h * p.kernel_h);
+      if (count_events_) {
+        float* events = context.GetOutput(kPoolEvents, std::vector<int64_t>{steps_ * a.batch}).GetTensorMutableData<float>();
+        CountPerSample(context, a.batch, bands, steps_, events, [&](int64_t sample, int64_t band, int64_t* c) { SpikeConvPool(p, sample, band, c, portable_); });
+      } else {
+        ParallelPartials(context, static_cast<size_t>(a.batch * bands), 0, [&](size_t index, int64_t*) {
+          SpikeConvPool(p, static_cast<int64_t>(index) / bands, static_cast<int64_t>(index) % bands, nullptr, portable_);
+        });
+      }
+      return nullptr;
+    } catch (const std::exception& e) {
+      return ToStatus(e);
+    }
+  }
+
+ private:
+  int64_t steps_;
+  int64_t channels_;
+  int levels_;
+  bool portable_;
+  bool scaled_;
+  bool count_events_;
+  std::vector<float> scales_;
+  std::vector<int64_t> geometry_;
+  std::vector<int64_t> kernel_;
+};
+
+struct SpikeConvPoolOp : Ort::CustomOpBase<SpikeConvPoolOp, SpikeConvPoolKernel, true> {
+  OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const { return NewKernel<SpikeConvPoolKernel>(info, kernel); }
+  const char* GetName() const { return "SpikeConvPool"; }
+  size_t GetInputTypeCount() const { return kPoolConvInputs; }
+  ONNXTensorElementDataType GetInputType(size_t index) const {
+    return index == kPoolCodes ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+  }
+  OrtCustomOpInputOutputCharacteristic GetInputCharacteristic(size_t index) const {
+    return index == kPoolNeuronBias ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
+  }
+  size_t GetOutputTypeCount() const { return kPoolConvOutputs; }
+  ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
+  OrtCustomOpInputOutputCharacteristic GetOutputCharacteristic(size_t index) const {
+    return index == kPoolEvents ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
+  }
+};
+
 struct SpikeEncodeKernel {
   SpikeEncodeKernel(const OrtKernelInfo* info) {
     Ort::ConstKernelInfo ki(info);
@@ -264,10 +400,12 @@ struct CodeFanOutCount {
 
 void AddCodeOps(Ort::CustomOpDomain& domain) {
   static const SpikeConvMtOp spike_conv_mt;
+  static const SpikeConvPoolOp spike_conv_pool;
   static const SpikeEncodeOp spike_encode;
   static const UnpackOp<CodeDecode> code_unpack;
   static const FanOutOp<CodeFanOutCount> code_fan_out;
   domain.Add(&spike_conv_mt);
+  domain.Add(&spike_conv_pool);
   domain.Add(&spike_encode);
   domain.Add(&code_unpack);
   domain.Add(&code_fan_out);

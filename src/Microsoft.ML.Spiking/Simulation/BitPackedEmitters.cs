@@ -162,6 +162,71 @@ namespace Microsoft.ML.Spiking.Simulation
             return new PackedValue(output, theta, shape, null);
         }
 
+        /// <summary>
+        /// SpikeConvPool: a differential max-pool neuron with the convolution of codes that feeds it, in one node (the
+        /// convolution's sums as SpikeConvMt forms them, the neuron's operations as MaxPoolScan's); states v and r_in laid out
+        /// [H, W, padded C], r_out [H / kh, W / kw, padded C].
+        /// </summary>
+        /// <param name="ctx">The chunk being built.</param>
+        /// <param name="fused">The max-pool neuron and its convolution.</param>
+        /// <param name="source">The packed codes the convolution reads.</param>
+        /// <param name="portable">Run the portable build of the kernel even where the CPU has AVX-512.</param>
+        /// <param name="scaledTableBytes">The budget of the node's scaled row table.</param>
+        /// <param name="eventCount">The graph output and plan of the convolution's synaptic operations when the node counts them, else null.</param>
+        /// <returns>The neuron's output [K·B, C, H / kh, W / kw].</returns>
+        public static string SpikeConvPool(ChunkContext ctx, BitPackedPlan.FusedPool fused, PackedValue source, bool portable, long scaledTableBytes, (string Output, SynapticLayerPlan Plan)? eventCount)
+        {
+            OnnxGraphBuilder b = ctx.Builder;
+            ConvLayer conv = fused.Convolution;
+            MaxPoolNeuronLayer pool = fused.Pool;
+            int[] shape = ctx.Network.GetShape(conv.Output);
+            int[] pooledShape = ctx.Network.GetShape(pool.Output);
+            int channels = shape[0];
+            int padded = BitPackedPlan.Padded(channels);
+            float[] scales = source.Scales!;
+            bool scaled = BitPackedPlan.ScaledTableBytes(conv, scales.Length) <= scaledTableBytes;
+            float[] table = scaled ? BitPackedPlan.ScaledRowTable(conv, source.Theta, scales) : BitPackedPlan.RowTable(conv, source.Theta);
+            var bias = new float[padded];
+            for (int o = 0; conv.Bias != null && o < channels; o++)
+            {
+                bias[o] = conv.Bias[o];
+            }
+            int[] stateShape = { shape[1], shape[2], padded };
+            int stateSize = shape[1] * shape[2] * padded;
+            int[] pooledStateShape = { pooledShape[1], pooledShape[2], padded };
+            float[]? poolBias = pool.Bias != null ? BitPackedPlan.ToPixelMajor(pool.Bias, shape, 0f) : null;
+            string v = ctx.BeginState("v_hwc", stateShape, new float[stateSize], channels);
+            string rIn = ctx.BeginState("r_in_hwc", stateShape, poolBias != null ? (float[])poolBias.Clone() : new float[stateSize], channels);
+            string rOut = ctx.BeginState("r_out_hwc", pooledStateShape, new float[pooledStateShape[0] * pooledStateShape[1] * padded], channels);
+            string[] inputs =
+            {
+                source.Tensor,
+                b.Initializer("conv_table", new[] { table.Length }, table),
+                b.Initializer("bias", new[] { padded }, bias),
+                poolBias != null ? b.Initializer("mp_bias", new[] { stateSize }, poolBias) : string.Empty,
+                ChunkContext.StepOffsetName,
+                v, rIn, rOut,
+            };
+            string output = b.Fresh("mp_out");
+            var outputs = new List<string> { output, ctx.StateOutput(v), ctx.StateOutput(rIn), ctx.StateOutput(rOut) };
+            string events = b.Fresh("events");
+            if (eventCount != null)
+            {
+                outputs.Add(events);
+            }
+            b.CustomNode(NativeKernels.Domain, "SpikeConvPool", inputs, outputs,
+                Attr("steps", (long)ctx.Steps), Attr("channels", (long)channels), Attr("levels", (long)scales.Length), Attr("scales", scales),
+                Attr("scaled", scaled ? 1L : 0L), Attr("portable", portable ? 1L : 0L), Attr("count_events", eventCount != null ? 1L : 0L),
+                Attr("geometry_a", new[] { conv.Weight.Shape[2], conv.Weight.Shape[3], conv.Strides[0], conv.Strides[1], conv.Pads[0], conv.Pads[1] }),
+                Attr("kernel_shape", pool.Pool.Kernel));
+            if (eventCount is (string target, SynapticLayerPlan plan))
+            {
+                b.Node("Mul", new[] { events, b.Scalar((float)plan.ChannelFanOut) }, target);
+                b.AddOutput(target, Batched("KB", plan.KeptShape));
+            }
+            return output;
+        }
+
         /// <summary>SpikeUnpack or CodeUnpack: the floats [K·B, C, H, W] of a packed value, as the standard lowering has them.</summary>
         public static string Unpack(OnnxGraphBuilder b, PackedValue value)
         {

@@ -52,6 +52,7 @@ namespace Microsoft.ML.Spiking.Simulation
         public const int MaxCodeLevels = 7;
 
         private readonly Dictionary<string, FusedNeuron> _fused = new Dictionary<string, FusedNeuron>(StringComparer.Ordinal);
+        private readonly Dictionary<string, FusedPool> _pools = new Dictionary<string, FusedPool>(StringComparer.Ordinal);
         private readonly HashSet<string> _absorbed = new HashSet<string>(StringComparer.Ordinal);
         private readonly HashSet<string> _packed = new HashSet<string>(StringComparer.Ordinal);
 
@@ -68,6 +69,12 @@ namespace Microsoft.ML.Spiking.Simulation
 
         /// <summary>One fused neuron: its convolution sources (one or two) and its residual spikes (or null).</summary>
         internal sealed record FusedNeuron(SpikingNeuronLayer Neuron, IReadOnlyList<ConvLayer> Convolutions, SpikingNeuronLayer? Residual);
+
+        /// <summary>A differential max-pool neuron lowered with the convolution of codes that feeds it (<c>SpikeConvPool</c>).</summary>
+        internal sealed record FusedPool(MaxPoolNeuronLayer Pool, ConvLayer Convolution);
+
+        /// <summary>Most map pixels in a window of a fused max-pool neuron (<c>kMaxPoolWindow</c>).</summary>
+        public const int MaxPoolWindow = 9;
 
         /// <summary>The plan for a network of the given coding, or null when no neuron can be fused.</summary>
         public static BitPackedPlan? Create(Network network, bool differential)
@@ -96,10 +103,25 @@ namespace Microsoft.ML.Spiking.Simulation
                     plan._packed.Add(fused.Residual.Output);
                 }
             }
-            return plan._fused.Count == 0 ? null : plan;
+            foreach (MaxPoolNeuronLayer pool in differential ? network.Layers.OfType<MaxPoolNeuronLayer>() : Enumerable.Empty<MaxPoolNeuronLayer>())
+            {
+                if (network.GetProducer(pool.Inputs[0]) is ConvLayer conv && OnlyFeeds(network, conv, pool) && pool.Pool.Kernel.Length == 2
+                    && pool.Pool.Kernel[0] * pool.Pool.Kernel[1] <= MaxPoolWindow && network.GetShape(conv.Output).Length == 3
+                    && (pool.Bias == null || pool.Bias.Length == ShapeUtil.Size(network.GetShape(conv.Output)))
+                    && plan.Convolvable(network, conv, network.GetShape(conv.Output), null))
+                {
+                    plan._pools[pool.Name] = new FusedPool(pool, conv);
+                    plan._absorbed.Add(conv.Name);
+                    plan._packed.Add(conv.Inputs[0]);
+                }
+            }
+            return plan._fused.Count == 0 && plan._pools.Count == 0 ? null : plan;
         }
 
-        /// <summary>True for a convolution or addition that a fused neuron computes itself.</summary>
+        /// <summary>The fused form of a max-pool neuron (with its convolution), or null.</summary>
+        public FusedPool? Pool(Layer layer) => _pools.TryGetValue(layer.Name, out FusedPool? f) ? f : null;
+
+        /// <summary>True for a convolution or addition that a fused neuron (or max-pool neuron) computes itself.</summary>
         public bool IsAbsorbed(Layer layer) => _absorbed.Contains(layer.Name);
 
         /// <summary>The fused form of a neuron, or null.</summary>

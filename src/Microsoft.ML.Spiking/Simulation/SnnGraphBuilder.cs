@@ -239,6 +239,12 @@ namespace Microsoft.ML.Spiking.Simulation
                 }
                 if (IsStateful(layer))
                 {
+                    if (bitPlan?.Pool(layer) is BitPackedPlan.FusedPool fusedPool)
+                    {
+                        var counted = kernelCounts.TryGetValue(fusedPool.Convolution.Name, out var target) ? target : ((string, SynapticLayerPlan)?)null;
+                        values[layer.Output] = (BitPackedEmitters.SpikeConvPool(ctx, fusedPool, packed[fusedPool.Convolution.Inputs[0]], packing == BitPacking.Portable, scaledTableBytes, counted), true);
+                        continue;
+                    }
                     (string name, bool varying) = Value(layer.Inputs[0]);
                     if (fusedNeurons && differential && layer is MaxPoolNeuronLayer pool)
                     {

@@ -216,16 +216,19 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
         }
 
         /// <summary>
-        /// Max-pool neurons (the fused <c>MaxPoolScan</c>) between packed layers, as in a network whose ReLU and max-pooling
-        /// were swapped: one on the constant input (2 × 2, a bias, a column left over) and one after a convolution that reads
-        /// codes without being fused (3 × 3, no bias, rows and a column left over). The standard lowering against the neuron
+        /// Max-pool neurons between packed layers, as in a network whose ReLU and max-pooling were swapped: one on the
+        /// constant input (<c>MaxPoolScan</c>: 2 × 2, a bias, a column left over) and one after a convolution of codes
+        /// (<c>SpikeConvPool</c> when packed, else <c>MaxPoolScan</c> after ONNX Runtime's convolution: 3 × 3 without a bias,
+        /// rows and a column left over; or 2 × 2 with a bias, a row left over). The standard lowering against the neuron
         /// kernels alone and the packed simulation with either build of the kernels, over chunks (the states carried on).
         /// </summary>
         [TestMethod]
-        [DataRow(false, false)]
-        [DataRow(true, false)]
-        [DataRow(true, true)]
-        public void MaxPoolNeuronsMatchTheStandardLoweringBitForBit(bool pack, bool portable)
+        [DataRow(false, false, 3, false)]
+        [DataRow(true, false, 3, false)]
+        [DataRow(true, true, 3, false)]
+        [DataRow(true, false, 2, true)]
+        [DataRow(true, true, 2, true)]
+        public void MaxPoolNeuronsMatchTheStandardLoweringBitForBit(bool pack, bool portable, int window, bool poolBias)
         {
             RequireKernels();
             var r = new Random(31);
@@ -241,12 +244,15 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
                 Conv("c2", "n1", 6, 4, 3, 1, 1, r),
                 Neuron("n2", "c2", 6, 20),
                 Conv("c3", "n2", 5, 6, 3, 1, 1, r),
-                new MaxPoolNeuronLayer(Pool("p1", "c3", 3), null),
-                Neuron("n3", "p1", 5, 1),
-                new ReshapeLayer("f", "Flatten", "n3", "f", new[] { 5 }),
-                new DenseLayer("d", "Gemm", "f", "y", new FloatTensor(new[] { 3, 5 }, Dyadic(r, 15)), Dyadic(r, 3)),
+                new MaxPoolNeuronLayer(Pool("p1", "c3", window), poolBias ? Dyadic(r, 5 * 5 * 4) : null),
+                Neuron("n3", "p1", 5, (5 / window) * (4 / window)),
+                new ReshapeLayer("f", "Flatten", "n3", "f", new[] { 5 * (5 / window) * (4 / window) }),
+                new DenseLayer("d", "Gemm", "f", "y", new FloatTensor(new[] { 3, 5 * (5 / window) * (4 / window) }, Dyadic(r, 15 * (5 / window) * (4 / window))), Dyadic(r, 3)),
             };
             var snn = new SpikingNetwork(new Network("x", new[] { 2, 10, 9 }, layers, "y", "fixture"), ConversionMethod.DifferentialCoding, Array.Empty<string>(), Dyadic(r, 3));
+            BitPackedPlan plan = BitPackedPlan.Create(snn.Network, differential: true)!;
+            Assert.IsNotNull(plan.Pool(layers[6]), "the second max-pool neuron and its convolution should fuse");
+            Assert.IsNull(plan.Pool(layers[0]), "a max-pool neuron on the input has no convolution to fuse");
             const int batch = 3;
             const int steps = 7;
             float[] inputs = DyadicInputs(batch * 2 * 10 * 9, 12);
