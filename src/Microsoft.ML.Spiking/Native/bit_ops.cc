@@ -10,6 +10,7 @@
 //     v [B, H, W, padded] (padded = channels rounded up to 16); bits out [K·B, H, W, words].
 //   SpikeUnpack(bits, theta) -> x: floats [rows, C, spatial...] holding θ_c where a spike is (attribute channels).
 //   SpikeFanOut(bits, fan_h, fan_w) -> sops [rows, C]: Σ_hw f_h·f_w over each channel's spikes (attribute channels).
+//   SpikeMaxPool(bits) -> bits [rows, H / kh, W / kw, words]: max-pooling of the spikes (attribute kernel_shape = strides).
 
 #include <string>
 #include <vector>
@@ -214,6 +215,62 @@ struct SpikeFanOutCount {
   }
 };
 
+// SpikeMaxPool: the max-pooling of IF spikes (kernel = strides, no padding, floor mode) on their bits. A spike is θ_c or
+// 0 and θ_c > 0, so a window's max is θ_c exactly where any of its bits is set: the OR of its words.
+struct SpikeMaxPoolKernel {
+  SpikeMaxPoolKernel(const OrtKernelInfo* info) {
+    Ort::ConstKernelInfo ki(info);
+    kernel_ = ki.GetAttributes<int64_t>("kernel_shape");
+    Require(kernel_.size() == 2 && kernel_[0] >= 1 && kernel_[1] >= 1, "SpikeMaxPool needs kernel_shape [kh, kw]");
+  }
+
+  OrtStatusPtr ComputeV2(OrtKernelContext* raw) {
+    try {
+      Ort::KernelContext context(raw);
+      Ort::ConstValue bits = context.GetInput(0);
+      std::vector<int64_t> in = bits.GetTensorTypeAndShapeInfo().GetShape();
+      Require(in.size() == 4, "SpikeMaxPool: bits must be [rows, H, W, words]");
+      const int64_t rows = in[0], height = in[1], width = in[2], words = in[3];
+      const int64_t kh = kernel_[0], kw = kernel_[1], out_h = height / kh, out_w = width / kw;
+      const uint64_t* source = bits.GetTensorData<uint64_t>();
+      uint64_t* output = context.GetOutput(0, std::vector<int64_t>{rows, out_h, out_w, words}).GetTensorMutableData<uint64_t>();
+      ParallelPartials(context, static_cast<size_t>(rows), 0, [&](size_t row, int64_t*) {
+        const uint64_t* map = source + static_cast<int64_t>(row) * height * width * words;
+        uint64_t* pooled = output + static_cast<int64_t>(row) * out_h * out_w * words;
+        for (int64_t py = 0; py < out_h; ++py) {
+          for (int64_t px = 0; px < out_w; ++px) {
+            uint64_t* out = pooled + (py * out_w + px) * words;
+            for (int64_t w = 0; w < words; ++w) {
+              uint64_t any = 0;
+              for (int64_t ky = 0; ky < kh; ++ky) {
+                for (int64_t kx = 0; kx < kw; ++kx) {
+                  any |= map[((py * kh + ky) * width + px * kw + kx) * words + w];
+                }
+              }
+              out[w] = any;
+            }
+          }
+        }
+      });
+      return nullptr;
+    } catch (const std::exception& e) {
+      return ToStatus(e);
+    }
+  }
+
+ private:
+  std::vector<int64_t> kernel_;
+};
+
+struct SpikeMaxPoolOp : Ort::CustomOpBase<SpikeMaxPoolOp, SpikeMaxPoolKernel, true> {
+  OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const { return NewKernel<SpikeMaxPoolKernel>(info, kernel); }
+  const char* GetName() const { return "SpikeMaxPool"; }
+  size_t GetInputTypeCount() const { return 1; }
+  ONNXTensorElementDataType GetInputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64; }
+  size_t GetOutputTypeCount() const { return 1; }
+  ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64; }
+};
+
 }  // namespace
 
 void AddBitOps(Ort::CustomOpDomain& domain) {
@@ -221,10 +278,12 @@ void AddBitOps(Ort::CustomOpDomain& domain) {
   static const SpikeConvIfOp spike_conv_if;
   static const UnpackOp<SpikeDecode> spike_unpack;
   static const FanOutOp<SpikeFanOutCount> spike_fan_out;
+  static const SpikeMaxPoolOp spike_max_pool;
   domain.Add(&if_pack);
   domain.Add(&spike_conv_if);
   domain.Add(&spike_unpack);
   domain.Add(&spike_fan_out);
+  domain.Add(&spike_max_pool);
 }
 
 }  // namespace spiking

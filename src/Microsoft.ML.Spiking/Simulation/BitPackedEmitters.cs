@@ -227,6 +227,14 @@ namespace Microsoft.ML.Spiking.Simulation
             return output;
         }
 
+        /// <summary>SpikeMaxPool: the max-pooling of IF spikes on their bits (the OR of each window's words; θ_c &gt; 0).</summary>
+        public static PackedValue SpikeMaxPool(OnnxGraphBuilder b, PoolLayer pool, PackedValue source, int[] shape)
+        {
+            string bits = b.Fresh("pooled_bits");
+            b.CustomNode(NativeKernels.Domain, "SpikeMaxPool", new[] { source.Tensor }, new[] { bits }, Attr("kernel_shape", pool.Kernel));
+            return new PackedValue(bits, source.Theta, shape, source.Scales);
+        }
+
         /// <summary>SpikeUnpack or CodeUnpack: the floats [K·B, C, H, W] of a packed value, as the standard lowering has them.</summary>
         public static string Unpack(OnnxGraphBuilder b, PackedValue value)
         {

@@ -54,6 +54,7 @@ namespace Microsoft.ML.Spiking.Simulation
         private readonly Dictionary<string, FusedNeuron> _fused = new Dictionary<string, FusedNeuron>(StringComparer.Ordinal);
         private readonly Dictionary<string, FusedPool> _pools = new Dictionary<string, FusedPool>(StringComparer.Ordinal);
         private readonly HashSet<string> _absorbed = new HashSet<string>(StringComparer.Ordinal);
+        private readonly HashSet<string> _pooled = new HashSet<string>(StringComparer.Ordinal);
         private readonly HashSet<string> _packed = new HashSet<string>(StringComparer.Ordinal);
 
         private BitPackedPlan(bool differential)
@@ -97,6 +98,11 @@ namespace Microsoft.ML.Spiking.Simulation
                 {
                     plan._absorbed.Add(conv.Name);
                     plan._packed.Add(conv.Inputs[0]);
+                    if (plan.SpikePool(network, conv) is PoolLayer pool)
+                    {
+                        plan._pooled.Add(pool.Name);
+                        plan._packed.Add(pool.Inputs[0]);
+                    }
                 }
                 if (fused.Residual != null)
                 {
@@ -123,6 +129,9 @@ namespace Microsoft.ML.Spiking.Simulation
 
         /// <summary>True for a convolution or addition that a fused neuron (or max-pool neuron) computes itself.</summary>
         public bool IsAbsorbed(Layer layer) => _absorbed.Contains(layer.Name);
+
+        /// <summary>True for a max-pooling of IF spikes that runs on their bits (<c>SpikeMaxPool</c>) for a fused convolution to read.</summary>
+        public bool PoolsBits(Layer layer) => _pooled.Contains(layer.Name);
 
         /// <summary>The fused form of a neuron, or null.</summary>
         public FusedNeuron? Fused(Layer layer) => _fused.TryGetValue(layer.Name, out FusedNeuron? f) ? f : null;
@@ -209,7 +218,12 @@ namespace Microsoft.ML.Spiking.Simulation
             {
                 return false;
             }
-            if (!Packable(network, network.GetProducer(conv.Inputs[0]), levels))
+            Layer? source = network.GetProducer(conv.Inputs[0]);
+            if (SpikePool(network, conv) is PoolLayer pool)
+            {
+                source = network.GetProducer(pool.Inputs[0]);
+            }
+            if (!Packable(network, source, levels))
             {
                 return false;
             }
@@ -217,6 +231,15 @@ namespace Microsoft.ML.Spiking.Simulation
             long bytes = (long)conv.Weight.Shape[2] * conv.Weight.Shape[3] * rows * Padded(conv.OutChannels) * sizeof(float);
             return bytes <= MaxTableBytes;
         }
+
+        /// <summary>
+        /// Rate coding: the max-pooling that <paramref name="conv"/> reads when it pools IF spikes with windows that tile the map
+        /// (kernel = strides, no padding, floor mode), so that it can run on their bits; else null.
+        /// </summary>
+        private PoolLayer? SpikePool(Network network, ConvLayer conv) =>
+            !Differential && network.GetProducer(conv.Inputs[0]) is PoolLayer { Kind: PoolKind.Max, CeilMode: false } pool && pool.Kernel.Length == 2
+                && pool.Kernel.SequenceEqual(pool.Strides) && pool.Pads.All(p => p == 0) && network.GetProducer(pool.Inputs[0]) is IfNeuronLayer
+                ? pool : null;
 
         /// <summary>True when <paramref name="layer"/>'s output is read by <paramref name="consumer"/> only (and is not the network output).</summary>
         private static bool OnlyFeeds(Network network, Layer layer, Layer consumer) =>

@@ -276,6 +276,11 @@ namespace Microsoft.ML.Spiking.Simulation
                     EncodeIfPacked(layer);
                     continue;
                 }
+                if (bitPlan != null && layer is PoolLayer spikePool && bitPlan.PoolsBits(spikePool))
+                {
+                    packed[spikePool.Output] = BitPackedEmitters.SpikeMaxPool(b, spikePool, packed[spikePool.Inputs[0]], network.GetShape(spikePool.Output));
+                    continue;
+                }
                 if (synapticLayers != null && layer is ConvLayer or DenseLayer)
                 {
                     SynapticLayerPlan plan = NextPlan(layer);

@@ -263,6 +263,45 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
             AssertIdentical(standard.Run(inputs, batch), kernels.Run(inputs, batch), steps, batch, requireEveryLayerToSpike: true);
         }
 
+        /// <summary>
+        /// Rate coding with max-pooling between IF neurons: a convolution reading the pooled spikes fuses with its neuron and
+        /// the pooling runs on the bits (<c>SpikeMaxPool</c>: 70 channels, two words; a 9 × 9 map leaves a row and a column
+        /// out); a second pooling read by the dense head is unpacked. Bit for bit against the standard lowering.
+        /// </summary>
+        [TestMethod]
+        [DataRow(false)]
+        [DataRow(true)]
+        public void MaxPoolingOnBitsMatchesTheStandardLoweringBitForBit(bool portable)
+        {
+            RequireKernels();
+            var r = new Random(41);
+            PoolLayer Pool(string name, string input) => new PoolLayer(name, "MaxPool", input, name, PoolKind.Max, new[] { 2, 2 }, new[] { 2, 2 }, new int[4], false, false);
+            var layers = new Layer[]
+            {
+                Conv("c1", "x", 70, 3, 3, 1, 1, r),
+                new IfNeuronLayer("n1", "Relu", "c1", "n1", Thresholds(r, 70), 0.5f, ResetMode.Subtract),
+                Pool("p1", "n1"),
+                Conv("c2", "p1", 12, 70, 3, 1, 1, r),
+                new IfNeuronLayer("n2", "Relu", "c2", "n2", Thresholds(r, 12), 0.5f, ResetMode.Subtract),
+                Conv("c3", "n2", 6, 12, 3, 1, 1, r),
+                new IfNeuronLayer("n3", "Relu", "c3", "n3", Thresholds(r, 6), 0.5f, ResetMode.Subtract),
+                Pool("p2", "n3"),
+                new ReshapeLayer("f", "Flatten", "p2", "f", new[] { 24 }),
+                new DenseLayer("d", "Gemm", "f", "y", new FloatTensor(new[] { 4, 24 }, Dyadic(r, 96)), Dyadic(r, 4)),
+            };
+            var snn = new SpikingNetwork(new Network("x", new[] { 3, 9, 9 }, layers, "y", "fixture"), ConversionMethod.RateCoding, Array.Empty<string>());
+            BitPackedPlan plan = BitPackedPlan.Create(snn.Network, differential: false)!;
+            Assert.IsTrue(plan.PoolsBits(layers[2]), "the pooling a fused convolution reads should run on bits");
+            Assert.IsFalse(plan.PoolsBits(layers[7]), "the pooling the dense head reads stays a float pooling");
+            const int batch = 3;
+            const int steps = 7;
+            float[] inputs = DyadicInputs(batch * 3 * 9 * 9, 14);
+            using var packed = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = 3, PortableBitKernels = portable, KeepFinalMembranes = true });
+            using var standard = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = 3, UseNativeKernels = false, KeepFinalMembranes = true });
+            Assert.IsTrue(packed.PacksSpikes, SpikingSimulator.NativeKernelStatus);
+            AssertIdentical(standard.Run(inputs, batch), packed.Run(inputs, batch), steps, batch, requireEveryLayerToSpike: true);
+        }
+
         [TestMethod]
         public void TimeVaryingInputsMatchBitForBit()
         {
