@@ -143,8 +143,8 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
                 new IfNeuronLayer("n1", "Relu", "c1", "n1", new[] { 1f }, 0.5f, ResetMode.Subtract),
                 dilated,
                 new IfNeuronLayer("n2", "Relu", "c2", "n2", new[] { 1f }, 0.5f, ResetMode.Subtract),
-                // Reads a max-pool, not a neuron.
-                new PoolLayer("p", "MaxPool", "n2", "p", PoolKind.Max, new[] { 2, 2 }, new[] { 2, 2 }, new int[4], false, false),
+                // Reads a max-pool whose windows overlap and pad (not a pooling of bits), not a neuron.
+                new PoolLayer("p", "MaxPool", "n2", "p", PoolKind.Max, new[] { 3, 3 }, new[] { 2, 2 }, new[] { 1, 1, 1, 1 }, false, false),
                 Conv("c3", "p", 4, 4, 3, 1, 1, r),
                 new IfNeuronLayer("n3", "Relu", "c3", "n3", new[] { 1f }, 0.5f, ResetMode.Subtract),
                 Conv("c4", "n3", 4, 4, 3, 1, 1, r),
