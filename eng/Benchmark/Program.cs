@@ -49,6 +49,7 @@ namespace Microsoft.ML.Spiking.Benchmark
             public static readonly KernelVariant Standard = new KernelVariant(" [std]", false, false, false);
             public static readonly KernelVariant Fused = new KernelVariant(" [fused]", true, true, false);
             public static readonly KernelVariant Packed = new KernelVariant(" [packed]", true, false, true);
+            public static readonly KernelVariant Defaults = new KernelVariant(" (default)", true, false, true);
         }
 
         /// <summary>Seconds of calls of the lowered ANN whose best gives its images/s.</summary>
@@ -197,7 +198,11 @@ namespace Microsoft.ML.Spiking.Benchmark
                 foreach ((string method, Func<SpikingNetwork> convert) in networks.Where(n => s_methods.Contains(n.Method)))
                 {
                     SpikingNetwork network = convert();
-                    foreach (KernelVariant variant in s_kernels)
+                    // With --kernels=both, a parallel network (which neither the fused nor the packed row applies to) also gets a
+                    // row with the library's defaults, which count its spikes with the native TrainCounts.
+                    IEnumerable<KernelVariant> variants = s_kernels.Length > 1 ? s_kernels.Append(KernelVariant.Defaults) : s_kernels;
+                    bool nativeRow = false;
+                    foreach (KernelVariant variant in variants)
                     {
                         using var simulator = new SpikingSimulator(network, new SimulationOptions
                         {
@@ -205,11 +210,13 @@ namespace Microsoft.ML.Spiking.Benchmark
                         });
                         bool applies = variant == KernelVariant.Default || variant == KernelVariant.Standard
                             || (variant == KernelVariant.Fused && simulator.UsesNativeKernels && !simulator.PacksSpikes)
-                            || (variant == KernelVariant.Packed && simulator.PacksSpikes);
+                            || (variant == KernelVariant.Packed && simulator.PacksSpikes)
+                            || (variant == KernelVariant.Defaults && !nativeRow && method == "parallel");
                         if (!applies)
                         {
                             continue; // that kernel does not apply to this network: another row is this run
                         }
+                        nativeRow |= variant == KernelVariant.Fused || variant == KernelVariant.Packed;
                         simulator.Run(inputs, batch);
                         double seconds = Best(repeats, () => simulator.Run(inputs, batch));
                         double rate = batch / seconds;
