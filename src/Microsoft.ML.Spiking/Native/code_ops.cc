@@ -33,6 +33,40 @@ namespace {
 
 int64_t CodeWords(int64_t channels) { return (channels + 15) / 16; }
 
+// The map a fused convolution writes, from its states [B, H, W, padded] (rank checked by the caller); the node's steps and channels; the levels, scales
+// and table form of the codes it reads. `op` names the operator in errors.
+void SetMap(SpikeConvMtArgs& a, const std::vector<int64_t>& state, int64_t steps, int64_t channels, int levels, bool scaled, const std::vector<float>& scales,
+            const std::string& op) {
+  a.steps = steps;
+  a.batch = state[0];
+  a.height = state[1];
+  a.width = state[2];
+  a.padded = state[3];
+  a.channels = channels;
+  a.words = CodeWords(channels);
+  a.levels = levels;
+  a.scaled = scaled;
+  a.scale = scales.data();
+  Require(a.padded % 16 == 0 && a.padded >= channels && a.padded < channels + 16, op + ": the states' last dim must be the channels rounded up to 16");
+}
+
+// One more source of a fused convolution: its codes [K·B, H, W, words], its table and the kernel from its geometry attribute.
+void AddSource(SpikeConvMtArgs& a, const Ort::ConstValue& codes, const Ort::ConstValue& table, const std::vector<int64_t>& geometry, const std::string& op) {
+  Require(geometry.size() == 6, op + ": a source without its geometry attribute");
+  std::vector<int64_t> in = codes.GetTensorTypeAndShapeInfo().GetShape();
+  Require(in.size() == 4 && in[0] == a.steps * a.batch, op + ": a source must be codes [K·B, H, W, words] with K·B rows");
+  const int64_t entries = static_cast<int64_t>(table.GetTensorTypeAndShapeInfo().GetElementCount());
+  CodeSource& src = a.source[a.sources++];
+  src.codes = codes.GetTensorData<uint64_t>();
+  src.table = table.GetTensorData<float>();
+  SetGeometry(src, in, geometry);
+  const int64_t per_channel = src.kernel_h * src.kernel_w * a.padded * (a.scaled ? 2 * a.levels : 1);
+  Require(per_channel > 0 && entries % per_channel == 0, op + ": a table's size does not match its kernel and channels");
+  Require(src.kernel_h * src.kernel_w <= kMaxTaps, op + ": a kernel has more taps than the kernel supports");
+  src.channels = entries / per_channel;
+  Require(src.channels <= src.words * 16, op + ": a table has more input channels than its source's words hold");
+}
+
 enum MtConvInput : size_t { kCodesA, kTableA, kCodesB, kTableB, kResidual, kResidualTheta, kBias, kNeuronBias, kTheta, kStepOffset, kM, kC, kCumulative, kROut, kMtConvInputs };
 enum MtConvOutput : size_t { kCodesOut, kCounts, kMOut, kCOut, kCumulativeOut, kROutOut, kEventsA, kEventsB, kMtConvOutputs };
 
@@ -62,38 +96,14 @@ struct SpikeConvMtKernel {
       std::vector<int64_t> state = m.GetTensorTypeAndShapeInfo().GetShape();
       Require(state.size() == 4, "SpikeConvMt: m must be [B, H, W, padded channels]");
       SpikeConvMtArgs a;
-      a.steps = steps_;
-      a.batch = state[0];
-      a.height = state[1];
-      a.width = state[2];
-      a.padded = state[3];
-      a.channels = channels_;
-      a.words = CodeWords(channels_);
-      a.levels = levels_;
+      SetMap(a, state, steps_, channels_, levels_, scaled_, scales_, "SpikeConvMt");
       a.gated = gated_;
-      a.scaled = scaled_;
-      a.scale = scales_.data();
-      Require(a.padded % 16 == 0 && a.padded >= channels_ && a.padded < channels_ + 16, "SpikeConvMt: the states' last dim must be the channels rounded up to 16");
       a.sources = 0;
       for (int s = 0; s < 2; ++s) {
         Ort::ConstValue codes = context.GetInput(s == 0 ? kCodesA : kCodesB);
-        if (codes == nullptr) {
-          continue;
+        if (codes != nullptr) {
+          AddSource(a, codes, context.GetInput(s == 0 ? kTableA : kTableB), geometry_[s], "SpikeConvMt");
         }
-        Require(geometry_[s].size() == 6, "SpikeConvMt: a source without its geometry attribute");
-        std::vector<int64_t> in = codes.GetTensorTypeAndShapeInfo().GetShape();
-        Require(in.size() == 4 && in[0] == steps_ * a.batch, "SpikeConvMt: a source must be codes [K·B, H, W, words] with K·B rows");
-        Ort::ConstValue table = context.GetInput(s == 0 ? kTableA : kTableB);
-        const int64_t entries = static_cast<int64_t>(table.GetTensorTypeAndShapeInfo().GetElementCount());
-        CodeSource& src = a.source[a.sources++];
-        src.codes = codes.GetTensorData<uint64_t>();
-        src.table = table.GetTensorData<float>();
-        SetGeometry(src, in, geometry_[s]);
-        const int64_t per_channel = src.kernel_h * src.kernel_w * a.padded * (scaled_ ? 2 * levels_ : 1);
-        Require(per_channel > 0 && entries % per_channel == 0, "SpikeConvMt: a table's size does not match its kernel and channels");
-        Require(src.kernel_h * src.kernel_w <= kMaxTaps, "SpikeConvMt: a kernel has more taps than the kernel supports");
-        src.channels = entries / per_channel;
-        Require(src.channels <= src.words * 16, "SpikeConvMt: a table has more input channels than its source's words hold");
       }
       Require(a.sources >= 1, "SpikeConvMt needs a source");
       Ort::ConstValue residual = context.GetInput(kResidual);
@@ -119,13 +129,8 @@ struct SpikeConvMtKernel {
       FormLevels(a.theta, a.padded, scales_.data(), fractions_.data(), levels_, a.padded, value.data(), positive.data());
       a.value = value.data();
       a.positive = positive.data();
-      // t = step_offset + k + 1 and 1/t, as ChunkContext forms them (Add, Reciprocal).
-      const float offset = context.GetInput(kStepOffset).GetTensorData<float>()[0];
-      std::vector<float> inverse(static_cast<size_t>(steps_));
-      for (int64_t k = 0; k < steps_; ++k) {
-        inverse[static_cast<size_t>(k)] = 1.0f / (offset + static_cast<float>(k + 1));
-      }
-      a.inverse = inverse.data();
+      const StepFactors steps = ReadSteps(context.GetInput(kStepOffset), steps_);
+      a.inverse = steps.inverse.data();
       a.m_in = m.GetTensorData<float>();
       a.c_in = context.GetInput(kC).GetTensorData<float>();
       a.output = context.GetOutput(kCodesOut, std::vector<int64_t>{steps_ * a.batch, a.height, a.width, a.words}).GetTensorMutableData<uint64_t>();
@@ -214,33 +219,10 @@ struct SpikeConvPoolKernel {
       Require(state.size() == 4, "SpikeConvPool: v must be [B, H, W, padded channels]");
       SpikeConvPoolArgs p;
       SpikeConvMtArgs& a = p.conv;
-      a.steps = steps_;
-      a.batch = state[0];
-      a.height = state[1];
-      a.width = state[2];
-      a.padded = state[3];
-      a.channels = channels_;
-      a.words = CodeWords(channels_);
-      a.levels = levels_;
-      a.scaled = scaled_;
-      a.scale = scales_.data();
+      SetMap(a, state, steps_, channels_, levels_, scaled_, scales_, "SpikeConvPool");
       a.count_events = count_events_;
-      Require(a.padded % 16 == 0 && a.padded >= channels_ && a.padded < channels_ + 16, "SpikeConvPool: the states' last dim must be the channels rounded up to 16");
-      Ort::ConstValue codes = context.GetInput(kPoolCodes);
-      std::vector<int64_t> in = codes.GetTensorTypeAndShapeInfo().GetShape();
-      Require(in.size() == 4 && in[0] == steps_ * a.batch, "SpikeConvPool: the source must be codes [K·B, H, W, words] with K·B rows");
-      Ort::ConstValue table = context.GetInput(kPoolTable);
-      const int64_t entries = static_cast<int64_t>(table.GetTensorTypeAndShapeInfo().GetElementCount());
-      a.sources = 1;
-      CodeSource& src = a.source[0];
-      src.codes = codes.GetTensorData<uint64_t>();
-      src.table = table.GetTensorData<float>();
-      SetGeometry(src, in, geometry_);
-      const int64_t per_channel = src.kernel_h * src.kernel_w * a.padded * (scaled_ ? 2 * levels_ : 1);
-      Require(per_channel > 0 && entries % per_channel == 0, "SpikeConvPool: the table's size does not match its kernel and channels");
-      Require(src.kernel_h * src.kernel_w <= kMaxTaps, "SpikeConvPool: the kernel has more taps than the kernel supports");
-      src.channels = entries / per_channel;
-      Require(src.channels <= src.words * 16, "SpikeConvPool: the table has more input channels than its source's words hold");
+      a.sources = 0;
+      AddSource(a, context.GetInput(kPoolCodes), context.GetInput(kPoolTable), geometry_, "SpikeConvPool");
       Ort::ConstValue bias = context.GetInput(kPoolBias);
       Require(static_cast<int64_t>(bias.GetTensorTypeAndShapeInfo().GetElementCount()) == a.padded, "SpikeConvPool: bias must hold the padded channels");
       a.bias = bias.GetTensorData<float>();
@@ -259,13 +241,8 @@ struct SpikeConvPoolKernel {
       Ort::ConstValue r_out = context.GetInput(kPoolROut);
       Require(r_in.GetTensorTypeAndShapeInfo().GetShape() == state && r_out.GetTensorTypeAndShapeInfo().GetShape() == pooled,
               "SpikeConvPool: r_in must be shaped like v and r_out [B, H / kh, W / kw, padded channels]");
-      // t = step_offset + k + 1 and 1/t, as ChunkContext forms them (Add, Reciprocal).
-      const float offset = context.GetInput(kPoolStepOffset).GetTensorData<float>()[0];
-      std::vector<float> inverse(static_cast<size_t>(steps_));
-      for (int64_t k = 0; k < steps_; ++k) {
-        inverse[static_cast<size_t>(k)] = 1.0f / (offset + static_cast<float>(k + 1));
-      }
-      a.inverse = inverse.data();
+      const StepFactors steps = ReadSteps(context.GetInput(kPoolStepOffset), steps_);
+      a.inverse = steps.inverse.data();
       p.v_in = v.GetTensorData<float>();
       p.r_in_in = r_in.GetTensorData<float>();
       p.r_out_in = r_out.GetTensorData<float>();

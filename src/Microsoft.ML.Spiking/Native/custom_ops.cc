@@ -237,8 +237,7 @@ struct MtKernel {
       }
       float* counts = context.GetOutput(kCounts, std::vector<int64_t>{l.steps * l.batch}).GetTensorMutableData<float>();
       a.m_out = context.GetOutput(kMOut, state_shape).GetTensorMutableData<float>();
-      std::vector<float> inverse(static_cast<size_t>(l.steps));
-      std::vector<float> first(static_cast<size_t>(l.steps));
+      StepFactors steps;
       if (differential_) {
         Ort::ConstValue bias = context.GetInput(kBias);
         if (bias != nullptr) {
@@ -247,15 +246,9 @@ struct MtKernel {
           }
           a.bias = bias.GetTensorData<float>();
         }
-        // t = step_offset + k + 1, 1/t and [t = 1], as ChunkContext forms them (Add, Reciprocal, Equal).
-        const float offset = context.GetInput(kStepOffset).GetTensorData<float>()[0];
-        for (int64_t k = 0; k < l.steps; ++k) {
-          const float step = offset + static_cast<float>(k + 1);
-          inverse[static_cast<size_t>(k)] = 1.0f / step;
-          first[static_cast<size_t>(k)] = step == 1.0f ? 1.0f : 0.0f;
-        }
-        a.inverse = inverse.data();
-        a.first = first.data();
+        steps = ReadSteps(context.GetInput(kStepOffset), l.steps);
+        a.inverse = steps.inverse.data();
+        a.first = steps.first.data();
         a.c_in = context.GetInput(kC).GetTensorData<float>();
         a.c_out = context.GetOutput(kCOut, state_shape).GetTensorMutableData<float>();
       }

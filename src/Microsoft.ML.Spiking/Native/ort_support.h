@@ -135,6 +135,24 @@ inline void SumPerSample(const std::vector<int64_t>& partial, const std::vector<
   }
 }
 
+// The steps of a chunk from its step_offset input, as ChunkContext forms them: t = step_offset + k + 1 (Add), 1/t
+// (Reciprocal) and [t = 1] (Equal: the step an input presented once arrives at).
+struct StepFactors {
+  std::vector<float> inverse;
+  std::vector<float> first;
+};
+
+inline StepFactors ReadSteps(const Ort::ConstValue& step_offset, int64_t steps) {
+  const float offset = step_offset.GetTensorData<float>()[0];
+  StepFactors f{std::vector<float>(static_cast<size_t>(steps)), std::vector<float>(static_cast<size_t>(steps))};
+  for (int64_t k = 0; k < steps; ++k) {
+    const float step = offset + static_cast<float>(k + 1);
+    f.inverse[static_cast<size_t>(k)] = 1.0f / step;
+    f.first[static_cast<size_t>(k)] = step == 1.0f ? 1.0f : 0.0f;
+  }
+  return f;
+}
+
 // CountPerSample with `groups` counts per step: the body's partial holds group g's count of step t at g·K + t, and
 // totals[g][t·B + b] receives them.
 template <typename Body>

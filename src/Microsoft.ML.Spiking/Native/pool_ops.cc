@@ -63,17 +63,9 @@ struct MaxPoolScanKernel {
         Require(static_cast<int64_t>(bias.GetTensorTypeAndShapeInfo().GetElementCount()) == size, "MaxPoolScan: bias needs one value per element of a sample");
         a.bias = bias.GetTensorData<float>();
       }
-      // t = step_offset + k + 1, 1/t and [t = 1], as ChunkContext forms them (Add, Reciprocal, Equal).
-      const float offset = context.GetInput(kStepOffset).GetTensorData<float>()[0];
-      std::vector<float> inverse(static_cast<size_t>(steps_));
-      std::vector<float> first(static_cast<size_t>(steps_));
-      for (int64_t k = 0; k < steps_; ++k) {
-        const float step = offset + static_cast<float>(k + 1);
-        inverse[static_cast<size_t>(k)] = 1.0f / step;
-        first[static_cast<size_t>(k)] = step == 1.0f ? 1.0f : 0.0f;
-      }
-      a.inverse = inverse.data();
-      a.first = first.data();
+      const StepFactors steps = ReadSteps(context.GetInput(kStepOffset), steps_);
+      a.inverse = steps.inverse.data();
+      a.first = steps.first.data();
       a.input = x.GetTensorData<float>();
       a.v_in = v.GetTensorData<float>();
       a.r_in_in = r_in.GetTensorData<float>();
