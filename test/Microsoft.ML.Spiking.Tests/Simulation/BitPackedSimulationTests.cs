@@ -173,11 +173,7 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
             SpikingNetwork snn = ExactNetwork(5, reset, size, width);
             const int batch = 3;
             float[] inputs = DyadicInputs(batch * 3 * size * size, 9);
-            using var packed = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk, PortableBitKernels = portable, KeepFinalMembranes = true });
-            using var standard = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk, UseNativeKernels = false, KeepFinalMembranes = true });
-            Assert.IsTrue(packed.PacksSpikes, SpikingSimulator.NativeKernelStatus);
-            Assert.IsFalse(standard.PacksSpikes);
-            AssertIdentical(standard.Run(inputs, batch), packed.Run(inputs, batch), steps, batch, requireEveryLayerToSpike: true);
+            AssertKernelsMatchTheStandardLowering(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk, PortableBitKernels = portable }, inputs, batch, packs: true);
         }
 
         /// <summary>
@@ -209,10 +205,7 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
             Assert.AreEqual(4, BitPackedPlan.Create(snn.Network, differential: true)!.FusedCount);
             const int batch = 3;
             float[] inputs = DyadicInputs(batch * 3 * size * size, 10);
-            using var packed = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk, PortableBitKernels = portable, KeepFinalMembranes = true, ScaledTableBytes = scaledTableBytes });
-            using var standard = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk, UseNativeKernels = false, KeepFinalMembranes = true });
-            Assert.IsTrue(packed.PacksSpikes, SpikingSimulator.NativeKernelStatus);
-            AssertIdentical(standard.Run(inputs, batch), packed.Run(inputs, batch), steps, batch, requireEveryLayerToSpike: true);
+            AssertKernelsMatchTheStandardLowering(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk, PortableBitKernels = portable, ScaledTableBytes = scaledTableBytes }, inputs, batch, packs: true);
         }
 
         /// <summary>
@@ -256,11 +249,7 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
             const int batch = 3;
             const int steps = 7;
             float[] inputs = DyadicInputs(batch * 2 * 10 * 9, 12);
-            using var kernels = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = 3, PackSpikes = pack, PortableBitKernels = portable, KeepFinalMembranes = true });
-            using var standard = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = 3, UseNativeKernels = false, KeepFinalMembranes = true });
-            Assert.IsTrue(kernels.UsesNativeKernels, SpikingSimulator.NativeKernelStatus);
-            Assert.AreEqual(pack, kernels.PacksSpikes);
-            AssertIdentical(standard.Run(inputs, batch), kernels.Run(inputs, batch), steps, batch, requireEveryLayerToSpike: true);
+            AssertKernelsMatchTheStandardLowering(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = 3, PackSpikes = pack, PortableBitKernels = portable }, inputs, batch, packs: pack);
         }
 
         /// <summary>
@@ -296,10 +285,7 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
             const int batch = 3;
             const int steps = 7;
             float[] inputs = DyadicInputs(batch * 3 * 9 * 9, 14);
-            using var packed = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = 3, PortableBitKernels = portable, KeepFinalMembranes = true });
-            using var standard = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = 3, UseNativeKernels = false, KeepFinalMembranes = true });
-            Assert.IsTrue(packed.PacksSpikes, SpikingSimulator.NativeKernelStatus);
-            AssertIdentical(standard.Run(inputs, batch), packed.Run(inputs, batch), steps, batch, requireEveryLayerToSpike: true);
+            AssertKernelsMatchTheStandardLowering(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = 3, PortableBitKernels = portable }, inputs, batch, packs: true);
         }
 
         [TestMethod]
@@ -373,6 +359,22 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
             Assert.IsTrue(expectedSpikes > 10_000, $"the fixture should spike ({expectedSpikes})");
             Assert.IsTrue(spikeDifference <= expectedSpikes / 1000, $"spike counts differ by {spikeDifference} of {expectedSpikes}");
             Assert.IsTrue(worst <= 0.05 * largest, $"estimates differ by up to {worst} (largest {largest})");
+        }
+
+        /// <summary>
+        /// Runs <paramref name="snn"/> with the native kernels as <paramref name="kernels"/> asks (final states kept) and with the
+        /// standard lowering (same steps and chunks) and asserts that everything they return is identical, every neuron layer
+        /// spiking. <paramref name="packs"/>: whether the kernels' run must pack spikes.
+        /// </summary>
+        private static void AssertKernelsMatchTheStandardLowering(SpikingNetwork snn, SimulationOptions kernels, float[] inputs, int batch, bool packs)
+        {
+            kernels.KeepFinalMembranes = true;
+            using var native = new SpikingSimulator(snn, kernels);
+            using var standard = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = kernels.TimeSteps, ChunkSteps = kernels.ChunkSteps, UseNativeKernels = false, KeepFinalMembranes = true });
+            Assert.IsTrue(native.UsesNativeKernels, SpikingSimulator.NativeKernelStatus);
+            Assert.AreEqual(packs, native.PacksSpikes, SpikingSimulator.NativeKernelStatus);
+            Assert.IsFalse(standard.UsesNativeKernels);
+            AssertIdentical(standard.Run(inputs, batch), native.Run(inputs, batch), kernels.TimeSteps, batch, requireEveryLayerToSpike: true);
         }
 
         private static void AssertIdentical(SimulationResult expected, SimulationResult actual, int steps, int batch, bool requireEveryLayerToSpike)
