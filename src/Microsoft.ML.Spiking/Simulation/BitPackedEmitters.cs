@@ -94,11 +94,10 @@ namespace Microsoft.ML.Spiking.Simulation
             {
                 ConvLayer conv = fused.Convolutions[s];
                 PackedValue source = packed(conv.Inputs[0]);
-                float[] table = !codes ? BitPackedPlan.NibbleTable(conv, source.Theta)
-                    : scaled ? BitPackedPlan.ScaledRowTable(conv, source.Theta, source.Scales!) : BitPackedPlan.RowTable(conv, source.Theta);
+                float[] table = !codes ? BitPackedPlan.NibbleTable(conv, source.Theta) : CodeTable(conv, source, scaled);
                 inputs[2 * s] = source.Tensor;
                 inputs[2 * s + 1] = b.Initializer("conv_table", new[] { table.Length }, table);
-                attributes.Add(Attr(s == 0 ? "geometry_a" : "geometry_b", new[] { conv.Weight.Shape[2], conv.Weight.Shape[3], conv.Strides[0], conv.Strides[1], conv.Pads[0], conv.Pads[1] }));
+                attributes.Add(Geometry(s == 0 ? "geometry_a" : "geometry_b", conv));
                 for (int o = 0; conv.Bias != null && o < channels; o++)
                 {
                     bias[o] += conv.Bias[o];
@@ -144,8 +143,7 @@ namespace Microsoft.ML.Spiking.Simulation
                 {
                     if (counted[s] is (string target, SynapticLayerPlan plan))
                     {
-                        b.Node("Mul", new[] { events[s], b.Scalar((float)plan.ChannelFanOut) }, target);
-                        b.AddOutput(target, Batched("KB", plan.KeptShape));
+                        SynapticOperationsFromEvents(b, events[s], target, plan);
                     }
                 }
                 return new PackedValue(output, theta, shape, scales);
@@ -185,7 +183,7 @@ namespace Microsoft.ML.Spiking.Simulation
             int padded = BitPackedPlan.Padded(channels);
             float[] scales = source.Scales!;
             bool scaled = BitPackedPlan.ScaledTableBytes(conv, scales.Length) <= scaledTableBytes;
-            float[] table = scaled ? BitPackedPlan.ScaledRowTable(conv, source.Theta, scales) : BitPackedPlan.RowTable(conv, source.Theta);
+            float[] table = CodeTable(conv, source, scaled);
             var bias = new float[padded];
             for (int o = 0; conv.Bias != null && o < channels; o++)
             {
@@ -217,14 +215,28 @@ namespace Microsoft.ML.Spiking.Simulation
             b.CustomNode(NativeKernels.Domain, "SpikeConvPool", inputs, outputs,
                 Attr("steps", (long)ctx.Steps), Attr("channels", (long)channels), Attr("levels", (long)scales.Length), Attr("scales", scales),
                 Attr("scaled", scaled ? 1L : 0L), Attr("portable", portable ? 1L : 0L), Attr("count_events", eventCount != null ? 1L : 0L),
-                Attr("geometry_a", new[] { conv.Weight.Shape[2], conv.Weight.Shape[3], conv.Strides[0], conv.Strides[1], conv.Pads[0], conv.Pads[1] }),
+                Geometry("geometry_a", conv),
                 Attr("kernel_shape", pool.Pool.Kernel));
             if (eventCount is (string target, SynapticLayerPlan plan))
             {
-                b.Node("Mul", new[] { events, b.Scalar((float)plan.ChannelFanOut) }, target);
-                b.AddOutput(target, Batched("KB", plan.KeptShape));
+                SynapticOperationsFromEvents(b, events, target, plan);
             }
             return output;
+        }
+
+        /// <summary>A convolution of codes' table: scaled (a row per code level) or unscaled (a row per input channel).</summary>
+        private static float[] CodeTable(ConvLayer conv, PackedValue source, bool scaled) =>
+            scaled ? BitPackedPlan.ScaledRowTable(conv, source.Theta, source.Scales!) : BitPackedPlan.RowTable(conv, source.Theta);
+
+        /// <summary>A fused convolution's geometry attribute: [kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left].</summary>
+        private static AttributeProto Geometry(string name, ConvLayer conv) =>
+            Attr(name, new[] { conv.Weight.Shape[2], conv.Weight.Shape[3], conv.Strides[0], conv.Strides[1], conv.Pads[0], conv.Pads[1] });
+
+        /// <summary>A convolution's synaptic operations per step and sample from a fused node's events (each reaches every output channel).</summary>
+        private static void SynapticOperationsFromEvents(OnnxGraphBuilder b, string events, string target, SynapticLayerPlan plan)
+        {
+            b.Node("Mul", new[] { events, b.Scalar((float)plan.ChannelFanOut) }, target);
+            b.AddOutput(target, Batched("KB", plan.KeptShape));
         }
 
         /// <summary>SpikeMaxPool: the max-pooling of IF spikes on their bits (the OR of each window's words; θ_c &gt; 0).</summary>
