@@ -166,6 +166,10 @@ void CountGroupsPerSample(const Ort::KernelContext& context, int64_t batch, int6
   std::vector<int64_t> partial = ParallelPartials(context, items, width, [&](size_t index, int64_t* c) {
     body(samples[index], static_cast<int64_t>(index) % parts, c);
   });
+  if (totals.size() == 1) {
+    SumPerSample(partial, samples, steps, batch, totals[0]);  // one group: the partials are its own
+    return;
+  }
   std::vector<int64_t> group(items * static_cast<size_t>(steps));
   for (size_t g = 0; g < totals.size(); ++g) {
     for (size_t i = 0; i < items; ++i) {
