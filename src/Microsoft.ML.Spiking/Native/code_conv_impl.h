@@ -264,8 +264,13 @@ inline void MtBlock(const SpikeConvMtArgs& a, const float* signed_scale, const S
   }
   Events events;
   Lanes lanes;
+  // Absent states are the neuron's initial state: m = C = r_out = 0, c = b_n.
   LoadLanes(lanes.m, a.m_in, state, n);
-  LoadLanes(lanes.c, a.c_in, state, n);
+  if (a.c_in != nullptr) {
+    LoadLanes(lanes.c, a.c_in, state, n);
+  } else {
+    LoadLanes(lanes.c, a.neuron_bias, pixel_state, n);
+  }
   LoadLanes(lanes.cumulative, a.cumulative_in, state, n);
   LoadLanes(lanes.r_out, a.r_out_in, state, n);
   for (int k = 0; k < Levels; ++k) {

@@ -3,17 +3,20 @@
 // ONNX Runtime bindings of the spike-code kernels (code_kernels.h), in the domain of custom_ops.cc:
 //
 //   SpikeConvMt(codes_a, table_a, codes_b?, table_b?, residual?, residual_theta?, bias, neuron_bias?, theta, step_offset,
-//               m, c, C?, r_out?) -> (codes, counts, m_out, c_out, C_out?, r_out_out?, events_a?, events_b?)
-//     attributes: steps, channels, levels (1-7), gated, scales[levels], fractions[levels], geometry_a / geometry_b =
+//               m?, c?, C?, r_out?) -> (codes, counts, m_out?, c_out?, C_out?, r_out_out?, events_a?, events_b?)
+//     attributes: steps, channels, map [H, W], levels (1-7), gated, scales[levels], fractions[levels], geometry_a / geometry_b =
 //     [kernel_h, kernel_w, stride_h, stride_w, pad_top, pad_left], scaled, portable. Sources are codes [K·B, H_in, W_in,
 //     words_in]; tables [kernel_h·kernel_w, C_in, padded] (W·θ_in), or with scaled = 1 [kernel_h·kernel_w, C_in,
 //     2·levels, padded] (W·θ_in·(±scale[k])); states [B, H, W, padded]; codes out [K·B, H, W, words]. With
 //     count_events = 1, events_a? / events_b? [K·B]: each source's non-zero codes under every output pixel's taps per
 //     step and sample (Σ f_h·f_w over its spikes: the convolution's synaptic operations over its output channels).
-//   SpikeConvPool(codes, table, bias, neuron_bias?, step_offset, v, r_in, r_out) -> (out, v_out, r_in_out, r_out_out, events?)
-//     attributes: steps, channels, levels and scales (the input's codes), scaled, geometry_a, kernel_shape [kh, kw],
+//     Absent states are the neuron's initial state (m = C = r_out = 0, c = neuron_bias or 0: a chunk that starts the
+//     run); absent state outputs are not written (nothing reads the chunk's final state).
+//   SpikeConvPool(codes, table, bias, neuron_bias?, step_offset, v?, r_in?, r_out?) -> (out, v_out?, r_in_out?, r_out_out?, events?)
+//     attributes: steps, channels, map [H, W], levels and scales (the input's codes), scaled, geometry_a, kernel_shape [kh, kw],
 //     portable, count_events: a convolution of codes (as SpikeConvMt's) feeding the differential max-pool neuron of
-//     MaxPoolScan; states [B, H, W, padded] (r_out [B, H / kh, W / kw, padded]); out [K·B, C, H / kh, W / kw].
+//     MaxPoolScan; states [B, H, W, padded] (r_out [B, H / kh, W / kw, padded]); out [K·B, C, H / kh, W / kw]. Absent
+//     states and outputs as SpikeConvMt's (initial v = r_out = 0, r_in = neuron_bias or 0).
 //   SpikeEncode(spikes, theta) -> codes: MtScan's float spikes [rows, C, spatial...] as codes [rows, spatial..., words]
 //     (attributes levels, scales); a value that is no spike level of its channel is an error.
 //   CodeUnpack(codes, theta) -> floats [rows, C, spatial...] (attributes channels, scales).
@@ -50,6 +53,14 @@ void SetMap(SpikeConvMtArgs& a, const std::vector<int64_t>& state, int64_t steps
   Require(a.padded % 16 == 0 && a.padded >= channels && a.padded < channels + 16, op + ": the states' last dim must be the channels rounded up to 16");
 }
 
+// The states [B, H, W, padded] of a fused convolution's map [H, W] (its map attribute), B from its first source's K·B
+// rows: the states themselves may be absent (a chunk that starts from the initial state).
+std::vector<int64_t> StateShape(const Ort::ConstValue& source, int64_t steps, const std::vector<int64_t>& map, int64_t channels, const std::string& op) {
+  std::vector<int64_t> in = source.GetTensorTypeAndShapeInfo().GetShape();
+  Require(!in.empty() && in[0] % steps == 0, op + ": a source must be codes [K·B, H, W, words] with K·B rows");
+  return {in[0] / steps, map[0], map[1], (channels + 15) / 16 * 16};
+}
+
 // One more source of a fused convolution: its codes [K·B, H, W, words], its table and the kernel from its geometry attribute.
 void AddSource(SpikeConvMtArgs& a, const Ort::ConstValue& codes, const Ort::ConstValue& table, const std::vector<int64_t>& geometry, const std::string& op) {
   Require(geometry.size() == 6, op + ": a source without its geometry attribute");
@@ -84,7 +95,9 @@ struct SpikeConvMtKernel {
     fractions_ = ki.GetAttributes<float>("fractions");
     geometry_[0] = ki.GetAttributes<int64_t>("geometry_a");
     geometry_[1] = OptionalInts(ki, "geometry_b");
-    Require(steps_ >= 1 && channels_ >= 1 && geometry_[0].size() == 6, "SpikeConvMt needs steps, channels and geometry_a [kh, kw, sh, sw, pad_top, pad_left]");
+    map_ = ki.GetAttributes<int64_t>("map");
+    Require(steps_ >= 1 && channels_ >= 1 && geometry_[0].size() == 6 && map_.size() == 2,
+            "SpikeConvMt needs steps, channels, map [H, W] and geometry_a [kh, kw, sh, sw, pad_top, pad_left]");
     Require(levels_ >= 1 && levels_ <= kMaxCodeLevels && scales_.size() == static_cast<size_t>(levels_) && fractions_.size() == static_cast<size_t>(levels_),
             "SpikeConvMt needs 1 to 7 levels with one scale and one fraction each");
   }
@@ -92,9 +105,7 @@ struct SpikeConvMtKernel {
   OrtStatusPtr ComputeV2(OrtKernelContext* raw) {
     try {
       Ort::KernelContext context(raw);
-      Ort::ConstValue m = context.GetInput(kM);
-      std::vector<int64_t> state = m.GetTensorTypeAndShapeInfo().GetShape();
-      Require(state.size() == 4, "SpikeConvMt: m must be [B, H, W, padded channels]");
+      const std::vector<int64_t> state = StateShape(context.GetInput(kCodesA), steps_, map_, channels_, "SpikeConvMt");
       SpikeConvMtArgs a;
       SetMap(a, state, steps_, channels_, levels_, scaled_, scales_, "SpikeConvMt");
       a.gated = gated_;
@@ -131,17 +142,18 @@ struct SpikeConvMtKernel {
       a.positive = positive.data();
       const StepFactors steps = ReadSteps(context.GetInput(kStepOffset), steps_);
       a.inverse = steps.inverse.data();
-      a.m_in = m.GetTensorData<float>();
-      a.c_in = context.GetInput(kC).GetTensorData<float>();
+      // Absent states start from the neuron's initial state (m = C = r_out = 0, c = b_n); absent outputs are not written.
+      a.m_in = OptionalState(context, kM, state, "SpikeConvMt: m");
+      a.c_in = OptionalState(context, kC, state, "SpikeConvMt: c");
       a.output = context.GetOutput(kCodesOut, std::vector<int64_t>{steps_ * a.batch, a.height, a.width, a.words}).GetTensorMutableData<uint64_t>();
       float* counts = context.GetOutput(kCounts, std::vector<int64_t>{steps_ * a.batch}).GetTensorMutableData<float>();
-      a.m_out = context.GetOutput(kMOut, state).GetTensorMutableData<float>();
-      a.c_out = context.GetOutput(kCOut, state).GetTensorMutableData<float>();
+      a.m_out = OptionalStateOutput(context, kMOut, state);
+      a.c_out = OptionalStateOutput(context, kCOut, state);
       if (gated_) {
-        a.cumulative_in = context.GetInput(kCumulative).GetTensorData<float>();
-        a.r_out_in = context.GetInput(kROut).GetTensorData<float>();
-        a.cumulative_out = context.GetOutput(kCumulativeOut, state).GetTensorMutableData<float>();
-        a.r_out_out = context.GetOutput(kROutOut, state).GetTensorMutableData<float>();
+        a.cumulative_in = OptionalState(context, kCumulative, state, "SpikeConvMt: C");
+        a.r_out_in = OptionalState(context, kROut, state, "SpikeConvMt: r_out");
+        a.cumulative_out = OptionalStateOutput(context, kCumulativeOut, state);
+        a.r_out_out = OptionalStateOutput(context, kROutOut, state);
       }
       a.count_events = count_events_;
       std::vector<float*> totals{counts};
@@ -168,6 +180,7 @@ struct SpikeConvMtKernel {
   std::vector<float> scales_;
   std::vector<float> fractions_;
   std::vector<int64_t> geometry_[2];
+  std::vector<int64_t> map_;
 };
 
 struct SpikeConvMtOp : Ort::CustomOpBase<SpikeConvMtOp, SpikeConvMtKernel, true> {
@@ -178,7 +191,7 @@ struct SpikeConvMtOp : Ort::CustomOpBase<SpikeConvMtOp, SpikeConvMtKernel, true>
     return index == kCodesA || index == kCodesB || index == kResidual ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
   }
   OrtCustomOpInputOutputCharacteristic GetInputCharacteristic(size_t index) const {
-    return index == kCodesB || index == kTableB || index == kResidual || index == kResidualTheta || index == kNeuronBias || index == kCumulative || index == kROut
+    return index == kCodesB || index == kTableB || index == kResidual || index == kResidualTheta || index == kNeuronBias || index >= kM
         ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
   }
   size_t GetOutputTypeCount() const { return kMtConvOutputs; }
@@ -186,7 +199,7 @@ struct SpikeConvMtOp : Ort::CustomOpBase<SpikeConvMtOp, SpikeConvMtKernel, true>
     return index == kCodesOut ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
   }
   OrtCustomOpInputOutputCharacteristic GetOutputCharacteristic(size_t index) const {
-    return index <= kCOut ? INPUT_OUTPUT_REQUIRED : INPUT_OUTPUT_OPTIONAL;
+    return index <= kCounts ? INPUT_OUTPUT_REQUIRED : INPUT_OUTPUT_OPTIONAL;
   }
 };
 
@@ -205,7 +218,9 @@ struct SpikeConvPoolKernel {
     scales_ = ki.GetAttributes<float>("scales");
     geometry_ = ki.GetAttributes<int64_t>("geometry_a");
     kernel_ = ki.GetAttributes<int64_t>("kernel_shape");
-    Require(steps_ >= 1 && channels_ >= 1 && geometry_.size() == 6, "SpikeConvPool needs steps, channels and geometry_a [kh, kw, sh, sw, pad_top, pad_left]");
+    map_ = ki.GetAttributes<int64_t>("map");
+    Require(steps_ >= 1 && channels_ >= 1 && geometry_.size() == 6 && map_.size() == 2,
+            "SpikeConvPool needs steps, channels, map [H, W] and geometry_a [kh, kw, sh, sw, pad_top, pad_left]");
     Require(levels_ >= 1 && levels_ <= kMaxCodeLevels && scales_.size() == static_cast<size_t>(levels_), "SpikeConvPool needs the input's 1 to 7 levels with one scale each");
     Require(kernel_.size() == 2 && kernel_[0] >= 1 && kernel_[1] >= 1 && kernel_[0] * kernel_[1] <= kMaxPoolWindow,
             "SpikeConvPool needs kernel_shape [kh, kw] of at most " + std::to_string(kMaxPoolWindow) + " pixels");
@@ -214,9 +229,7 @@ struct SpikeConvPoolKernel {
   OrtStatusPtr ComputeV2(OrtKernelContext* raw) {
     try {
       Ort::KernelContext context(raw);
-      Ort::ConstValue v = context.GetInput(kPoolV);
-      std::vector<int64_t> state = v.GetTensorTypeAndShapeInfo().GetShape();
-      Require(state.size() == 4, "SpikeConvPool: v must be [B, H, W, padded channels]");
+      const std::vector<int64_t> state = StateShape(context.GetInput(kPoolCodes), steps_, map_, channels_, "SpikeConvPool");
       SpikeConvPoolArgs p;
       SpikeConvMtArgs& a = p.conv;
       SetMap(a, state, steps_, channels_, levels_, scaled_, scales_, "SpikeConvPool");
@@ -237,19 +250,16 @@ struct SpikeConvPoolKernel {
       p.out_h = a.height / p.kernel_h;
       p.out_w = a.width / p.kernel_w;
       std::vector<int64_t> pooled{a.batch, p.out_h, p.out_w, a.padded};
-      Ort::ConstValue r_in = context.GetInput(kPoolRIn);
-      Ort::ConstValue r_out = context.GetInput(kPoolROut);
-      Require(r_in.GetTensorTypeAndShapeInfo().GetShape() == state && r_out.GetTensorTypeAndShapeInfo().GetShape() == pooled,
-              "SpikeConvPool: r_in must be shaped like v and r_out [B, H / kh, W / kw, padded channels]");
       const StepFactors steps = ReadSteps(context.GetInput(kPoolStepOffset), steps_);
       a.inverse = steps.inverse.data();
-      p.v_in = v.GetTensorData<float>();
-      p.r_in_in = r_in.GetTensorData<float>();
-      p.r_out_in = r_out.GetTensorData<float>();
+      // Absent states start from the initial state (v = r_out = 0, r_in = the pool bias); absent outputs are not written.
+      p.v_in = OptionalState(context, kPoolV, state, "SpikeConvPool: v");
+      p.r_in_in = OptionalState(context, kPoolRIn, state, "SpikeConvPool: r_in");
+      p.r_out_in = OptionalState(context, kPoolROut, pooled, "SpikeConvPool: r_out");
       p.output = context.GetOutput(kPoolOut, std::vector<int64_t>{steps_ * a.batch, channels_, p.out_h, p.out_w}).GetTensorMutableData<float>();
-      p.v_out = context.GetOutput(kPoolVOut, state).GetTensorMutableData<float>();
-      p.r_in_out = context.GetOutput(kPoolRInOut, state).GetTensorMutableData<float>();
-      p.r_out_out = context.GetOutput(kPoolROutOut, pooled).GetTensorMutableData<float>();
+      p.v_out = OptionalStateOutput(context, kPoolVOut, state);
+      p.r_in_out = OptionalStateOutput(context, kPoolRInOut, state);
+      p.r_out_out = OptionalStateOutput(context, kPoolROutOut, pooled);
       const int64_t bands = p.out_h + (a.height - p.out_h * p.kernel_h);
       if (count_events_) {
         float* events = context.GetOutput(kPoolEvents, std::vector<int64_t>{steps_ * a.batch}).GetTensorMutableData<float>();
@@ -275,6 +285,7 @@ struct SpikeConvPoolKernel {
   std::vector<float> scales_;
   std::vector<int64_t> geometry_;
   std::vector<int64_t> kernel_;
+  std::vector<int64_t> map_;
 };
 
 struct SpikeConvPoolOp : Ort::CustomOpBase<SpikeConvPoolOp, SpikeConvPoolKernel, true> {
@@ -285,12 +296,12 @@ struct SpikeConvPoolOp : Ort::CustomOpBase<SpikeConvPoolOp, SpikeConvPoolKernel,
     return index == kPoolCodes ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
   }
   OrtCustomOpInputOutputCharacteristic GetInputCharacteristic(size_t index) const {
-    return index == kPoolNeuronBias ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
+    return index == kPoolNeuronBias || index >= kPoolV ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
   }
   size_t GetOutputTypeCount() const { return kPoolConvOutputs; }
   ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
   OrtCustomOpInputOutputCharacteristic GetOutputCharacteristic(size_t index) const {
-    return index == kPoolEvents ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
+    return index == kPoolOut ? INPUT_OUTPUT_REQUIRED : INPUT_OUTPUT_OPTIONAL;
   }
 };
 

@@ -35,8 +35,13 @@ inline void PoolBlock(const SpikeConvPoolArgs& p, const float* signed_scale, con
     FindTaps(source, oy[i], ox[i], source.table + c0, source.channels * rows.per_channel, taps[i]);
     FormTapRows<Ops>(source, taps[i], rows, tap_rows[i]);
     state[i] = (oy[i] * a.width + ox[i]) * a.padded + c0;
+    // Absent states are the initial ones: v = r_out = 0, r_in = the pool neuron's bias (or 0).
     LoadLanes(lanes.v[i], p.v_in, sample * a.height * a.width * a.padded + state[i], n);
-    LoadLanes(lanes.r_in[i], p.r_in_in, sample * a.height * a.width * a.padded + state[i], n);
+    if (p.r_in_in != nullptr) {
+      LoadLanes(lanes.r_in[i], p.r_in_in, sample * a.height * a.width * a.padded + state[i], n);
+    } else {
+      LoadLanes(lanes.r_in[i], p.pool_bias, state[i], n);
+    }
   }
   const int64_t pooled_state = ((sample * p.out_h + py) * p.out_w + px) * a.padded + c0;
   if (pooled) {

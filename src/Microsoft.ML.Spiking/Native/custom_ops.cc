@@ -6,9 +6,10 @@
 //
 //   IfScan(x, theta, v) -> (out, v_out, counts)
 //     attributes: steps (K), varying (x is [K·B, ...] rather than [B, ...]), reset_to_zero
-//   MtScan(x, theta, bias?, step_offset?, m, c?, C?, r_out?) -> (out, counts, m_out, c_out?, C_out?, r_out_out?)
+//   MtScan(x, theta, bias?, step_offset?, m?, c?, C?, r_out?) -> (out, counts, m_out?, c_out?, C_out?, r_out_out?)
 //     attributes: steps, varying, levels, gated, differential, scales[levels], fractions[levels], portable? (the
-//     baseline build even where the CPU has AVX-512)
+//     baseline build even where the CPU has AVX-512). Absent states are the initial state (m = C = r_out = 0, c = bias
+//     or 0: a chunk that starts the run); absent state outputs are not written (nothing reads the chunk's final state).
 //   MtEncode: MtScan with its spikes as codes [K·B, spatial..., words] (SpikeEncode's), for a fused neuron to read
 //   IfPack, SpikeConvIf, SpikeUnpack, SpikeFanOut: the bit-packed spike operators of bit_ops.cc
 //   SpikeConvMt, SpikeEncode, CodeUnpack, CodeFanOut: the spike-code operators of code_ops.cc
@@ -206,9 +207,17 @@ struct MtKernel {
     try {
       Ort::KernelContext context(raw);
       Ort::ConstValue x = context.GetInput(kX);
-      Ort::ConstValue m = context.GetInput(kM);
-      ScanLayout l = Layout(x, m, steps_, varying_);
-      std::vector<int64_t> state_shape = m.GetTensorTypeAndShapeInfo().GetShape();
+      // The states are [B, sample dims of x]; a chunk that starts the run may leave them out (their initial values).
+      std::vector<int64_t> state_shape = x.GetTensorTypeAndShapeInfo().GetShape();
+      if (state_shape.empty() || state_shape[0] % (varying_ ? steps_ : 1) != 0) {
+        throw Ort::Exception("x must be [" + std::string(varying_ ? "K·B" : "B") + ", ...]", ORT_INVALID_ARGUMENT);
+      }
+      state_shape[0] /= varying_ ? steps_ : 1;
+      ScanLayout l;
+      l.steps = steps_;
+      l.varying = varying_;
+      l.batch = state_shape[0];
+      l.size = SampleSize(state_shape);
       std::vector<float> theta = ExpandTheta(context.GetInput(kTheta), l.size);
       MtArgs a;
       a.layout = l;
@@ -219,7 +228,7 @@ struct MtKernel {
       a.fraction = fractions_.data();
       a.input = x.GetTensorData<float>();
       a.theta = theta.data();
-      a.m_in = m.GetTensorData<float>();
+      a.m_in = OptionalState(context, kM, state_shape, "m");
       CodeLayout codes;
       if (Codes) {
         std::vector<int64_t> in = x.GetTensorTypeAndShapeInfo().GetShape();
@@ -236,7 +245,7 @@ struct MtKernel {
         a.output = context.GetOutput(kOut, OutputShape(x, l)).GetTensorMutableData<float>();
       }
       float* counts = context.GetOutput(kCounts, std::vector<int64_t>{l.steps * l.batch}).GetTensorMutableData<float>();
-      a.m_out = context.GetOutput(kMOut, state_shape).GetTensorMutableData<float>();
+      a.m_out = OptionalStateOutput(context, kMOut, state_shape);
       StepFactors steps;
       if (differential_) {
         Ort::ConstValue bias = context.GetInput(kBias);
@@ -249,15 +258,15 @@ struct MtKernel {
         steps = ReadSteps(context.GetInput(kStepOffset), l.steps);
         a.inverse = steps.inverse.data();
         a.first = steps.first.data();
-        a.c_in = context.GetInput(kC).GetTensorData<float>();
-        a.c_out = context.GetOutput(kCOut, state_shape).GetTensorMutableData<float>();
+        a.c_in = OptionalState(context, kC, state_shape, "c");
+        a.c_out = OptionalStateOutput(context, kCOut, state_shape);
       }
       if (gated_) {
-        a.cumulative_in = context.GetInput(kCumulative).GetTensorData<float>();
-        a.cumulative_out = context.GetOutput(kCumulativeOut, state_shape).GetTensorMutableData<float>();
+        a.cumulative_in = OptionalState(context, kCumulative, state_shape, "C");
+        a.cumulative_out = OptionalStateOutput(context, kCumulativeOut, state_shape);
         if (differential_) {
-          a.r_out_in = context.GetInput(kROut).GetTensorData<float>();
-          a.r_out_out = context.GetOutput(kROutOut, state_shape).GetTensorMutableData<float>();
+          a.r_out_in = OptionalState(context, kROut, state_shape, "r_out");
+          a.r_out_out = OptionalStateOutput(context, kROutOut, state_shape);
         }
       }
       const bool portable = portable_;
@@ -295,14 +304,14 @@ struct MtOp : Ort::CustomOpBase<MtOp<Codes>, MtKernel<Codes>, true> {
   size_t GetInputTypeCount() const { return kMtInputs; }
   ONNXTensorElementDataType GetInputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
   OrtCustomOpInputOutputCharacteristic GetInputCharacteristic(size_t index) const {
-    return index == kX || index == kTheta || index == kM ? INPUT_OUTPUT_REQUIRED : INPUT_OUTPUT_OPTIONAL;
+    return index == kX || index == kTheta ? INPUT_OUTPUT_REQUIRED : INPUT_OUTPUT_OPTIONAL;
   }
   size_t GetOutputTypeCount() const { return kMtOutputs; }
   ONNXTensorElementDataType GetOutputType(size_t index) const {
     return Codes && index == kOut ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT64 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
   }
   OrtCustomOpInputOutputCharacteristic GetOutputCharacteristic(size_t index) const {
-    return index <= kMOut ? INPUT_OUTPUT_REQUIRED : INPUT_OUTPUT_OPTIONAL;
+    return index <= kCounts ? INPUT_OUTPUT_REQUIRED : INPUT_OUTPUT_OPTIONAL;
   }
   static OrtStatusPtr InferOutputShape(Ort::ShapeInferContext& ctx) { return InferScanShapes(ctx, kM, kMOut, kCounts, 4, !Codes); }
 };

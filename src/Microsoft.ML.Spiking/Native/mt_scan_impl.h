@@ -35,9 +35,14 @@ struct Tile {
   float code[kTile];   // and their codes (as floats, so that the selections vectorize)
 };
 
-void Load(float* to, const float* from, int64_t offset, int64_t n) {
+// A state in; an absent one (a chunk that starts from the initial state) is `initial` at `initial_offset`, or zeros.
+void Load(float* to, const float* from, int64_t offset, int64_t n, const float* initial = nullptr, int64_t initial_offset = 0) {
   if (from != nullptr) {
     std::memcpy(to, from + offset, static_cast<size_t>(n) * sizeof(float));
+  } else if (initial != nullptr) {
+    std::memcpy(to, initial + initial_offset, static_cast<size_t>(n) * sizeof(float));
+  } else {
+    std::memset(to, 0, static_cast<size_t>(n) * sizeof(float));
   }
 }
 
@@ -168,10 +173,11 @@ StepFunction Pick(int levels, bool gated, bool differential) {
   }
 }
 
-// The state of a tile in and out.
-void LoadState(const MtArgs& a, Tile& s, int64_t state, int64_t n) {
+// The state of a tile (elements tile … of a sample) in and out. Absent states are the initial ones: m = C = r_out = 0,
+// c = the bias (differential) or 0.
+void LoadState(const MtArgs& a, Tile& s, int64_t state, int64_t tile, int64_t n) {
   Load(s.m, a.m_in, state, n);
-  Load(s.c, a.c_in, state, n);
+  Load(s.c, a.c_in, state, n, a.differential ? a.bias : nullptr, tile);
   Load(s.cumulative, a.cumulative_in, state, n);
   Load(s.r_out, a.r_out_in, state, n);
 }
@@ -194,7 +200,7 @@ void Scan(const MtArgs& a, const WorkItem& item, int64_t* counts) {
     const int64_t n = std::min(kTile, item.end - tile);
     const int64_t state = item.sample * l.size + tile;
     FormLevels(a.theta + tile, n, a.scale, a.fraction, a.levels, kTile, &s.value[0][0], &s.positive[0][0]);
-    LoadState(a, s, state, n);
+    LoadState(a, s, state, tile, n);
     for (int64_t t = 0; t < l.steps; ++t) {
       Drive(a, item, tile, t, n, s.drive);
       float* out = a.output + (t * l.batch + item.sample) * l.size + tile;
@@ -225,7 +231,7 @@ void ScanCodes(const MtArgs& a, const CodeLayout& codes, const WorkItem& item, i
     const int64_t n = std::min(kTile, codes.spatial - pixel);
     const int64_t state = item.sample * l.size + tile;
     FormLevels(a.theta + tile, n, a.scale, a.fraction, a.levels, kTile, &s.value[0][0], &s.positive[0][0]);
-    LoadState(a, s, state, n);
+    LoadState(a, s, state, tile, n);
     const int shift = static_cast<int>(4 * (channel % 16));
     for (int64_t t = 0; t < l.steps; ++t) {
       Drive(a, item, tile, t, n, s.drive);

@@ -120,9 +120,11 @@ struct PoolNeuronArgs {
   float* r_out_out = nullptr;
 };
 
-// The K steps of one channel of one sample (its state copied to the state outputs and updated there).
-void PoolNeuronPlane(const PoolNeuronArgs& args, int64_t sample, int64_t channel, bool portable = false);
-void PoolNeuronPlaneAvx512(const PoolNeuronArgs& args, int64_t sample, int64_t channel);
+// The K steps of one channel of one sample (its state copied to the state outputs and updated there). Absent state
+// inputs are the initial state (v = r_out = 0, r_in = bias or 0); where a state output is absent the plane is worked on
+// in `scratch` (2·H·W + out_h·out_w floats; may be null when every state output is present).
+void PoolNeuronPlane(const PoolNeuronArgs& args, int64_t sample, int64_t channel, float* scratch, bool portable = false);
+void PoolNeuronPlaneAvx512(const PoolNeuronArgs& args, int64_t sample, int64_t channel, float* scratch);
 
 // Each level's spike value and rising threshold for n elements of θ, level k's row `stride` floats after level 0's:
 // value = θ (level 0; the standard lowering multiplies only for k > 0) or θ·scale[k], positive = θ·fraction[k]. The

@@ -135,6 +135,27 @@ inline void SumPerSample(const std::vector<int64_t>& partial, const std::vector<
   }
 }
 
+// A state input that a chunk may leave out (the chunk then starts from the state's initial value, which the kernel
+// forms itself): its data, checked against the state's shape, or null where the node has no such input.
+inline const float* OptionalState(const Ort::KernelContext& context, size_t index, const std::vector<int64_t>& shape, const std::string& what) {
+  Ort::ConstValue value = context.GetInput(index);
+  if (value == nullptr) {
+    return nullptr;
+  }
+  Require(value.GetTensorTypeAndShapeInfo().GetShape() == shape, what + " does not have the state's shape");
+  return value.GetTensorData<float>();
+}
+
+// A state output that a chunk may leave out (nothing reads the final state): where to write it, or null where the node
+// has no such output.
+inline float* OptionalStateOutput(Ort::KernelContext& context, size_t index, const std::vector<int64_t>& shape) {
+  if (index >= context.GetOutputCount()) {
+    return nullptr;
+  }
+  Ort::UnownedValue value = context.GetOutput(index, shape);
+  return value == nullptr ? nullptr : value.GetTensorMutableData<float>();
+}
+
 // The steps of a chunk from its step_offset input, as ChunkContext forms them: t = step_offset + k + 1 (Add), 1/t
 // (Reciprocal) and [t = 1] (Equal: the step an input presented once arrives at).
 struct StepFactors {

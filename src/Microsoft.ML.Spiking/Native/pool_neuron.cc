@@ -7,11 +7,11 @@
 
 namespace spiking {
 
-void PoolNeuronPlane(const PoolNeuronArgs& args, int64_t sample, int64_t channel, bool portable) {
+void PoolNeuronPlane(const PoolNeuronArgs& args, int64_t sample, int64_t channel, float* scratch, bool portable) {
   if (!portable && HasAvx512()) {
-    PoolNeuronPlaneAvx512(args, sample, channel);
+    PoolNeuronPlaneAvx512(args, sample, channel, scratch);
   } else {
-    poolneuron::Run(args, sample, channel);
+    poolneuron::Run(args, sample, channel, scratch);
   }
 }
 

@@ -15,7 +15,7 @@
 
 namespace spiking {
 
-void PoolNeuronPlaneAvx512(const PoolNeuronArgs& args, int64_t sample, int64_t channel) { poolneuron::Run(args, sample, channel); }
+void PoolNeuronPlaneAvx512(const PoolNeuronArgs& args, int64_t sample, int64_t channel, float* scratch) { poolneuron::Run(args, sample, channel, scratch); }
 
 }  // namespace spiking
 

@@ -15,9 +15,14 @@ namespace spiking {
 namespace poolneuron {
 namespace {
 
-void Copy(float* to, const float* from, int64_t n) {
-  if (to != from) {
-    std::memcpy(to, from, static_cast<size_t>(n) * sizeof(float));
+// A state into the buffer the kernel works in; an absent one (a chunk that starts from the initial state) is `initial`,
+// or zeros.
+void Copy(float* to, const float* from, int64_t n, const float* initial = nullptr) {
+  const float* source = from != nullptr ? from : initial;
+  if (source == nullptr) {
+    std::memset(to, 0, static_cast<size_t>(n) * sizeof(float));
+  } else if (to != source) {
+    std::memcpy(to, source, static_cast<size_t>(n) * sizeof(float));
   }
 }
 
@@ -81,18 +86,20 @@ void PoolRow(const PoolNeuronArgs& a, float* rows, float inverse, float* r_out, 
 
 // The K steps of one channel of one sample, its state worked on in place in the state outputs (in L1 or L2: one map).
 template <int KH, int KW>
-void Plane(const PoolNeuronArgs& a, int64_t sample, int64_t channel) {
+void Plane(const PoolNeuronArgs& a, int64_t sample, int64_t channel, float* scratch) {
   const int64_t plane = a.height * a.width;
   const int64_t out_plane = a.out_h * a.out_w;
   const int64_t state = (sample * a.channels + channel) * plane;
   const int64_t out_state = (sample * a.channels + channel) * out_plane;
-  float* v = a.v_out + state;
-  float* r_in = a.r_in_out + state;
-  float* r_out = a.r_out_out + out_state;
-  Copy(v, a.v_in + state, plane);
-  Copy(r_in, a.r_in_in + state, plane);
-  Copy(r_out, a.r_out_in + out_state, out_plane);
+  // In place in the state outputs; where the chunk leaves one out, in the item's scratch (2·plane + out_plane floats).
+  float* v = a.v_out != nullptr ? a.v_out + state : scratch;
+  float* r_in = a.r_in_out != nullptr ? a.r_in_out + state : scratch + plane;
+  float* r_out = a.r_out_out != nullptr ? a.r_out_out + out_state : scratch + 2 * plane;
   const float* bias = a.bias != nullptr ? a.bias + channel * plane : nullptr;
+  // Absent states are the initial ones: v = r_out = 0, r_in = the bias (or 0).
+  Copy(v, a.v_in != nullptr ? a.v_in + state : nullptr, plane);
+  Copy(r_in, a.r_in_in != nullptr ? a.r_in_in + state : nullptr, plane, bias);
+  Copy(r_out, a.r_out_in != nullptr ? a.r_out_in + out_state : nullptr, out_plane);
   const int64_t kh = KH > 0 ? KH : a.kernel_h;
   for (int64_t t = 0; t < a.steps; ++t) {
     const float inverse = a.inverse[t];
@@ -105,11 +112,11 @@ void Plane(const PoolNeuronArgs& a, int64_t sample, int64_t channel) {
   }
 }
 
-void Run(const PoolNeuronArgs& a, int64_t sample, int64_t channel) {
+void Run(const PoolNeuronArgs& a, int64_t sample, int64_t channel, float* scratch) {
   if (a.kernel_h == 2 && a.kernel_w == 2) {
-    Plane<2, 2>(a, sample, channel);
+    Plane<2, 2>(a, sample, channel, scratch);
   } else {
-    Plane<0, 0>(a, sample, channel);
+    Plane<0, 0>(a, sample, channel, scratch);
   }
 }
 

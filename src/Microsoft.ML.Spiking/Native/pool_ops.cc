@@ -2,10 +2,12 @@
 //
 // ONNX Runtime binding of the max-pool neuron kernel (neuron_kernels.h), in the domain of custom_ops.cc:
 //
-//   MaxPoolScan(x, bias?, step_offset, v, r_in, r_out) -> (out, v_out, r_in_out, r_out_out)
+//   MaxPoolScan(x, bias?, step_offset, v?, r_in?, r_out?) -> (out, v_out?, r_in_out?, r_out_out?)
 //     attributes: steps (K), varying (x is [K·B, C, H, W] rather than [B, C, H, W]), kernel_shape [kh, kw] (= strides),
 //     portable? (the baseline build even where the CPU has AVX-512). bias [C, H, W]; v, r_in [B, C, H, W]; r_out and
-//     out per step [B, C, H / kh, W / kw] (floor); out [K·B, C, H / kh, W / kw].
+//     out per step [B, C, H / kh, W / kw] (floor); out [K·B, C, H / kh, W / kw]. Absent states are the initial state
+//     (v = r_out = 0, r_in = bias or 0: a chunk that starts the run); absent state outputs are not written (nothing
+//     reads the chunk's final state).
 
 #include <string>
 #include <vector>
@@ -34,30 +36,22 @@ struct MaxPoolScanKernel {
     try {
       Ort::KernelContext context(raw);
       Ort::ConstValue x = context.GetInput(kX);
-      Ort::ConstValue v = context.GetInput(kV);
-      std::vector<int64_t> state = v.GetTensorTypeAndShapeInfo().GetShape();
       std::vector<int64_t> in = x.GetTensorTypeAndShapeInfo().GetShape();
-      Require(state.size() == 4 && in.size() == 4, "MaxPoolScan: x and v must be [rows, C, H, W]");
+      Require(in.size() == 4 && in[0] % (varying_ ? steps_ : 1) == 0, "MaxPoolScan: x must be [" + std::string(varying_ ? "K·B" : "B") + ", C, H, W]");
       PoolNeuronArgs a;
       a.steps = steps_;
-      a.batch = state[0];
-      a.channels = state[1];
-      a.height = state[2];
-      a.width = state[3];
+      a.batch = varying_ ? in[0] / steps_ : in[0];
+      a.channels = in[1];
+      a.height = in[2];
+      a.width = in[3];
       a.kernel_h = kernel_[0];
       a.kernel_w = kernel_[1];
       a.out_h = a.height / a.kernel_h;
       a.out_w = a.width / a.kernel_w;
       a.varying = varying_;
-      Require(in[0] == (varying_ ? steps_ * a.batch : a.batch) && in[1] == a.channels && in[2] == a.height && in[3] == a.width,
-              "MaxPoolScan: x must be [" + std::string(varying_ ? "K·B" : "B") + ", C, H, W] like v [B, C, H, W]");
       const int64_t size = a.channels * a.height * a.width;
-      std::vector<int64_t> pooled{a.batch, a.channels, a.out_h, a.out_w};
-      Ort::ConstValue r_in = context.GetInput(kRIn);
-      Ort::ConstValue r_out = context.GetInput(kROut);
-      Require(static_cast<int64_t>(r_in.GetTensorTypeAndShapeInfo().GetElementCount()) == a.batch * size &&
-                  r_out.GetTensorTypeAndShapeInfo().GetShape() == pooled,
-              "MaxPoolScan: r_in must be shaped like v and r_out like its pooled map");
+      const std::vector<int64_t> state{a.batch, a.channels, a.height, a.width};
+      const std::vector<int64_t> pooled{a.batch, a.channels, a.out_h, a.out_w};
       Ort::ConstValue bias = context.GetInput(kBias);
       if (bias != nullptr) {
         Require(static_cast<int64_t>(bias.GetTensorTypeAndShapeInfo().GetElementCount()) == size, "MaxPoolScan: bias needs one value per element of a sample");
@@ -67,16 +61,20 @@ struct MaxPoolScanKernel {
       a.inverse = steps.inverse.data();
       a.first = steps.first.data();
       a.input = x.GetTensorData<float>();
-      a.v_in = v.GetTensorData<float>();
-      a.r_in_in = r_in.GetTensorData<float>();
-      a.r_out_in = r_out.GetTensorData<float>();
+      // Absent states start from the initial state (v = r_out = 0, r_in = bias); absent outputs are not written.
+      a.v_in = OptionalState(context, kV, state, "MaxPoolScan: v");
+      a.r_in_in = OptionalState(context, kRIn, state, "MaxPoolScan: r_in");
+      a.r_out_in = OptionalState(context, kROut, pooled, "MaxPoolScan: r_out");
       a.output = context.GetOutput(kOut, std::vector<int64_t>{steps_ * a.batch, a.channels, a.out_h, a.out_w}).GetTensorMutableData<float>();
-      a.v_out = context.GetOutput(kVOut, state).GetTensorMutableData<float>();
-      a.r_in_out = context.GetOutput(kRInOut, state).GetTensorMutableData<float>();
-      a.r_out_out = context.GetOutput(kROutOut, pooled).GetTensorMutableData<float>();
+      a.v_out = OptionalStateOutput(context, kVOut, state);
+      a.r_in_out = OptionalStateOutput(context, kRInOut, state);
+      a.r_out_out = OptionalStateOutput(context, kROutOut, pooled);
       const bool portable = portable_;
+      const bool scratch = a.v_out == nullptr || a.r_in_out == nullptr || a.r_out_out == nullptr;
+      const size_t scratch_size = scratch ? static_cast<size_t>(2 * a.height * a.width + a.out_h * a.out_w) : 0;
       ParallelPartials(context, static_cast<size_t>(a.batch * a.channels), 0, [&](size_t index, int64_t*) {
-        PoolNeuronPlane(a, static_cast<int64_t>(index) / a.channels, static_cast<int64_t>(index) % a.channels, portable);
+        std::vector<float> work(scratch_size);
+        PoolNeuronPlane(a, static_cast<int64_t>(index) / a.channels, static_cast<int64_t>(index) % a.channels, work.data(), portable);
       });
       return nullptr;
     } catch (const std::exception& e) {
@@ -96,9 +94,12 @@ struct MaxPoolScanOp : Ort::CustomOpBase<MaxPoolScanOp, MaxPoolScanKernel, true>
   const char* GetName() const { return "MaxPoolScan"; }
   size_t GetInputTypeCount() const { return kPoolInputs; }
   ONNXTensorElementDataType GetInputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
-  OrtCustomOpInputOutputCharacteristic GetInputCharacteristic(size_t index) const { return index == kBias ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED; }
+  OrtCustomOpInputOutputCharacteristic GetInputCharacteristic(size_t index) const {
+    return index == kBias || index >= kV ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
+  }
   size_t GetOutputTypeCount() const { return kPoolOutputs; }
   ONNXTensorElementDataType GetOutputType(size_t) const { return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT; }
+  OrtCustomOpInputOutputCharacteristic GetOutputCharacteristic(size_t index) const { return index == kOut ? INPUT_OUTPUT_REQUIRED : INPUT_OUTPUT_OPTIONAL; }
 };
 
 }  // namespace

@@ -119,16 +119,18 @@ namespace Microsoft.ML.Spiking.Simulation
                 inputs[7] = neuron.Bias != null ? b.Initializer("mt_bias", new[] { stateSize }, BitPackedPlan.ToPixelMajor(neuron.Bias, shape, 0f)) : string.Empty;
                 inputs[8] = b.Initializer("theta", new[] { padded }, BitPackedPlan.PadChannels(theta, float.PositiveInfinity));
                 inputs[9] = ChunkContext.StepOffsetName;
-                string m = ctx.BeginState("m_hwc", stateShape, new float[stateSize], channels);
-                string c = ctx.BeginState("c_hwc", stateShape, neuron.Bias != null ? BitPackedPlan.ToPixelMajor(neuron.Bias, shape, 0f) : new float[stateSize], channels);
-                string cumulative = neuron.Gated ? ctx.BeginState("C_hwc", stateShape, new float[stateSize], channels) : string.Empty;
-                string rOut = neuron.Gated ? ctx.BeginState("r_out_hwc", stateShape, new float[stateSize], channels) : string.Empty;
-                (inputs[10], inputs[11], inputs[12], inputs[13]) = (m, c, cumulative, rOut);
+                // The kernel's initial state when a chunk starts the run: m = C = r_out = 0, c = b_n (its neuron_bias input).
+                KernelStateSlot m = ctx.KernelState("m_hwc", stateShape, new float[stateSize], channels);
+                KernelStateSlot c = ctx.KernelState("c_hwc", stateShape, neuron.Bias != null ? BitPackedPlan.ToPixelMajor(neuron.Bias, shape, 0f) : new float[stateSize], channels);
+                KernelStateSlot cumulative = neuron.Gated ? ctx.KernelState("C_hwc", stateShape, new float[stateSize], channels) : KernelStateSlot.None;
+                KernelStateSlot rOut = neuron.Gated ? ctx.KernelState("r_out_hwc", stateShape, new float[stateSize], channels) : KernelStateSlot.None;
+                (inputs[10], inputs[11], inputs[12], inputs[13]) = (m.Input, c.Input, cumulative.Input, rOut.Input);
+                attributes.Add(Attr("map", new[] { shape[1], shape[2] }));
                 attributes.Add(Attr("levels", (long)neuron.Levels));
                 attributes.Add(Attr("gated", neuron.Gated ? 1L : 0L));
                 attributes.Add(Attr("scales", scales));
                 attributes.Add(Attr("fractions", fractions));
-                var outputs = new[] { output, countName }.Concat(new[] { m, c, cumulative, rOut }.Select(s => s.Length == 0 ? s : ctx.StateOutput(s))).ToList();
+                var outputs = new List<string> { output, countName, m.Output, c.Output, cumulative.Output, rOut.Output };
                 // Synaptic operations counted by the node: each source's events per step and sample times its output channels.
                 var counted = fused.Convolutions.Select(conv => eventCounts != null && eventCounts.TryGetValue(conv.Name, out var target) ? target : ((string Output, SynapticLayerPlan Plan)?)null).ToArray();
                 string[] events = counted.Select(target => b.Fresh("events")).ToArray();
@@ -193,9 +195,10 @@ namespace Microsoft.ML.Spiking.Simulation
             int stateSize = shape[1] * shape[2] * padded;
             int[] pooledStateShape = { pooledShape[1], pooledShape[2], padded };
             float[]? poolBias = pool.Bias != null ? BitPackedPlan.ToPixelMajor(pool.Bias, shape, 0f) : null;
-            string v = ctx.BeginState("v_hwc", stateShape, new float[stateSize], channels);
-            string rIn = ctx.BeginState("r_in_hwc", stateShape, poolBias != null ? (float[])poolBias.Clone() : new float[stateSize], channels);
-            string rOut = ctx.BeginState("r_out_hwc", pooledStateShape, new float[pooledStateShape[0] * pooledStateShape[1] * padded], channels);
+            // The kernel's initial state when a chunk starts the run: v = r_out = 0, r_in = the pool's bias (its neuron_bias input).
+            KernelStateSlot v = ctx.KernelState("v_hwc", stateShape, new float[stateSize], channels);
+            KernelStateSlot rIn = ctx.KernelState("r_in_hwc", stateShape, poolBias != null ? (float[])poolBias.Clone() : new float[stateSize], channels);
+            KernelStateSlot rOut = ctx.KernelState("r_out_hwc", pooledStateShape, new float[pooledStateShape[0] * pooledStateShape[1] * padded], channels);
             string[] inputs =
             {
                 source.Tensor,
@@ -203,17 +206,18 @@ namespace Microsoft.ML.Spiking.Simulation
                 b.Initializer("bias", new[] { padded }, bias),
                 poolBias != null ? b.Initializer("mp_bias", new[] { stateSize }, poolBias) : string.Empty,
                 ChunkContext.StepOffsetName,
-                v, rIn, rOut,
+                v.Input, rIn.Input, rOut.Input,
             };
             string output = b.Fresh("mp_out");
-            var outputs = new List<string> { output, ctx.StateOutput(v), ctx.StateOutput(rIn), ctx.StateOutput(rOut) };
+            var outputs = new List<string> { output, v.Output, rIn.Output, rOut.Output };
             string events = b.Fresh("events");
             if (eventCount != null)
             {
                 outputs.Add(events);
             }
             b.CustomNode(NativeKernels.Domain, "SpikeConvPool", inputs, outputs,
-                Attr("steps", (long)ctx.Steps), Attr("channels", (long)channels), Attr("levels", (long)scales.Length), Attr("scales", scales),
+                Attr("steps", (long)ctx.Steps), Attr("channels", (long)channels), Attr("map", new[] { shape[1], shape[2] }),
+                Attr("levels", (long)scales.Length), Attr("scales", scales),
                 Attr("scaled", scaled ? 1L : 0L), Attr("portable", portable ? 1L : 0L), Attr("count_events", eventCount != null ? 1L : 0L),
                 Geometry("geometry_a", conv),
                 Attr("kernel_shape", pool.Pool.Kernel));

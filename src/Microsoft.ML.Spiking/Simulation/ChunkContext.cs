@@ -14,8 +14,20 @@ namespace Microsoft.ML.Spiking.Simulation
     /// per-sample shape and its value before step 1 (per sample; the simulator repeats it for every sample).
     /// <paramref name="HwcChannels"/> &gt; 0 marks a state laid out [H, W, padded channels] (the fused spiking
     /// convolution's) that holds that many channels; the simulator reports it as [C, H, W] like the others.
+    /// <paramref name="Fed"/> is false where the chunk leaves the input out (it starts the run and its kernel forms the
+    /// initial value itself), <paramref name="Written"/> false where it leaves the output out (nothing reads the final state).
     /// </summary>
-    internal sealed record StateSpec(string Input, string Output, int[] Shape, float[] Initial, int HwcChannels = 0);
+    internal sealed record StateSpec(string Input, string Output, int[] Shape, float[] Initial, int HwcChannels = 0, bool Fed = true, bool Written = true);
+
+    /// <summary>
+    /// The node input and output of a state held by a kernel (<see cref="ChunkContext.KernelState"/>): empty where the
+    /// chunk leaves them out. The default is a state the node does not have.
+    /// </summary>
+    internal readonly record struct KernelStateSlot(string Input, string Output)
+    {
+        /// <summary>No state: both names empty.</summary>
+        public static KernelStateSlot None => new KernelStateSlot(string.Empty, string.Empty);
+    }
 
     /// <summary>
     /// What the emitters of stateful units share while one chunk graph is built: the graph, K, the coding, the
@@ -31,12 +43,20 @@ namespace Microsoft.ML.Spiking.Simulation
         private string[]? _inverseStep;
         private string[]? _isFirst;
 
-        public ChunkContext(OnnxGraphBuilder builder, Network network, int steps, bool differential)
+        /// <param name="builder">The graph being built.</param>
+        /// <param name="network">The network.</param>
+        /// <param name="steps">K, the steps of the chunk.</param>
+        /// <param name="differential">Differential coding (the chunk gets a step_offset input).</param>
+        /// <param name="startsRun">The chunk is the first of its run: kernel-held states start from their initial values without inputs.</param>
+        /// <param name="finalStateRead">Something reads the chunk's final states (a later chunk, or the caller): without it kernel-held states have no outputs.</param>
+        public ChunkContext(OnnxGraphBuilder builder, Network network, int steps, bool differential, bool startsRun = false, bool finalStateRead = true)
         {
             Builder = builder;
             Network = network;
             Steps = steps;
             Differential = differential;
+            StartsRun = startsRun;
+            FinalStateRead = finalStateRead;
             if (differential)
             {
                 builder.AddInput(StepOffsetName, new string?[] { "1" });
@@ -50,6 +70,12 @@ namespace Microsoft.ML.Spiking.Simulation
         public int Steps { get; }
 
         public bool Differential { get; }
+
+        /// <summary>The chunk is the first of its run (see <see cref="KernelState"/>).</summary>
+        public bool StartsRun { get; }
+
+        /// <summary>Something reads the chunk's final states (see <see cref="KernelState"/>).</summary>
+        public bool FinalStateRead { get; }
 
         public IReadOnlyList<StateSpec> States => _states;
 
@@ -75,7 +101,9 @@ namespace Microsoft.ML.Spiking.Simulation
         }
 
         /// <summary>Declares a state tensor and returns its graph input name; <see cref="EndState"/> names its final value.</summary>
-        public string BeginState(string hint, int[] shape, float[] initial, int hwcChannels = 0)
+        public string BeginState(string hint, int[] shape, float[] initial, int hwcChannels = 0) => BeginState(hint, shape, initial, hwcChannels, declareInput: true);
+
+        private string BeginState(string hint, int[] shape, float[] initial, int hwcChannels, bool declareInput)
         {
             int index = _states.Count;
             string input = $"state_in_{index}";
@@ -87,8 +115,26 @@ namespace Microsoft.ML.Spiking.Simulation
             _states.Add(new StateSpec(input, output, shape, initial, hwcChannels));
             // Per-sample dims stay symbolic: ONNX's static shape inference and ONNX Runtime's kernels disagree
             // on some ceil_mode pooling sizes, and a fixed declaration would make the session refuse to load.
-            Builder.AddInput(input, SymbolicState(index, shape.Length));
+            if (declareInput)
+            {
+                Builder.AddInput(input, SymbolicState(index, shape.Length));
+            }
             return input;
+        }
+
+        /// <summary>
+        /// Declares a state held by a kernel that takes an absent state input as the state's initial value (which must then
+        /// be <paramref name="initial"/>: the kernel forms it from its own inputs) and writes no absent state output. In a chunk
+        /// that <see cref="StartsRun"/> the state has no graph input, in one whose final state nobody reads
+        /// (<see cref="FinalStateRead"/> false) no graph output: neither the copy of the initial values nor the state's
+        /// reads and writes are paid.
+        /// </summary>
+        public KernelStateSlot KernelState(string hint, int[] shape, float[] initial, int hwcChannels = 0)
+        {
+            string input = BeginState(hint, shape, initial, hwcChannels, declareInput: !StartsRun);
+            int index = _states.Count - 1;
+            _states[index] = _states[index] with { Fed = !StartsRun, Written = FinalStateRead };
+            return new KernelStateSlot(StartsRun ? string.Empty : input, FinalStateRead ? StateOutput(input) : string.Empty);
         }
 
         public void EndState(string input, string finalValue)

@@ -74,12 +74,13 @@ namespace Microsoft.ML.Spiking.Simulation
             int[] outShape = ctx.Network.GetShape(neuron.Output);
             int inSize = ShapeUtil.Size(inShape);
             string bias = neuron.Bias != null ? b.Initializer("mp_bias", inShape, neuron.Bias) : string.Empty;
-            string v = ctx.BeginState("v", inShape, new float[inSize]);
-            string rIn = ctx.BeginState("r_in", inShape, neuron.Bias != null ? (float[])neuron.Bias.Clone() : new float[inSize]);
-            string rOut = ctx.BeginState("r_out", outShape, new float[ShapeUtil.Size(outShape)]);
+            // The kernel's initial state when a chunk starts the run: v = r_out = 0, r_in = its bias input.
+            KernelStateSlot v = ctx.KernelState("v", inShape, new float[inSize]);
+            KernelStateSlot rIn = ctx.KernelState("r_in", inShape, neuron.Bias != null ? (float[])neuron.Bias.Clone() : new float[inSize]);
+            KernelStateSlot rOut = ctx.KernelState("r_out", outShape, new float[ShapeUtil.Size(outShape)]);
             string output = b.Fresh("mp_out");
-            b.CustomNode(NativeKernels.Domain, "MaxPoolScan", new[] { input, bias, ChunkContext.StepOffsetName, v, rIn, rOut },
-                new[] { output, ctx.StateOutput(v), ctx.StateOutput(rIn), ctx.StateOutput(rOut) },
+            b.CustomNode(NativeKernels.Domain, "MaxPoolScan", new[] { input, bias, ChunkContext.StepOffsetName, v.Input, rIn.Input, rOut.Input },
+                new[] { output, v.Output, rIn.Output, rOut.Output },
                 Attr("steps", (long)ctx.Steps), Attr("varying", varying ? 1L : 0L), Attr("kernel_shape", neuron.Pool.Kernel),
                 Attr("portable", portable ? 1L : 0L));
             return output;
@@ -105,13 +106,14 @@ namespace Microsoft.ML.Spiking.Simulation
             bool differential = neuron.Differential;
             string theta = ctx.Broadcastable("theta", neuron.Threshold, shape);
             string bias = differential && neuron.Bias != null ? b.Initializer("mt_bias", shape, neuron.Bias) : string.Empty;
-            string m = ctx.BeginState("m", shape, new float[size]);
-            string c = differential ? ctx.BeginState("c", shape, neuron.Bias != null ? (float[])neuron.Bias.Clone() : new float[size]) : string.Empty;
-            string cumulative = neuron.Gated ? ctx.BeginState("C", shape, new float[size]) : string.Empty;
-            string rOut = neuron.Gated && differential ? ctx.BeginState("r_out", shape, new float[size]) : string.Empty;
+            // The kernel's initial state when a chunk starts the run: m = C = r_out = 0, c = its bias input.
+            KernelStateSlot m = ctx.KernelState("m", shape, new float[size]);
+            KernelStateSlot c = differential ? ctx.KernelState("c", shape, neuron.Bias != null ? (float[])neuron.Bias.Clone() : new float[size]) : KernelStateSlot.None;
+            KernelStateSlot cumulative = neuron.Gated ? ctx.KernelState("C", shape, new float[size]) : KernelStateSlot.None;
+            KernelStateSlot rOut = neuron.Gated && differential ? ctx.KernelState("r_out", shape, new float[size]) : KernelStateSlot.None;
             string output = b.Fresh(op == "MtScan" ? "mt_out" : "mt_codes");
-            string[] inputs = { input, theta, bias, differential ? ChunkContext.StepOffsetName : string.Empty, m, c, cumulative, rOut };
-            string[] outputs = new[] { output, countName }.Concat(new[] { m, c, cumulative, rOut }.Select(s => s.Length == 0 ? s : ctx.StateOutput(s))).ToArray();
+            string[] inputs = { input, theta, bias, differential ? ChunkContext.StepOffsetName : string.Empty, m.Input, c.Input, cumulative.Input, rOut.Input };
+            string[] outputs = { output, countName, m.Output, c.Output, cumulative.Output, rOut.Output };
             (float[] scales, float[] fractions) = NeuronEmitters.ThresholdFactors(neuron);
             b.CustomNode(NativeKernels.Domain, op, inputs, outputs,
                 Attr("steps", (long)ctx.Steps), Attr("varying", varying ? 1L : 0L), Attr("levels", (long)neuron.Levels),

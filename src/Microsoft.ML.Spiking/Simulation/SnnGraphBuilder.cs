@@ -85,7 +85,10 @@ namespace Microsoft.ML.Spiking.Simulation
         /// </param>
         /// <param name="scaledTableBytes">With <paramref name="packing"/>: the budget of a differential node's scaled row tables (<see cref="BitPackedPlan.MaxScaledTableBytes"/>).</param>
         /// <param name="nativeTrainCounts">A parallel network counts its spikes and synaptic operations with the native <c>TrainCounts</c> operator.</param>
-        public static SnnChunkGraph Build(SpikingNetwork snn, int steps, bool timeVaryingInput, IReadOnlyList<SynapticLayerPlan>? synapticLayers = null, bool fusedNeurons = false, bool fusedIfNeurons = true, BitPacking packing = BitPacking.None, long scaledTableBytes = BitPackedPlan.MaxScaledTableBytes, bool nativeTrainCounts = false)
+        /// <param name="startsRun">The chunk starts the run: the states kernels hold have no inputs (the kernels form their initial values).</param>
+        /// <param name="finalStateRead">Something reads the chunk's final states; without it the states kernels hold have no outputs.</param>
+        public static SnnChunkGraph Build(SpikingNetwork snn, int steps, bool timeVaryingInput, IReadOnlyList<SynapticLayerPlan>? synapticLayers = null, bool fusedNeurons = false, bool fusedIfNeurons = true, BitPacking packing = BitPacking.None, long scaledTableBytes = BitPackedPlan.MaxScaledTableBytes, bool nativeTrainCounts = false,
+            bool startsRun = false, bool finalStateRead = true)
         {
             if (steps < 1)
             {
@@ -111,7 +114,7 @@ namespace Microsoft.ML.Spiking.Simulation
             }
             var b = new OnnxGraphBuilder($"snn_chunk_{steps}");
             b.AddInput(InputName, Batched(timeVaryingInput ? "KB" : "B", network.InputShape));
-            var ctx = new ChunkContext(b, network, steps, differential);
+            var ctx = new ChunkContext(b, network, steps, differential, startsRun, finalStateRead);
             var values = new Dictionary<string, (string Name, bool Varying)> { [network.InputName] = (InputName, timeVaryingInput) };
             var tiled = new Dictionary<string, string>();
             int neuronIndex = 0;

@@ -49,7 +49,10 @@ namespace Microsoft.ML.Spiking.Simulation
                 Dictionary<string, TensorBuffer> allocated = session.Run(feeds.ToDictionary(f => f.Name, f => new TensorBuffer(f.Data, f.Shape)));
                 for (int i = 0; i < graph.States.Count; i++)
                 {
-                    Array.Copy(allocated[graph.States[i].Output].Data, stateOutputs[i], stateOutputs[i].Length);
+                    if (graph.States[i].Written)
+                    {
+                        Array.Copy(allocated[graph.States[i].Output].Data, stateOutputs[i], stateOutputs[i].Length);
+                    }
                 }
                 return allocated.ToDictionary(p => p.Key, p => p.Value.Data);
             }

@@ -117,7 +117,7 @@ namespace Microsoft.ML.Spiking.Simulation
 
         private readonly SpikingNetwork _network;
         private readonly SimulationOptions _options;
-        private readonly Dictionary<(int Steps, bool Varying, bool Count), (OnnxSession Session, SnnChunkGraph Graph)> _sessions;
+        private readonly Dictionary<(int Steps, bool Varying, bool Count, bool Whole), (OnnxSession Session, SnnChunkGraph Graph)> _sessions;
         private readonly bool _inputPerStep;
         private readonly IReadOnlyList<SynapticLayerPlan> _synapticLayers;
         private readonly int _inputSize;
@@ -151,7 +151,7 @@ namespace Microsoft.ML.Spiking.Simulation
             }
             _network = network;
             _options = options;
-            _sessions = new Dictionary<(int, bool, bool), (OnnxSession, SnnChunkGraph)>();
+            _sessions = new Dictionary<(int, bool, bool, bool), (OnnxSession, SnnChunkGraph)>();
             _inputPerStep = SnnGraphBuilder.RequiresInputPerStep(network);
             _synapticLayers = SynapticCounting.Plan(network.Network, spikeModes: options.Execution?.GpuDeviceId == null && !options.IndicatorCountingOnly);
             _inputSize = ShapeUtil.Size(network.Network.InputShape);
@@ -339,7 +339,10 @@ namespace Microsoft.ML.Spiking.Simulation
             // the input becomes the sequence [image, 0, 0, ...].
             bool perStep = varying || _inputPerStep;
             var neurons = _network.NeuronLayers;
-            SnnChunkGraph first = GetSession(Math.Min(chunk, total), perStep, count).Graph;
+            // A run of one chunk starts from the initial state and, unless the caller keeps the final membranes, nobody
+            // reads its final state: its graph leaves the states that kernels hold out of its inputs and outputs.
+            bool whole = total <= chunk;
+            SnnChunkGraph first = GetSession(Math.Min(chunk, total), perStep, count, whole).Graph;
             IReadOnlyList<StateSpec> specs = first.States;
             // The states live in two sets of buffers that the chunks write in turn (ONNX Runtime writes each chunk's final
             // state straight into the set the next chunk reads), kept from run to run: nothing of the size of the state is
@@ -349,7 +352,10 @@ namespace Microsoft.ML.Spiking.Simulation
             float[][] next = buffers.Next;
             for (int i = 0; i < specs.Count; i++)
             {
-                Fill(states[i], specs[i].Initial, batchSize);
+                if (specs[i].Fed)
+                {
+                    Fill(states[i], specs[i].Initial, batchSize);
+                }
             }
             var stepOutputs = new float[(long)total * batchSize * _outputSize];
             var spikes = new long[(long)neurons.Count * total * batchSize];
@@ -361,7 +367,7 @@ namespace Microsoft.ML.Spiking.Simulation
                 // A T that is not a multiple of the chunk ends with a shorter chunk, in a session of its own whose threads
                 // must not spin: two thread pools spinning in turn took the cores from each other (shapes-cnn, T = 10 in
                 // chunks of 8 + 2: 8.7 k image-steps/s with a spinning second session, 12.4 k without, 13.5 k for T = 8).
-                (OnnxSession session, SnnChunkGraph graph) = GetSession(steps, perStep, count, spinning: steps == chunk);
+                (OnnxSession session, SnnChunkGraph graph) = GetSession(steps, perStep, count, whole, spinning: steps == chunk);
                 var feeds = new List<(string Name, float[] Data, long[] Shape)>();
                 if (varying)
                 {
@@ -388,7 +394,10 @@ namespace Microsoft.ML.Spiking.Simulation
                 }
                 for (int i = 0; i < specs.Count; i++)
                 {
-                    feeds.Add((specs[i].Input, states[i], StateShape(specs[i], batchSize)));
+                    if (graph.States[i].Fed)
+                    {
+                        feeds.Add((specs[i].Input, states[i], StateShape(specs[i], batchSize)));
+                    }
                 }
                 Dictionary<string, float[]> results = RunInto(session, graph, feeds, steps, batchSize, next);
                 float[] output = results[SnnGraphBuilder.OutputName];
@@ -433,14 +442,19 @@ namespace Microsoft.ML.Spiking.Simulation
             }
         }
 
-        /// <summary>The session for chunks of <paramref name="steps"/> steps, created on first use (spinning or not, as then asked).</summary>
-        private (OnnxSession Session, SnnChunkGraph Graph) GetSession(int steps, bool varying, bool count, bool spinning = true)
+        /// <summary>
+        /// The session for chunks of <paramref name="steps"/> steps, created on first use (spinning or not, as then asked);
+        /// <paramref name="whole"/>: the chunk is the whole run (it starts from the initial state, and only with
+        /// <see cref="SimulationOptions.KeepFinalMembranes"/> is its final state read).
+        /// </summary>
+        private (OnnxSession Session, SnnChunkGraph Graph) GetSession(int steps, bool varying, bool count, bool whole, bool spinning = true)
         {
-            if (!_sessions.TryGetValue((steps, varying, count), out var entry))
+            if (!_sessions.TryGetValue((steps, varying, count, whole), out var entry))
             {
-                SnnChunkGraph graph = SnnGraphBuilder.Build(_network, steps, varying, count ? _synapticLayers : null, _fused, _options.FuseIfNeurons, _packing, _options.ScaledTableBytes, _trainCounts);
+                SnnChunkGraph graph = SnnGraphBuilder.Build(_network, steps, varying, count ? _synapticLayers : null, _fused, _options.FuseIfNeurons, _packing, _options.ScaledTableBytes, _trainCounts,
+                    startsRun: whole, finalStateRead: !whole || _options.KeepFinalMembranes);
                 entry = (new OnnxSession(graph.Model, _options.Execution, _fused || _packing != BitPacking.None || _trainCounts, spinning), graph);
-                _sessions[(steps, varying, count)] = entry;
+                _sessions[(steps, varying, count, whole)] = entry;
             }
             return entry;
         }

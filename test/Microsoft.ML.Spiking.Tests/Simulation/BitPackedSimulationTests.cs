@@ -6,6 +6,7 @@ using Microsoft.ML.Spiking.Calibration;
 using Microsoft.ML.Spiking.Conversion;
 using Microsoft.ML.Spiking.Conversion.RateCoding;
 using Microsoft.ML.Spiking.Graph;
+using Microsoft.ML.Spiking.Onnx.Proto;
 using Microsoft.ML.Spiking.Simulation;
 using Microsoft.VisualStudio.TestTools.UnitTesting;
 
@@ -209,19 +210,54 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
         }
 
         /// <summary>
+        /// A chunk that is the whole run leaves the states its kernels hold out of the graph: no inputs (the kernels start
+        /// from the initial states) and, where nothing reads the final states, no outputs. A chunk within a longer run keeps
+        /// them all, and the states of standard ops (the readout) are always carried.
+        /// </summary>
+        [TestMethod]
+        public void AWholeRunChunkLeavesTheKernelStatesOut()
+        {
+            RequireKernels();
+            SpikingNetwork snn = ExactDifferentialNetwork(6, gated: true, 8, 20);
+            SnnChunkGraph carried = SnnGraphBuilder.Build(snn, 4, timeVaryingInput: false, packing: BitPacking.Native);
+            SnnChunkGraph kept = SnnGraphBuilder.Build(snn, 4, timeVaryingInput: false, packing: BitPacking.Native, startsRun: true);
+            SnnChunkGraph whole = SnnGraphBuilder.Build(snn, 4, timeVaryingInput: false, packing: BitPacking.Native, startsRun: true, finalStateRead: false);
+            Assert.IsTrue(carried.States.All(s => s.Fed && s.Written));
+            int held = whole.States.Count(s => !s.Fed);
+            Assert.IsTrue(held >= 4 * 4, $"the four fused neurons hold four states each; {held} left out");
+            Assert.IsTrue(whole.States.Any(s => s.Fed), "the readout's state is carried by standard ops");
+            foreach ((SnnChunkGraph graph, bool startsRun, bool read) in new[] { (carried, false, true), (kept, true, true), (whole, true, false) })
+            {
+                Assert.AreEqual(carried.States.Count, graph.States.Count);
+                GraphProto model = ModelProto.Parser.ParseFrom(graph.Model).Graph;
+                for (int i = 0; i < graph.States.Count; i++)
+                {
+                    StateSpec state = graph.States[i];
+                    bool kernelHeld = !whole.States[i].Fed;
+                    Assert.AreEqual(!(startsRun && kernelHeld), state.Fed, state.Input);
+                    Assert.AreEqual(read || !kernelHeld, state.Written, state.Output);
+                    Assert.AreEqual(state.Fed, model.Input.Any(v => v.Name == state.Input), state.Input);
+                    Assert.AreEqual(state.Written, model.Output.Any(v => v.Name == state.Output), state.Output);
+                }
+            }
+        }
+
+        /// <summary>
         /// Max-pool neurons between packed layers, as in a network whose ReLU and max-pooling were swapped: one on the
         /// constant input (<c>MaxPoolScan</c>: 2 × 2, a bias, a column left over) and one after a convolution of codes
         /// (<c>SpikeConvPool</c> when packed, else <c>MaxPoolScan</c> after ONNX Runtime's convolution: 3 × 3 without a bias,
         /// rows and a column left over; or 2 × 2 with a bias, a row left over). The standard lowering against the neuron
-        /// kernels alone and the packed simulation with either build of the kernels, over chunks (the states carried on).
+        /// kernels alone and the packed simulation with either build of the kernels, over chunks (the states carried on) or
+        /// in one chunk (the kernels forming the initial states: the pool neurons' biases).
         /// </summary>
         [TestMethod]
-        [DataRow(false, false, 3, false)]
-        [DataRow(true, false, 3, false)]
-        [DataRow(true, true, 3, false)]
-        [DataRow(true, false, 2, true)]
-        [DataRow(true, true, 2, true)]
-        public void MaxPoolNeuronsMatchTheStandardLoweringBitForBit(bool pack, bool portable, int window, bool poolBias)
+        [DataRow(false, false, 3, false, 3)]
+        [DataRow(false, false, 2, true, 7)]
+        [DataRow(true, false, 3, false, 3)]
+        [DataRow(true, true, 3, false, 7)]
+        [DataRow(true, false, 2, true, 7)]
+        [DataRow(true, true, 2, true, 3)]
+        public void MaxPoolNeuronsMatchTheStandardLoweringBitForBit(bool pack, bool portable, int window, bool poolBias, int chunk)
         {
             RequireKernels();
             var r = new Random(31);
@@ -249,7 +285,7 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
             const int batch = 3;
             const int steps = 7;
             float[] inputs = DyadicInputs(batch * 2 * 10 * 9, 12);
-            AssertKernelsMatchTheStandardLowering(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = 3, PackSpikes = pack, PortableBitKernels = portable }, inputs, batch, packs: pack);
+            AssertKernelsMatchTheStandardLowering(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk, PackSpikes = pack, PortableBitKernels = portable }, inputs, batch, packs: pack);
         }
 
         /// <summary>
@@ -366,6 +402,10 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
         /// standard lowering (same steps and chunks) and asserts that everything they return is identical, every neuron layer
         /// spiking. <paramref name="packs"/>: whether the kernels' run must pack spikes.
         /// </summary>
+        /// <summary>
+        /// The kernels' run against the standard lowering's, final states included; then the kernels' run again without
+        /// keeping the final states (a run of one chunk then writes none of the states its kernels hold).
+        /// </summary>
         private static void AssertKernelsMatchTheStandardLowering(SpikingNetwork snn, SimulationOptions kernels, float[] inputs, int batch, bool packs)
         {
             kernels.KeepFinalMembranes = true;
@@ -374,10 +414,14 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
             Assert.IsTrue(native.UsesNativeKernels, SpikingSimulator.NativeKernelStatus);
             Assert.AreEqual(packs, native.PacksSpikes, SpikingSimulator.NativeKernelStatus);
             Assert.IsFalse(standard.UsesNativeKernels);
-            AssertIdentical(standard.Run(inputs, batch), native.Run(inputs, batch), kernels.TimeSteps, batch, requireEveryLayerToSpike: true);
+            SimulationResult expected = standard.Run(inputs, batch);
+            AssertIdentical(expected, native.Run(inputs, batch), kernels.TimeSteps, batch, requireEveryLayerToSpike: true);
+            kernels.KeepFinalMembranes = false;
+            using var withoutStates = new SpikingSimulator(snn, kernels);
+            AssertIdentical(expected, withoutStates.Run(inputs, batch), kernels.TimeSteps, batch, requireEveryLayerToSpike: true, finalStates: false);
         }
 
-        private static void AssertIdentical(SimulationResult expected, SimulationResult actual, int steps, int batch, bool requireEveryLayerToSpike)
+        private static void AssertIdentical(SimulationResult expected, SimulationResult actual, int steps, int batch, bool requireEveryLayerToSpike, bool finalStates = true)
         {
             var perLayer = new long[expected.NeuronLayers.Count];
             for (int t = 1; t <= steps; t++)
@@ -398,8 +442,8 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
                 }
             }
             Assert.IsTrue(expected.FinalMembranes.Length > 0);
-            Assert.AreEqual(expected.FinalMembranes.Length, actual.FinalMembranes.Length);
-            for (int i = 0; i < expected.FinalMembranes.Length; i++)
+            Assert.AreEqual(finalStates ? expected.FinalMembranes.Length : 0, actual.FinalMembranes.Length);
+            for (int i = 0; finalStates && i < expected.FinalMembranes.Length; i++)
             {
                 CollectionAssert.AreEqual(expected.FinalMembranes[i], actual.FinalMembranes[i], $"final membranes of state {i}");
             }
