@@ -192,7 +192,7 @@ inline void SelectLevel(typename Ops::V x, const float (*point)[64], const float
 // as MtScan per lane, on vectors with lane masks for its selections; the level index of each spike comes out as a
 // code (0, 1 + k or 9 + k) in the nibbles of words[j].
 template <class Ops, int NV, int Levels, bool Gated>
-inline int64_t MtStep(Lanes& s, const float* x, const float* neuron_bias, float inverse, uint64_t* words) {
+inline int64_t MtStep(Lanes& s, const typename Ops::V* x, const float* neuron_bias, float inverse, uint64_t* words) {
   using V = typename Ops::V;
   int64_t count = 0;
   const V zero = Ops::Set(0.0f);
@@ -200,7 +200,7 @@ inline int64_t MtStep(Lanes& s, const float* x, const float* neuron_bias, float 
   const V step = Ops::Set(inverse);
   for (int j = 0; j < NV; ++j) {
     const int o = 16 * j;
-    const V d = Ops::Sub(Ops::Load(x + o), Ops::Load(neuron_bias + o));
+    const V d = Ops::Sub(x[j], Ops::Load(neuron_bias + o));
     V m = Ops::Add(Ops::Load(s.m + o), d);
     m = Ops::Add(m, Ops::Load(s.c + o));
     const V cumulative = Gated ? Ops::Add(Ops::Load(s.cumulative + o), Ops::Load(s.r_out + o)) : zero;
@@ -304,20 +304,20 @@ inline void MtBlock(const SpikeConvMtArgs& a, const float* signed_scale, const S
         counts[a.steps * (1 + s) + t] += gathered;
       }
     }
-    float x[n];
+    // x in registers (through memory, the neuron's loads waited on the stores of the sums).
+    V x[NV];
     for (int j = 0; j < NV; ++j) {
-      V sum = Ops::Add(acc[0][j], acc[1][j]);
+      x[j] = Ops::Add(acc[0][j], acc[1][j]);
       if constexpr (E == 4) {
-        sum = Ops::Add(sum, Ops::Add(acc[2][j], acc[3][j]));
+        x[j] = Ops::Add(x[j], Ops::Add(acc[2][j], acc[3][j]));
       }
-      Ops::Store(x + 16 * j, sum);
     }
     const int64_t pixel = ((row * a.height + oy) * a.width + ox) * a.words;
     if (a.residual != nullptr) {
       // The residual spikes: θ·SignedScales[code] per lane (MtScan's values; θ·0 = 0 where no spike is).
       for (int j = 0; j < NV; ++j) {
         const V spikes = Ops::Mul(Ops::Load(a.residual_theta + c0 + 16 * j), Ops::Lookup(a.residual[pixel + c0 / 16 + j], signed_scale));
-        Ops::Store(x + 16 * j, Ops::Add(Ops::Load(x + 16 * j), spikes));
+        x[j] = Ops::Add(x[j], spikes);
       }
     }
     uint64_t* words = a.output + pixel + c0 / 16;
