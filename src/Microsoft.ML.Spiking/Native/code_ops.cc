@@ -78,49 +78,79 @@ void AddSource(SpikeConvMtArgs& a, const Ort::ConstValue& codes, const Ort::Cons
   Require(src.channels <= src.words * 16, op + ": a table has more input channels than its source's words hold");
 }
 
+// The attributes SpikeConvMt and SpikeConvPool share (their first source's geometry is geometry_a), read and checked
+// once; `op` names the operator in errors.
+struct CodeConvAttributes {
+  CodeConvAttributes(const Ort::ConstKernelInfo& ki, const std::string& name)
+      : op(name),
+        steps(ki.GetAttribute<int64_t>("steps")),
+        channels(ki.GetAttribute<int64_t>("channels")),
+        levels(static_cast<int>(ki.GetAttribute<int64_t>("levels"))),
+        portable(ki.GetAttribute<int64_t>("portable") != 0),
+        scaled(ki.GetAttribute<int64_t>("scaled") != 0),
+        count_events(OptionalInt(ki, "count_events", 0) != 0),
+        scales(ki.GetAttributes<float>("scales")),
+        geometry_a(ki.GetAttributes<int64_t>("geometry_a")),
+        map(ki.GetAttributes<int64_t>("map")) {
+    Require(steps >= 1 && channels >= 1 && geometry_a.size() == 6 && map.size() == 2,
+            op + " needs steps, channels, map [H, W] and geometry_a [kh, kw, sh, sw, pad_top, pad_left]");
+  }
+
+  // Sets up the map the node writes (SetMap), its batch from the K·B rows of `source` (the states may be absent), and
+  // returns the states' shape [B, H, W, padded].
+  std::vector<int64_t> SetMapOf(SpikeConvMtArgs& a, const Ort::ConstValue& source) const {
+    std::vector<int64_t> state = StateShape(source, steps, map, channels, op);
+    SetMap(a, state, steps, channels, levels, scaled, scales, op);
+    return state;
+  }
+
+  std::string op;
+  int64_t steps;
+  int64_t channels;
+  int levels;
+  bool portable;
+  bool scaled;
+  bool count_events;
+  std::vector<float> scales;
+  std::vector<int64_t> geometry_a;
+  std::vector<int64_t> map;
+};
+
 enum MtConvInput : size_t { kCodesA, kTableA, kCodesB, kTableB, kResidual, kResidualTheta, kBias, kNeuronBias, kTheta, kStepOffset, kM, kC, kCumulative, kROut, kMtConvInputs };
 enum MtConvOutput : size_t { kCodesOut, kCounts, kMOut, kCOut, kCumulativeOut, kROutOut, kEventsA, kEventsB, kMtConvOutputs };
 
 struct SpikeConvMtKernel {
-  SpikeConvMtKernel(const OrtKernelInfo* info) {
-    Ort::ConstKernelInfo ki(info);
-    steps_ = ki.GetAttribute<int64_t>("steps");
-    channels_ = ki.GetAttribute<int64_t>("channels");
-    levels_ = static_cast<int>(ki.GetAttribute<int64_t>("levels"));
-    gated_ = ki.GetAttribute<int64_t>("gated") != 0;
-    portable_ = ki.GetAttribute<int64_t>("portable") != 0;
-    scaled_ = ki.GetAttribute<int64_t>("scaled") != 0;
-    count_events_ = OptionalInt(ki, "count_events", 0) != 0;
-    scales_ = ki.GetAttributes<float>("scales");
-    fractions_ = ki.GetAttributes<float>("fractions");
-    geometry_[0] = ki.GetAttributes<int64_t>("geometry_a");
-    geometry_[1] = OptionalInts(ki, "geometry_b");
-    map_ = ki.GetAttributes<int64_t>("map");
-    Require(steps_ >= 1 && channels_ >= 1 && geometry_[0].size() == 6 && map_.size() == 2,
-            "SpikeConvMt needs steps, channels, map [H, W] and geometry_a [kh, kw, sh, sw, pad_top, pad_left]");
-    Require(levels_ >= 1 && levels_ <= kMaxCodeLevels && scales_.size() == static_cast<size_t>(levels_) && fractions_.size() == static_cast<size_t>(levels_),
+  SpikeConvMtKernel(const OrtKernelInfo* info) : SpikeConvMtKernel(Ort::ConstKernelInfo(info)) {}
+
+  SpikeConvMtKernel(const Ort::ConstKernelInfo& ki)
+      : attributes_(ki, "SpikeConvMt"),
+        gated_(ki.GetAttribute<int64_t>("gated") != 0),
+        fractions_(ki.GetAttributes<float>("fractions")),
+        geometry_b_(OptionalInts(ki, "geometry_b")) {
+    const int levels = attributes_.levels;
+    Require(levels >= 1 && levels <= kMaxCodeLevels && attributes_.scales.size() == static_cast<size_t>(levels) && fractions_.size() == static_cast<size_t>(levels),
             "SpikeConvMt needs 1 to 7 levels with one scale and one fraction each");
   }
 
   OrtStatusPtr ComputeV2(OrtKernelContext* raw) {
     try {
       Ort::KernelContext context(raw);
-      const std::vector<int64_t> state = StateShape(context.GetInput(kCodesA), steps_, map_, channels_, "SpikeConvMt");
+      const CodeConvAttributes& at = attributes_;
       SpikeConvMtArgs a;
-      SetMap(a, state, steps_, channels_, levels_, scaled_, scales_, "SpikeConvMt");
+      const std::vector<int64_t> state = at.SetMapOf(a, context.GetInput(kCodesA));
       a.gated = gated_;
       a.sources = 0;
       for (int s = 0; s < 2; ++s) {
         Ort::ConstValue codes = context.GetInput(s == 0 ? kCodesA : kCodesB);
         if (codes != nullptr) {
-          AddSource(a, codes, context.GetInput(s == 0 ? kTableA : kTableB), geometry_[s], "SpikeConvMt");
+          AddSource(a, codes, context.GetInput(s == 0 ? kTableA : kTableB), s == 0 ? at.geometry_a : geometry_b_, "SpikeConvMt");
         }
       }
       Require(a.sources >= 1, "SpikeConvMt needs a source");
       Ort::ConstValue residual = context.GetInput(kResidual);
       if (residual != nullptr) {
         std::vector<int64_t> shape = residual.GetTensorTypeAndShapeInfo().GetShape();
-        Require(shape.size() == 4 && shape[0] == steps_ * a.batch && shape[1] == a.height && shape[2] == a.width && shape[3] == a.words,
+        Require(shape.size() == 4 && shape[0] == at.steps * a.batch && shape[1] == a.height && shape[2] == a.width && shape[3] == a.words,
                 "SpikeConvMt: the residual must be codes shaped like the output");
         a.residual = residual.GetTensorData<uint64_t>();
         a.residual_theta = context.GetInput(kResidualTheta).GetTensorData<float>();
@@ -136,17 +166,17 @@ struct SpikeConvMtKernel {
       Require(static_cast<int64_t>(theta.GetTensorTypeAndShapeInfo().GetElementCount()) == a.padded, "SpikeConvMt: theta must hold the padded channels");
       a.theta = theta.GetTensorData<float>();
       // Each level's spike value and rising threshold per channel, formed once per call as MtScan forms them.
-      std::vector<float> value(static_cast<size_t>(levels_ * a.padded)), positive(value.size());
-      FormLevels(a.theta, a.padded, scales_.data(), fractions_.data(), levels_, a.padded, value.data(), positive.data());
+      std::vector<float> value(static_cast<size_t>(at.levels * a.padded)), positive(value.size());
+      FormLevels(a.theta, a.padded, at.scales.data(), fractions_.data(), at.levels, a.padded, value.data(), positive.data());
       a.value = value.data();
       a.positive = positive.data();
-      const StepFactors steps = ReadSteps(context.GetInput(kStepOffset), steps_);
+      const StepFactors steps = ReadSteps(context.GetInput(kStepOffset), at.steps);
       a.inverse = steps.inverse.data();
       // Absent states start from the neuron's initial state (m = C = r_out = 0, c = b_n); absent outputs are not written.
       a.m_in = OptionalState(context, kM, state, "SpikeConvMt: m");
       a.c_in = OptionalState(context, kC, state, "SpikeConvMt: c");
-      a.output = context.GetOutput(kCodesOut, std::vector<int64_t>{steps_ * a.batch, a.height, a.width, a.words}).GetTensorMutableData<uint64_t>();
-      float* counts = context.GetOutput(kCounts, std::vector<int64_t>{steps_ * a.batch}).GetTensorMutableData<float>();
+      a.output = context.GetOutput(kCodesOut, std::vector<int64_t>{at.steps * a.batch, a.height, a.width, a.words}).GetTensorMutableData<uint64_t>();
+      float* counts = context.GetOutput(kCounts, std::vector<int64_t>{at.steps * a.batch}).GetTensorMutableData<float>();
       a.m_out = OptionalStateOutput(context, kMOut, state);
       a.c_out = OptionalStateOutput(context, kCOut, state);
       if (gated_) {
@@ -155,13 +185,13 @@ struct SpikeConvMtKernel {
         a.cumulative_out = OptionalStateOutput(context, kCumulativeOut, state);
         a.r_out_out = OptionalStateOutput(context, kROutOut, state);
       }
-      a.count_events = count_events_;
+      a.count_events = at.count_events;
       std::vector<float*> totals{counts};
-      for (int s = 0; count_events_ && s < a.sources; ++s) {
-        totals.push_back(context.GetOutput(s == 0 ? kEventsA : kEventsB, std::vector<int64_t>{steps_ * a.batch}).GetTensorMutableData<float>());
+      for (int s = 0; at.count_events && s < a.sources; ++s) {
+        totals.push_back(context.GetOutput(s == 0 ? kEventsA : kEventsB, std::vector<int64_t>{at.steps * a.batch}).GetTensorMutableData<float>());
       }
-      CountGroupsPerSample(context, a.batch, a.height, steps_, totals, [&](int64_t sample, int64_t row, int64_t* c) {
-        SpikeConvMt(a, sample, row, row + 1, c, portable_);
+      CountGroupsPerSample(context, a.batch, a.height, at.steps, totals, [&](int64_t sample, int64_t row, int64_t* c) {
+        SpikeConvMt(a, sample, row, row + 1, c, at.portable);
       });
       return nullptr;
     } catch (const std::exception& e) {
@@ -170,17 +200,10 @@ struct SpikeConvMtKernel {
   }
 
  private:
-  int64_t steps_;
-  int64_t channels_;
-  int levels_;
+  CodeConvAttributes attributes_;
   bool gated_;
-  bool portable_;
-  bool scaled_;
-  bool count_events_;
-  std::vector<float> scales_;
   std::vector<float> fractions_;
-  std::vector<int64_t> geometry_[2];
-  std::vector<int64_t> map_;
+  std::vector<int64_t> geometry_b_;
 };
 
 struct SpikeConvMtOp : Ort::CustomOpBase<SpikeConvMtOp, SpikeConvMtKernel, true> {
@@ -207,21 +230,11 @@ enum PoolConvInput : size_t { kPoolCodes, kPoolTable, kPoolBias, kPoolNeuronBias
 enum PoolConvOutput : size_t { kPoolOut, kPoolVOut, kPoolRInOut, kPoolROutOut, kPoolEvents, kPoolConvOutputs };
 
 struct SpikeConvPoolKernel {
-  SpikeConvPoolKernel(const OrtKernelInfo* info) {
-    Ort::ConstKernelInfo ki(info);
-    steps_ = ki.GetAttribute<int64_t>("steps");
-    channels_ = ki.GetAttribute<int64_t>("channels");
-    levels_ = static_cast<int>(ki.GetAttribute<int64_t>("levels"));
-    portable_ = ki.GetAttribute<int64_t>("portable") != 0;
-    scaled_ = ki.GetAttribute<int64_t>("scaled") != 0;
-    count_events_ = OptionalInt(ki, "count_events", 0) != 0;
-    scales_ = ki.GetAttributes<float>("scales");
-    geometry_ = ki.GetAttributes<int64_t>("geometry_a");
-    kernel_ = ki.GetAttributes<int64_t>("kernel_shape");
-    map_ = ki.GetAttributes<int64_t>("map");
-    Require(steps_ >= 1 && channels_ >= 1 && geometry_.size() == 6 && map_.size() == 2,
-            "SpikeConvPool needs steps, channels, map [H, W] and geometry_a [kh, kw, sh, sw, pad_top, pad_left]");
-    Require(levels_ >= 1 && levels_ <= kMaxCodeLevels && scales_.size() == static_cast<size_t>(levels_), "SpikeConvPool needs the input's 1 to 7 levels with one scale each");
+  SpikeConvPoolKernel(const OrtKernelInfo* info) : SpikeConvPoolKernel(Ort::ConstKernelInfo(info)) {}
+
+  SpikeConvPoolKernel(const Ort::ConstKernelInfo& ki) : attributes_(ki, "SpikeConvPool"), kernel_(ki.GetAttributes<int64_t>("kernel_shape")) {
+    const int levels = attributes_.levels;
+    Require(levels >= 1 && levels <= kMaxCodeLevels && attributes_.scales.size() == static_cast<size_t>(levels), "SpikeConvPool needs the input's 1 to 7 levels with one scale each");
     Require(kernel_.size() == 2 && kernel_[0] >= 1 && kernel_[1] >= 1 && kernel_[0] * kernel_[1] <= kMaxPoolWindow,
             "SpikeConvPool needs kernel_shape [kh, kw] of at most " + std::to_string(kMaxPoolWindow) + " pixels");
   }
@@ -229,13 +242,13 @@ struct SpikeConvPoolKernel {
   OrtStatusPtr ComputeV2(OrtKernelContext* raw) {
     try {
       Ort::KernelContext context(raw);
-      const std::vector<int64_t> state = StateShape(context.GetInput(kPoolCodes), steps_, map_, channels_, "SpikeConvPool");
+      const CodeConvAttributes& at = attributes_;
       SpikeConvPoolArgs p;
       SpikeConvMtArgs& a = p.conv;
-      SetMap(a, state, steps_, channels_, levels_, scaled_, scales_, "SpikeConvPool");
-      a.count_events = count_events_;
+      const std::vector<int64_t> state = at.SetMapOf(a, context.GetInput(kPoolCodes));
+      a.count_events = at.count_events;
       a.sources = 0;
-      AddSource(a, context.GetInput(kPoolCodes), context.GetInput(kPoolTable), geometry_, "SpikeConvPool");
+      AddSource(a, context.GetInput(kPoolCodes), context.GetInput(kPoolTable), at.geometry_a, "SpikeConvPool");
       Ort::ConstValue bias = context.GetInput(kPoolBias);
       Require(static_cast<int64_t>(bias.GetTensorTypeAndShapeInfo().GetElementCount()) == a.padded, "SpikeConvPool: bias must hold the padded channels");
       a.bias = bias.GetTensorData<float>();
@@ -250,23 +263,23 @@ struct SpikeConvPoolKernel {
       p.out_h = a.height / p.kernel_h;
       p.out_w = a.width / p.kernel_w;
       std::vector<int64_t> pooled{a.batch, p.out_h, p.out_w, a.padded};
-      const StepFactors steps = ReadSteps(context.GetInput(kPoolStepOffset), steps_);
+      const StepFactors steps = ReadSteps(context.GetInput(kPoolStepOffset), at.steps);
       a.inverse = steps.inverse.data();
       // Absent states start from the initial state (v = r_out = 0, r_in = the pool bias); absent outputs are not written.
       p.v_in = OptionalState(context, kPoolV, state, "SpikeConvPool: v");
       p.r_in_in = OptionalState(context, kPoolRIn, state, "SpikeConvPool: r_in");
       p.r_out_in = OptionalState(context, kPoolROut, pooled, "SpikeConvPool: r_out");
-      p.output = context.GetOutput(kPoolOut, std::vector<int64_t>{steps_ * a.batch, channels_, p.out_h, p.out_w}).GetTensorMutableData<float>();
+      p.output = context.GetOutput(kPoolOut, std::vector<int64_t>{at.steps * a.batch, at.channels, p.out_h, p.out_w}).GetTensorMutableData<float>();
       p.v_out = OptionalStateOutput(context, kPoolVOut, state);
       p.r_in_out = OptionalStateOutput(context, kPoolRInOut, state);
       p.r_out_out = OptionalStateOutput(context, kPoolROutOut, pooled);
       const int64_t bands = p.out_h + (a.height - p.out_h * p.kernel_h);
-      if (count_events_) {
-        float* events = context.GetOutput(kPoolEvents, std::vector<int64_t>{steps_ * a.batch}).GetTensorMutableData<float>();
-        CountPerSample(context, a.batch, bands, steps_, events, [&](int64_t sample, int64_t band, int64_t* c) { SpikeConvPool(p, sample, band, c, portable_); });
+      if (at.count_events) {
+        float* events = context.GetOutput(kPoolEvents, std::vector<int64_t>{at.steps * a.batch}).GetTensorMutableData<float>();
+        CountPerSample(context, a.batch, bands, at.steps, events, [&](int64_t sample, int64_t band, int64_t* c) { SpikeConvPool(p, sample, band, c, at.portable); });
       } else {
         ParallelPartials(context, static_cast<size_t>(a.batch * bands), 0, [&](size_t index, int64_t*) {
-          SpikeConvPool(p, static_cast<int64_t>(index) / bands, static_cast<int64_t>(index) % bands, nullptr, portable_);
+          SpikeConvPool(p, static_cast<int64_t>(index) / bands, static_cast<int64_t>(index) % bands, nullptr, at.portable);
         });
       }
       return nullptr;
@@ -276,16 +289,8 @@ struct SpikeConvPoolKernel {
   }
 
  private:
-  int64_t steps_;
-  int64_t channels_;
-  int levels_;
-  bool portable_;
-  bool scaled_;
-  bool count_events_;
-  std::vector<float> scales_;
-  std::vector<int64_t> geometry_;
+  CodeConvAttributes attributes_;
   std::vector<int64_t> kernel_;
-  std::vector<int64_t> map_;
 };
 
 struct SpikeConvPoolOp : Ort::CustomOpBase<SpikeConvPoolOp, SpikeConvPoolKernel, true> {

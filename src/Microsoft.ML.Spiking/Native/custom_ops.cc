@@ -207,12 +207,7 @@ struct MtKernel {
     try {
       Ort::KernelContext context(raw);
       Ort::ConstValue x = context.GetInput(kX);
-      // The states are [B, sample dims of x]; a chunk that starts the run may leave them out (their initial values).
-      std::vector<int64_t> state_shape = x.GetTensorTypeAndShapeInfo().GetShape();
-      if (state_shape.empty() || state_shape[0] % (varying_ ? steps_ : 1) != 0) {
-        throw Ort::Exception("x must be [" + std::string(varying_ ? "K·B" : "B") + ", ...]", ORT_INVALID_ARGUMENT);
-      }
-      state_shape[0] /= varying_ ? steps_ : 1;
+      const std::vector<int64_t> state_shape = StatesOfInput(x, steps_, varying_, 0, "...", Codes ? "MtEncode" : "MtScan");
       ScanLayout l;
       l.steps = steps_;
       l.varying = varying_;

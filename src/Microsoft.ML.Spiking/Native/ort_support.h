@@ -135,6 +135,18 @@ inline void SumPerSample(const std::vector<int64_t>& partial, const std::vector<
   }
 }
 
+// The states [B, sample dims of x] of a neuron run over a chunk whose input x is [K·B, ...] (varying) or [B, ...], read
+// from x since the states themselves may be absent (a chunk that starts the run). rank: x's rank, or 0 for any; dims
+// names x's sample dims in errors.
+inline std::vector<int64_t> StatesOfInput(const Ort::ConstValue& x, int64_t steps, bool varying, size_t rank, const std::string& dims, const std::string& op) {
+  std::vector<int64_t> shape = x.GetTensorTypeAndShapeInfo().GetShape();
+  const int64_t rows = varying ? steps : 1;
+  Require(!shape.empty() && (rank == 0 || shape.size() == rank) && shape[0] % rows == 0,
+          op + ": x must be [" + (varying ? "K·B" : "B") + ", " + dims + "]");
+  shape[0] /= rows;
+  return shape;
+}
+
 // A state input that a chunk may leave out (the chunk then starts from the state's initial value, which the kernel
 // forms itself): its data, checked against the state's shape, or null where the node has no such input.
 inline const float* OptionalState(const Ort::KernelContext& context, size_t index, const std::vector<int64_t>& shape, const std::string& what) {

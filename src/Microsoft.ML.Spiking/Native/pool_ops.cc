@@ -36,21 +36,19 @@ struct MaxPoolScanKernel {
     try {
       Ort::KernelContext context(raw);
       Ort::ConstValue x = context.GetInput(kX);
-      std::vector<int64_t> in = x.GetTensorTypeAndShapeInfo().GetShape();
-      Require(in.size() == 4 && in[0] % (varying_ ? steps_ : 1) == 0, "MaxPoolScan: x must be [" + std::string(varying_ ? "K·B" : "B") + ", C, H, W]");
+      const std::vector<int64_t> state = StatesOfInput(x, steps_, varying_, 4, "C, H, W", "MaxPoolScan");
       PoolNeuronArgs a;
       a.steps = steps_;
-      a.batch = varying_ ? in[0] / steps_ : in[0];
-      a.channels = in[1];
-      a.height = in[2];
-      a.width = in[3];
+      a.batch = state[0];
+      a.channels = state[1];
+      a.height = state[2];
+      a.width = state[3];
       a.kernel_h = kernel_[0];
       a.kernel_w = kernel_[1];
       a.out_h = a.height / a.kernel_h;
       a.out_w = a.width / a.kernel_w;
       a.varying = varying_;
       const int64_t size = a.channels * a.height * a.width;
-      const std::vector<int64_t> state{a.batch, a.channels, a.height, a.width};
       const std::vector<int64_t> pooled{a.batch, a.channels, a.out_h, a.out_w};
       Ort::ConstValue bias = context.GetInput(kBias);
       if (bias != nullptr) {
