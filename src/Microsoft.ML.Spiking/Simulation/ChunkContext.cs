@@ -101,9 +101,9 @@ namespace Microsoft.ML.Spiking.Simulation
         }
 
         /// <summary>Declares a state tensor and returns its graph input name; <see cref="EndState"/> names its final value.</summary>
-        public string BeginState(string hint, int[] shape, float[] initial, int hwcChannels = 0) => BeginState(hint, shape, initial, hwcChannels, declareInput: true);
+        public string BeginState(string hint, int[] shape, float[] initial, int hwcChannels = 0) => BeginState(hint, shape, initial, hwcChannels, fed: true, written: true);
 
-        private string BeginState(string hint, int[] shape, float[] initial, int hwcChannels, bool declareInput)
+        private string BeginState(string hint, int[] shape, float[] initial, int hwcChannels, bool fed, bool written)
         {
             int index = _states.Count;
             string input = $"state_in_{index}";
@@ -112,10 +112,10 @@ namespace Microsoft.ML.Spiking.Simulation
             {
                 throw new InvalidOperationException($"State {index} ({hint}) has {initial.Length} initial values for shape {ShapeUtil.Format(shape)}.");
             }
-            _states.Add(new StateSpec(input, output, shape, initial, hwcChannels));
+            _states.Add(new StateSpec(input, output, shape, initial, hwcChannels, fed, written));
             // Per-sample dims stay symbolic: ONNX's static shape inference and ONNX Runtime's kernels disagree
             // on some ceil_mode pooling sizes, and a fixed declaration would make the session refuse to load.
-            if (declareInput)
+            if (fed)
             {
                 Builder.AddInput(input, SymbolicState(index, shape.Length));
             }
@@ -131,9 +131,7 @@ namespace Microsoft.ML.Spiking.Simulation
         /// </summary>
         public KernelStateSlot KernelState(string hint, int[] shape, float[] initial, int hwcChannels = 0)
         {
-            string input = BeginState(hint, shape, initial, hwcChannels, declareInput: !StartsRun);
-            int index = _states.Count - 1;
-            _states[index] = _states[index] with { Fed = !StartsRun, Written = FinalStateRead };
+            string input = BeginState(hint, shape, initial, hwcChannels, fed: !StartsRun, written: FinalStateRead);
             return new KernelStateSlot(StartsRun ? string.Empty : input, FinalStateRead ? StateOutput(input) : string.Empty);
         }
 
