@@ -247,6 +247,37 @@ static inline void StoreLanes(float* to, const float* from, int64_t offset, int 
   }
 }
 
+// The neuron of output channels [c0, c0 + 16·NV) of one pixel (its states at `state`, its neuron bias at `pixel_state`):
+// absent states are the initial state (m = C = r_out = 0, c = b_n); with them the levels' values and thresholds.
+template <class Ops, int NV, int Levels>
+inline void LoadNeuron(const SpikeConvMtArgs& a, int64_t state, int64_t pixel_state, int64_t c0, Lanes& lanes) {
+  constexpr int n = 16 * NV;
+  LoadLanes(lanes.m, a.m_in, state, n);
+  if (a.c_in != nullptr) {
+    LoadLanes(lanes.c, a.c_in, state, n);
+  } else {
+    LoadLanes(lanes.c, a.neuron_bias, pixel_state, n);
+  }
+  LoadLanes(lanes.cumulative, a.cumulative_in, state, n);
+  LoadLanes(lanes.r_out, a.r_out_in, state, n);
+  for (int k = 0; k < Levels; ++k) {
+    for (int j = 0; j < NV; ++j) {
+      Ops::Store(lanes.value[k] + 16 * j, Ops::Load(a.value + k * a.padded + c0 + 16 * j));
+      Ops::Store(lanes.positive[k] + 16 * j, Ops::Load(a.positive + k * a.padded + c0 + 16 * j));
+    }
+  }
+}
+
+// The neuron's final states, where they are written.
+template <int NV>
+inline void StoreNeuron(const SpikeConvMtArgs& a, int64_t state, const Lanes& lanes) {
+  constexpr int n = 16 * NV;
+  StoreLanes(a.m_out, lanes.m, state, n);
+  StoreLanes(a.c_out, lanes.c, state, n);
+  StoreLanes(a.cumulative_out, lanes.cumulative, state, n);
+  StoreLanes(a.r_out_out, lanes.r_out, state, n);
+}
+
 // Output channels [c0, c0 + 16·NV) of pixel (oy, ox) of one sample over the K steps.
 template <class Ops, int NV, int Levels>
 inline void MtBlock(const SpikeConvMtArgs& a, const float* signed_scale, const SourceRows& rows, int64_t sample, int64_t oy, int64_t ox, int64_t c0, int64_t* counts) {
@@ -264,21 +295,7 @@ inline void MtBlock(const SpikeConvMtArgs& a, const float* signed_scale, const S
   }
   Events events;
   Lanes lanes;
-  // Absent states are the neuron's initial state: m = C = r_out = 0, c = b_n.
-  LoadLanes(lanes.m, a.m_in, state, n);
-  if (a.c_in != nullptr) {
-    LoadLanes(lanes.c, a.c_in, state, n);
-  } else {
-    LoadLanes(lanes.c, a.neuron_bias, pixel_state, n);
-  }
-  LoadLanes(lanes.cumulative, a.cumulative_in, state, n);
-  LoadLanes(lanes.r_out, a.r_out_in, state, n);
-  for (int k = 0; k < Levels; ++k) {
-    for (int j = 0; j < NV; ++j) {
-      Ops::Store(lanes.value[k] + 16 * j, Ops::Load(a.value + k * a.padded + c0 + 16 * j));
-      Ops::Store(lanes.positive[k] + 16 * j, Ops::Load(a.positive + k * a.padded + c0 + 16 * j));
-    }
-  }
+  LoadNeuron<Ops, NV, Levels>(a, state, pixel_state, c0, lanes);
   // Without a neuron bias, d = x − 0 = x exactly (MtScan's drive is x then).
   float no_bias[n] = {};
   const float* neuron_bias = a.neuron_bias != nullptr ? a.neuron_bias + pixel_state : no_bias;
@@ -323,10 +340,7 @@ inline void MtBlock(const SpikeConvMtArgs& a, const float* signed_scale, const S
     uint64_t* words = a.output + pixel + c0 / 16;
     counts[t] += a.gated ? MtStep<Ops, NV, Levels, true>(lanes, x, neuron_bias, a.inverse[t], words) : MtStep<Ops, NV, Levels, false>(lanes, x, neuron_bias, a.inverse[t], words);
   }
-  StoreLanes(a.m_out, lanes.m, state, n);
-  StoreLanes(a.c_out, lanes.c, state, n);
-  StoreLanes(a.cumulative_out, lanes.cumulative, state, n);
-  StoreLanes(a.r_out_out, lanes.r_out, state, n);
+  StoreNeuron<NV>(a, state, lanes);
 }
 
 template <class Ops, int NV>

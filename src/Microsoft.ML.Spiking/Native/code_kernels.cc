@@ -1,8 +1,10 @@
 // Licensed under the MIT license. Part of Microsoft.ML.Spiking.
 
 #include <cstring>
+#include <vector>
 
 #include "code_conv_impl.h"
+#include "code_conv_scatter_impl.h"
 #include "code_pool_impl.h"
 #include "fan_out_impl.h"
 #include "code_kernels.h"
@@ -11,8 +13,11 @@
 namespace spiking {
 
 void SpikeConvMt(const SpikeConvMtArgs& args, int64_t sample, int64_t row_begin, int64_t row_end, int64_t* counts, bool portable) {
+  std::vector<float> scratch(ScattersByInput(args) ? static_cast<size_t>(ScatterFloats(args)) : 0);
   if (!portable && HasAvx512()) {
-    SpikeConvMtAvx512(args, sample, row_begin, row_end, counts);
+    SpikeConvMtAvx512(args, sample, row_begin, row_end, counts, scratch.data());
+  } else if (ScattersByInput(args)) {
+    codeconv::RunScattered<PortableOps>(args, sample, row_begin, row_end, counts, scratch.data());
   } else {
     codeconv::Run<PortableOps>(args, sample, row_begin, row_end, counts);
   }

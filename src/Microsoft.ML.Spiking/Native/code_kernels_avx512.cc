@@ -12,14 +12,19 @@
 #pragma GCC target("avx512f")
 
 #include "code_conv_impl.h"
+#include "code_conv_scatter_impl.h"
 #include "code_pool_impl.h"
 #include "fan_out_impl.h"
 #include "lanes_avx512.h"
 
 namespace spiking {
 
-void SpikeConvMtAvx512(const SpikeConvMtArgs& args, int64_t sample, int64_t row_begin, int64_t row_end, int64_t* counts) {
-  codeconv::Run<Avx512Ops>(args, sample, row_begin, row_end, counts);
+void SpikeConvMtAvx512(const SpikeConvMtArgs& args, int64_t sample, int64_t row_begin, int64_t row_end, int64_t* counts, float* scratch) {
+  if (ScattersByInput(args)) {
+    codeconv::RunScattered<Avx512Ops>(args, sample, row_begin, row_end, counts, scratch);
+  } else {
+    codeconv::Run<Avx512Ops>(args, sample, row_begin, row_end, counts);
+  }
 }
 
 void SpikeConvPoolAvx512(const SpikeConvPoolArgs& args, int64_t sample, int64_t band, int64_t* counts) {

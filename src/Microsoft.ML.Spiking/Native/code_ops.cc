@@ -190,8 +190,9 @@ struct SpikeConvMtKernel {
       for (int s = 0; at.count_events && s < a.sources; ++s) {
         totals.push_back(context.GetOutput(s == 0 ? kEventsA : kEventsB, std::vector<int64_t>{at.steps * a.batch}).GetTensorMutableData<float>());
       }
-      CountGroupsPerSample(context, a.batch, a.height, at.steps, totals, [&](int64_t sample, int64_t row, int64_t* c) {
-        SpikeConvMt(a, sample, row, row + 1, c, at.portable);
+      const int64_t band = SpikeConvMtRowsPerItem(a);
+      CountGroupsPerSample(context, a.batch, (a.height + band - 1) / band, at.steps, totals, [&](int64_t sample, int64_t part, int64_t* c) {
+        SpikeConvMt(a, sample, part * band, part * band + band < a.height ? part * band + band : a.height, c, at.portable);
       });
       return nullptr;
     } catch (const std::exception& e) {

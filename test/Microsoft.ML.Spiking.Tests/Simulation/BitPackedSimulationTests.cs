@@ -182,7 +182,9 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
         /// code's factor), 16 MiB every node with scaled tables (an event adds its row), 200 KiB some of each. Maps of 6 × 6
         /// (36 pixels) leave the entry neuron's encoding a partial block of pixels; maps of 18 × 18 (324 pixels) split each
         /// channel of the entry neuron, which writes codes itself, into a tile of 256 pixels and one of 68. <paramref name="width"/>
-        /// is the first stage's channels: 20 (sources of two words) or 12 and 16 (one word: the kernel's single-word gather).
+        /// is the first stage's channels: 20 (sources of two words) or 12 and 16 (one word: the kernel's single-word gather,
+        /// and c2 and c3, the latter with its residual, run by input pixels in bands of 8 rows: 18 × 18 maps leave a band of
+        /// two). A batch of 16 runs them in bands of 32 rows (here the whole map).
         /// </summary>
         [TestMethod]
         [DataRow(8, 8, true, false, 0L, 8, 20)]
@@ -199,12 +201,13 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
         [DataRow(6, 6, true, true, 16L << 20, 6, 12)]
         [DataRow(4, 4, true, false, 0L, 18, 20)]
         [DataRow(4, 4, true, true, 0L, 18, 12)]
-        public void ExactDifferentialNetworkMatchesTheStandardLoweringBitForBit(int steps, int chunk, bool gated, bool portable, long scaledTableBytes, int size, int width)
+        [DataRow(3, 3, true, false, 16L << 20, 18, 16, 16)]
+        [DataRow(3, 2, false, false, 0L, 18, 16, 16)]
+        public void ExactDifferentialNetworkMatchesTheStandardLoweringBitForBit(int steps, int chunk, bool gated, bool portable, long scaledTableBytes, int size, int width, int batch = 3)
         {
             RequireKernels();
             SpikingNetwork snn = ExactDifferentialNetwork(6, gated, size, width);
             Assert.AreEqual(4, BitPackedPlan.Create(snn.Network, differential: true)!.FusedCount);
-            const int batch = 3;
             float[] inputs = DyadicInputs(batch * 3 * size * size, 10);
             AssertKernelsMatchTheStandardLowering(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk, PortableBitKernels = portable, ScaledTableBytes = scaledTableBytes }, inputs, batch, packs: true);
         }
