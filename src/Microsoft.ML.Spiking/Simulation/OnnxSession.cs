@@ -50,10 +50,16 @@ namespace Microsoft.ML.Spiking.Simulation
         /// Let ONNX Runtime's threads spin for work after a call (its default). A caller that does its own work on the same
         /// cores between calls turns it off, so that idle ONNX Runtime threads do not take the cores from it.
         /// </param>
-        public OnnxSession(byte[] model, ExecutionOptions? execution, bool nativeKernels = false, bool spinning = true)
+        /// <param name="memoryPattern">
+        /// Let ONNX Runtime plan one block for a call's intermediate tensors (its default). A graph whose block is large turns
+        /// it off: the block is allocated and freed around every call, and past the C library's largest heap block (32 MB)
+        /// each call maps fresh pages and faults on every one of them; without it, the tensors come from the session's arena,
+        /// which keeps its memory from call to call.
+        /// </param>
+        public OnnxSession(byte[] model, ExecutionOptions? execution, bool nativeKernels = false, bool spinning = true, bool memoryPattern = true)
         {
             execution ??= new ExecutionOptions();
-            _options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+            _options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, EnableMemoryPattern = memoryPattern };
             if (!spinning || !execution.AllowSpinning)
             {
                 _options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
