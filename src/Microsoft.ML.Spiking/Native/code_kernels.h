@@ -68,19 +68,20 @@ void SpikeConvMtAvx512(const SpikeConvMtArgs& args, int64_t sample, int64_t row_
 // Most steps a SpikeConvMt call may have to run by input pixels (its sums hold three output rows at every step).
 constexpr int64_t kMaxScatterSteps = 64;
 
-// Whether SpikeConvMt runs by input pixels (code_conv_scatter_impl.h): one source of 16 channels (one word per pixel),
-// 16 output channels, 3×3 taps at stride 1 with one pixel of padding on each side (the map keeps its size), and at most
-// kMaxScatterSteps steps: a ResNet's first stage. (Measured on ResNet-20: with 32 or 64 channels the output-pixel
-// kernel was as fast or faster.)
+// Whether SpikeConvMt runs by input pixels (code_conv_scatter_impl.h): one source of 16 or 32 channels (one or two words
+// per pixel) onto as many output channels, 3×3 taps at stride 1 with one pixel of padding on each side (the map keeps
+// its size), and at most kMaxScatterSteps steps: a ResNet's first two stages. (Measured on ResNet-20: the 64-channel
+// stage, summed 32 channels at a time, ran no faster than the output-pixel kernel.)
 inline bool ScattersByInput(const SpikeConvMtArgs& a) {
   const CodeSource& s = a.source[0];
-  return a.sources == 1 && s.words == 1 && a.padded == 16 && s.kernel_h == 3 && s.kernel_w == 3 && s.stride_h == 1 && s.stride_w == 1 &&
+  return a.sources == 1 && (s.words == 1 || s.words == 2) && a.padded == 16 * s.words && s.kernel_h == 3 && s.kernel_w == 3 && s.stride_h == 1 && s.stride_w == 1 &&
          s.pad_top == 1 && s.pad_left == 1 && s.height == a.height && s.width == a.width && a.steps <= kMaxScatterSteps;
 }
 
 // Output rows per work item of SpikeConvMt: one for the output-pixel kernel; by input pixels, whose items gather each
-// input row once and the rows either side of the band again, bands of 32 rows (ResNet-20's whole 32 × 32 maps: 3–5 %
-// faster than bands of 8), or of 8 in batches under 16 samples, which would leave too few items for the threads.
+// input row once and the rows either side of the band again, bands of 32 rows (ResNet-20's whole maps; on its 32 × 32
+// maps 3–5 % faster than bands of 8), or of 8 in batches under 16 samples, which would leave too few items for the
+// threads.
 inline int64_t SpikeConvMtRowsPerItem(const SpikeConvMtArgs& a) {
   if (!ScattersByInput(a)) {
     return 1;
@@ -90,7 +91,7 @@ inline int64_t SpikeConvMtRowsPerItem(const SpikeConvMtArgs& a) {
 
 // The scratch floats of a call that runs by input pixels: the sums of four output rows (three open, one for the sums
 // that leave the band) at every step, with a column either side.
-inline int64_t ScatterFloats(const SpikeConvMtArgs& a) { return 4 * a.steps * (a.width + 2) * 16; }
+inline int64_t ScatterFloats(const SpikeConvMtArgs& a) { return 4 * a.steps * (a.width + 2) * a.padded; }
 
 // SpikeConvPool: a convolution of codes (conv: its source, input levels and scales, bias, scaled tables, event counting;
 // its height/width/channels/padded are the convolution's output map) feeding the differential max-pool neuron of

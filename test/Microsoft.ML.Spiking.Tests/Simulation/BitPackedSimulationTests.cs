@@ -182,9 +182,9 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
         /// code's factor), 16 MiB every node with scaled tables (an event adds its row), 200 KiB some of each. Maps of 6 × 6
         /// (36 pixels) leave the entry neuron's encoding a partial block of pixels; maps of 18 × 18 (324 pixels) split each
         /// channel of the entry neuron, which writes codes itself, into a tile of 256 pixels and one of 68. <paramref name="width"/>
-        /// is the first stage's channels: 20 (sources of two words) or 12 and 16 (one word: the kernel's single-word gather,
-        /// and c2 and c3, the latter with its residual, run by input pixels in bands of 8 rows: 18 × 18 maps leave a band of
-        /// two). A batch of 16 runs them in bands of 32 rows (here the whole map).
+        /// is the first stage's channels: 20 (sources of two words) or 12 and 16 (one word: the kernel's single-word gather).
+        /// Either way c2 and c3, the latter with its residual, run by input pixels in bands of 8 rows (18 × 18 maps leave a
+        /// band of two); a batch of 16 runs them in bands of 32 rows (here the whole map).
         /// </summary>
         [TestMethod]
         [DataRow(8, 8, true, false, 0L, 8, 20)]
