@@ -214,12 +214,13 @@ namespace Microsoft.ML.Spiking.Calibration
             }
 
             long started = Stopwatch.GetTimestamp();
-            // Between calls the statistics are updated on the same cores: ONNX Runtime's threads must not spin meanwhile
-            // (with spinning, the updates of ResNet-20's 19 sites per channel took a third longer). The probes keep their
-            // blocked-layout sources alive through the call, so the planned block of a batch of 64 outgrows the C heap and
-            // every call faulted in fresh pages (ResNet-20: 19,000 page faults per calibration, against 5,500 from the
-            // arena without a planned block).
-            using var session = new OnnxSession(AnnExporter.Export(network, probes), options.Execution, spinning: false, memoryPattern: false);
+            // Between calls the statistics are updated on the same cores: ONNX Runtime's threads spin only within a call and
+            // stop when it returns (spinning on, the updates of ResNet-20's 19 sites per channel took a third longer; spinning
+            // off, each of the demo model's small operators woke its threads, and its probed runs took 8-9 ms against 7). The
+            // probes keep their blocked-layout sources alive through the call, so the planned block of a batch of 64 outgrew
+            // the C heap and every call faulted in fresh pages (ResNet-20: 19,000 page faults per calibration, against 5,500
+            // from the arena without a planned block).
+            using var session = new OnnxSession(AnnExporter.Export(network, probes), options.Execution, memoryPattern: false, stopSpinning: true);
             TimeSpan sessionTime = Stopwatch.GetElapsedTime(started);
             long statisticsTicks = 0;
             var outputNames = Enumerable.Range(0, probes.Count).Select(AnnExporter.ExtraOutputName).ToList();

@@ -23,8 +23,8 @@ namespace Microsoft.ML.Spiking.Simulation
         /// Let ONNX Runtime's threads spin for work after each call (default true: faster for a session that runs call after
         /// call). Turn it off for a runner that takes turns with another session on the same cores (an <see cref="AnnRunner"/>
         /// next to a <see cref="SpikingSimulator"/>, batch by batch): its idle spinning threads would take the cores from the
-        /// other. The library already does so where it alternates sessions itself (calibration, the shorter last chunk of a
-        /// simulation, the transformer's ANN scores).
+        /// other. The library already does so where it alternates sessions itself (the shorter last chunk of a simulation,
+        /// the transformer's ANN scores; calibration lets its threads spin within a call and stops them when it returns).
         /// </summary>
         public bool AllowSpinning { get; set; } = true;
     }
@@ -50,19 +50,27 @@ namespace Microsoft.ML.Spiking.Simulation
         /// Let ONNX Runtime's threads spin for work after a call (its default). A caller that does its own work on the same
         /// cores between calls turns it off, so that idle ONNX Runtime threads do not take the cores from it.
         /// </param>
+        /// <param name="stopSpinning">
+        /// With <paramref name="spinning"/>, let the threads spin only within a call: they stop when it returns
+        /// (<c>session.force_spinning_stop</c>), leaving the cores to whatever the caller does between calls.
+        /// </param>
         /// <param name="memoryPattern">
         /// Let ONNX Runtime plan one block for a call's intermediate tensors (its default). A graph whose block is large turns
         /// it off: the block is allocated and freed around every call, and past the C library's largest heap block (32 MB)
         /// each call maps fresh pages and faults on every one of them; without it, the tensors come from the session's arena,
         /// which keeps its memory from call to call.
         /// </param>
-        public OnnxSession(byte[] model, ExecutionOptions? execution, bool nativeKernels = false, bool spinning = true, bool memoryPattern = true)
+        public OnnxSession(byte[] model, ExecutionOptions? execution, bool nativeKernels = false, bool spinning = true, bool memoryPattern = true, bool stopSpinning = false)
         {
             execution ??= new ExecutionOptions();
             _options = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL, EnableMemoryPattern = memoryPattern };
             if (!spinning || !execution.AllowSpinning)
             {
                 _options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+            }
+            else if (stopSpinning)
+            {
+                _options.AddSessionConfigEntry("session.force_spinning_stop", "1");
             }
 
             if (execution.IntraOpThreads > 0)
