@@ -50,6 +50,31 @@ namespace Microsoft.ML.Spiking.Simulation
             options.RegisterCustomOpLibrary(path);
         }
 
+        /// <summary>
+        /// Creates a session whose options registered the kernels (<see cref="Register"/>). When the first such session of
+        /// the process is created, ONNX Runtime adds the kernels' domain to a process-wide table of domains, testing and
+        /// adding without a lock, so two first sessions created at once can fail ("Trying to add a domain to
+        /// DomainToVersion map, but the domain is already exist"; seen with tests running in parallel). The creations are
+        /// serialized until one has succeeded; later ones run concurrently.
+        /// </summary>
+        internal static InferenceSession CreateSession(byte[] model, SessionOptions options)
+        {
+            if (s_domainAdded)
+            {
+                return new InferenceSession(model, options);
+            }
+
+            lock (s_firstSession)
+            {
+                var session = new InferenceSession(model, options);
+                s_domainAdded = true;
+                return session;
+            }
+        }
+
+        private static readonly object s_firstSession = new object();
+        private static volatile bool s_domainAdded;
+
         /// <summary>True when <see cref="EnvironmentSwitch"/> turns the kernels off.</summary>
         public static bool DisabledByEnvironment
         {

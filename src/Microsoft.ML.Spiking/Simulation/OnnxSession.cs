@@ -103,7 +103,7 @@ namespace Microsoft.ML.Spiking.Simulation
             _runOptions = new RunOptions();
             try
             {
-                _session = new InferenceSession(model, _options);
+                _session = nativeKernels ? NativeKernels.CreateSession(model, _options) : new InferenceSession(model, _options);
             }
             catch
             {
