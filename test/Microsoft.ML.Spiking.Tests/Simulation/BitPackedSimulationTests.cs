@@ -213,6 +213,35 @@ namespace Microsoft.ML.Spiking.Tests.Simulation
         }
 
         /// <summary>
+        /// Past 64 steps in one chunk, <c>SpikeConvMt</c> runs by output pixels even where it would run by input pixels (its
+        /// sums would hold three rows at every step): a one-chunk run of 66 steps against the same run in chunks of 33 (by
+        /// input pixels) and of 11, identical bit for bit on the dyadic fixture (one and two words).
+        /// </summary>
+        [TestMethod]
+        [DataRow(16)]
+        [DataRow(20)]
+        public void LongChunksRunByOutputPixelsWithTheSameResults(int width)
+        {
+            RequireKernels();
+            SpikingNetwork snn = ExactDifferentialNetwork(6, gated: true, 6, width);
+            const int batch = 3;
+            const int steps = 66;
+            float[] inputs = DyadicInputs(batch * 3 * 6 * 6, 12);
+            SimulationResult Run(int chunk)
+            {
+                using var simulator = new SpikingSimulator(snn, new SimulationOptions { TimeSteps = steps, ChunkSteps = chunk, KeepFinalMembranes = true });
+                Assert.IsTrue(simulator.UsesNativeKernels && simulator.PacksSpikes, SpikingSimulator.NativeKernelStatus);
+                return simulator.Run(inputs, batch);
+            }
+
+            SimulationResult whole = Run(steps);
+            foreach (int chunk in new[] { 33, 11 })
+            {
+                AssertIdentical(whole, Run(chunk), steps, batch, requireEveryLayerToSpike: true);
+            }
+        }
+
+        /// <summary>
         /// A chunk that is the whole run leaves the states its kernels hold out of the graph: no inputs (the kernels start
         /// from the initial states) and, where nothing reads the final states, no outputs. A chunk within a longer run keeps
         /// them all, and the states of standard ops (the readout) are always carried.
