@@ -64,6 +64,27 @@ inline void AddEvent(const float* table, const Events& events, int64_t e, typena
   }
 }
 
+// The chains at the start of a step: the first holds the bias, the others zeros.
+template <class Ops, int NV>
+inline void StartChains(const typename Ops::V* bias, typename Ops::V (*acc)[NV]) {
+  for (int j = 0; j < NV; ++j) {
+    acc[0][j] = bias[j];
+    for (int i = 1; i < kChains<NV>; ++i) {
+      acc[i][j] = Ops::Set(0.0f);
+    }
+  }
+}
+
+// Vector j of the step's sums: the chains added pairwise, (0 + 1) + (2 + 3).
+template <class Ops, int NV>
+inline typename Ops::V SumChains(const typename Ops::V (*acc)[NV], int j) {
+  typename Ops::V x = Ops::Add(acc[0][j], acc[1][j]);
+  if constexpr (kChains<NV> == 4) {
+    x = Ops::Add(x, Ops::Add(acc[2][j], acc[3][j]));
+  }
+  return x;
+}
+
 template <class Ops, int NV, bool Scaled>
 inline void AddEvents(const float* table, const Events& events, int64_t count, typename Ops::V (*acc)[NV]) {
   constexpr int E = kChains<NV>;
@@ -307,14 +328,8 @@ inline void MtBlock(const SpikeConvMtArgs& a, const float* signed_scale, const S
   const bool count_events = a.count_events && c0 == 0;
   for (int64_t t = 0; t < a.steps; ++t) {
     const int64_t row = t * a.batch + sample;
-    constexpr int E = kChains<NV>;
-    V acc[E][NV];
-    for (int j = 0; j < NV; ++j) {
-      acc[0][j] = bias[j];
-      for (int i = 1; i < E; ++i) {
-        acc[i][j] = Ops::Set(0.0f);
-      }
-    }
+    V acc[kChains<NV>][NV];
+    StartChains<Ops, NV>(bias, acc);
     for (int s = 0; s < a.sources; ++s) {
       const int64_t gathered = AddCodes<Ops, NV>(a.source[s], taps[s], tap_rows[s], row, a.scaled, signed_scale, rows, events, acc);
       if (count_events) {
@@ -324,10 +339,7 @@ inline void MtBlock(const SpikeConvMtArgs& a, const float* signed_scale, const S
     // x in registers (through memory, the neuron's loads waited on the stores of the sums).
     V x[NV];
     for (int j = 0; j < NV; ++j) {
-      x[j] = Ops::Add(acc[0][j], acc[1][j]);
-      if constexpr (E == 4) {
-        x[j] = Ops::Add(x[j], Ops::Add(acc[2][j], acc[3][j]));
-      }
+      x[j] = SumChains<Ops, NV>(acc, j);
     }
     const int64_t pixel = ((row * a.height + oy) * a.width + ox) * a.words;
     if (a.residual != nullptr) {

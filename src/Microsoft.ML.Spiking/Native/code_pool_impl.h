@@ -58,23 +58,14 @@ inline void PoolBlock(const SpikeConvPoolArgs& p, const float* signed_scale, con
     const int64_t row = t * a.batch + sample;
     const V step = Ops::Set(a.inverse[t]);
     for (int i = 0; i < pixels; ++i) {
-      constexpr int E = kChains<NV>;
-      V acc[E][NV];
-      for (int j = 0; j < NV; ++j) {
-        acc[0][j] = bias[j];
-        for (int e = 1; e < E; ++e) {
-          acc[e][j] = Ops::Set(0.0f);
-        }
-      }
+      V acc[kChains<NV>][NV];
+      StartChains<Ops, NV>(bias, acc);
       const int64_t gathered = AddCodes<Ops, NV>(source, taps[i], tap_rows[i], row, a.scaled, signed_scale, rows, events, acc);
       if (count_events) {
         counts[t] += gathered;
       }
       for (int j = 0; j < NV; ++j) {
-        V x = Ops::Add(acc[0][j], acc[1][j]);
-        if constexpr (E == 4) {
-          x = Ops::Add(x, Ops::Add(acc[2][j], acc[3][j]));
-        }
+        const V x = SumChains<Ops, NV>(acc, j);
         const int o = 16 * j;
         const V d = p.pool_bias != nullptr ? Ops::Sub(x, Ops::Load(p.pool_bias + state[i] + o)) : x;
         const V r_in = Ops::Load(lanes.r_in[i] + o);
