@@ -207,27 +207,25 @@ namespace Microsoft.ML.Spiking.Calibration
         /// </summary>
         internal void ReleaseBuffers()
         {
-            foreach (float[] array in new[] { _scratch, _staged })
-            {
-                if (array.Length > 0)
-                {
-                    ArrayPool<float>.Shared.Return(array);
-                }
-            }
-
-            _scratch = Array.Empty<float>();
-            _staged = Array.Empty<float>();
+            GiveBack(ref _scratch);
+            GiveBack(ref _staged);
         }
 
+        /// <summary>Replaces a scratch array with one of at least <paramref name="length"/> floats from the pool.</summary>
         private static void Rent(ref float[] array, int length)
+        {
+            GiveBack(ref array);
+            array = ArrayPool<float>.Shared.Rent(length);
+        }
+
+        /// <summary>Gives a rented scratch array back to the pool (none is held afterwards, so none is given back twice).</summary>
+        private static void GiveBack(ref float[] array)
         {
             if (array.Length > 0)
             {
                 ArrayPool<float>.Shared.Return(array);
+                array = Array.Empty<float>();
             }
-
-            array = Array.Empty<float>();
-            array = ArrayPool<float>.Shared.Rent(length);
         }
 
         /// <summary>Adds a batch of activations.</summary>
